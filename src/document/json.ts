@@ -1,0 +1,250 @@
+/**
+ * A strict JSON parser for policy files. Unlike `JSON.parse` it rejects duplicate keys (which
+ * `JSON.parse` silently resolves by keeping the last, so a reviewer could read one rule while
+ * another one runs), bounds nesting, and can say where in the text a JSON Pointer lands.
+ */
+
+import { child } from "./pointer.js";
+
+/** The deepest nesting a policy document may have. Real policies need a handful of levels. */
+export const MAX_DEPTH = 128;
+
+/** A position in JSON text: 1-based line and column. */
+export interface TextPosition {
+  line: number;
+  column: number;
+}
+
+/** Why JSON text was rejected, with the pointer of the value being read and the offset. */
+export class JsonTextError extends Error {
+  constructor(
+    message: string,
+    readonly pointer: string,
+    readonly offset: number,
+  ) {
+    super(message);
+  }
+}
+
+/** What a pass over the text is for: building the value, or finding where pointers land. */
+type Mode = "parse" | "locate";
+
+class Parser {
+  i = 0;
+  /** Offsets of values by pointer, filled only in `Locate` mode for the pointers asked for. */
+  found = new Map<string, number>();
+  constructor(
+    readonly text: string,
+    readonly mode: Mode,
+    readonly wanted: ReadonlySet<string> = new Set(),
+  ) {}
+
+  fail(message: string, pointer: string, at = this.i): never {
+    throw new JsonTextError(message, pointer, at);
+  }
+
+  ws(): void {
+    const t = this.text;
+    let i = this.i;
+    for (;;) {
+      const c = t.charCodeAt(i);
+      if (c === 32 || c === 10 || c === 13 || c === 9) i++;
+      else break;
+    }
+    this.i = i;
+  }
+
+  value(pointer: string, depth: number): unknown {
+    this.ws();
+    if (this.mode === "locate" && this.wanted.has(pointer)) this.found.set(pointer, this.i);
+    const c = this.text[this.i];
+    switch (c) {
+      case "{":
+        return this.object(pointer, depth + 1);
+      case "[":
+        return this.array(pointer, depth + 1);
+      case '"':
+        return this.string(pointer);
+      case "t":
+        return this.literal("true", true, pointer);
+      case "f":
+        return this.literal("false", false, pointer);
+      case "n":
+        return this.literal("null", null, pointer);
+      case undefined:
+        return this.fail("unexpected end of JSON text", pointer);
+      default:
+        if (c === "-" || (c >= "0" && c <= "9")) return this.number(pointer);
+        return this.fail(`unexpected character ${JSON.stringify(c)} in JSON text`, pointer);
+    }
+  }
+
+  literal(word: string, v: unknown, pointer: string): unknown {
+    if (this.text.startsWith(word, this.i)) {
+      this.i += word.length;
+      return v;
+    }
+    return this.fail(`unexpected token in JSON text (expected ${word})`, pointer);
+  }
+
+  number(pointer: string): number {
+    const m = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+    m.lastIndex = this.i;
+    const r = m.exec(this.text);
+    if (r === null) return this.fail("invalid number in JSON text", pointer);
+    this.i += r[0].length;
+    const n = Number(r[0]);
+    if (!Number.isFinite(n)) return this.fail(`number ${r[0]} is out of range`, pointer, this.i - r[0].length);
+    return n;
+  }
+
+  string(pointer: string): string {
+    const t = this.text;
+    const start = this.i + 1;
+    let i = start;
+    let escaped = false;
+    for (;;) {
+      const c = t.charCodeAt(i);
+      if (c === 34) break;
+      if (Number.isNaN(c)) return this.fail("unterminated string in JSON text", pointer, start - 1);
+      if (c < 32) return this.fail("control character in a JSON string", pointer, i);
+      if (c === 92) {
+        escaped = true;
+        i += 2;
+      } else i++;
+    }
+    this.i = i + 1;
+    const raw = t.slice(start, i);
+    if (!escaped) return raw;
+    try {
+      return JSON.parse(`"${raw}"`) as string;
+    } catch {
+      return this.fail("invalid escape in a JSON string", pointer, start - 1);
+    }
+  }
+
+  array(pointer: string, depth: number): unknown[] {
+    if (depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`, pointer);
+    this.i++;
+    const out: unknown[] = [];
+    this.ws();
+    if (this.text[this.i] === "]") {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.value(child(pointer, out.length), depth));
+      this.ws();
+      const c = this.text[this.i];
+      if (c === ",") this.i++;
+      else if (c === "]") {
+        this.i++;
+        return out;
+      } else this.fail("expected , or ] in JSON array", pointer);
+    }
+  }
+
+  object(pointer: string, depth: number): Record<string, unknown> {
+    if (depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`, pointer);
+    this.i++;
+    const out: Record<string, unknown> = {};
+    const seen = new Set<string>();
+    this.ws();
+    if (this.text[this.i] === "}") {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      if (this.text[this.i] !== '"') this.fail("expected a quoted key in JSON object", pointer);
+      const keyAt = this.i;
+      const key = this.string(pointer);
+      const at = child(pointer, key);
+      if (seen.has(key)) {
+        this.fail(`duplicate key ${JSON.stringify(key)} (JSON.parse would silently keep the last one)`, at, keyAt);
+      }
+      seen.add(key);
+      this.ws();
+      if (this.text[this.i] !== ":") this.fail("expected : after a key in JSON object", at);
+      this.i++;
+      const v = this.value(at, depth);
+      // defineProperty, so a key named "__proto__" is data, as with JSON.parse, never a prototype.
+      Object.defineProperty(out, key, { value: v, writable: true, enumerable: true, configurable: true });
+      this.ws();
+      const c = this.text[this.i];
+      if (c === ",") this.i++;
+      else if (c === "}") {
+        this.i++;
+        return out;
+      } else this.fail("expected , or } in JSON object", pointer);
+    }
+  }
+}
+
+/**
+ * Parses JSON text strictly: duplicate keys, nesting deeper than {@link MAX_DEPTH} and
+ * trailing content are errors.
+ * @throws JsonTextError
+ */
+export function parseJsonText(text: string): unknown {
+  const p = new Parser(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, "parse");
+  const v = p.value("", 0);
+  p.ws();
+  if (p.i < p.text.length) p.fail("unexpected content after the JSON value", "");
+  return v;
+}
+
+/** The 1-based line and column of a character offset in `text`. */
+export function positionOf(text: string, offset: number): TextPosition {
+  let line = 1;
+  let lineStart = 0;
+  const end = Math.min(offset, text.length);
+  for (let i = 0; i < end; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: end - lineStart + 1 };
+}
+
+/**
+ * Where each pointer lands in valid JSON text: the start of its value, or of the nearest
+ * ancestor that exists (a missing field is reported where its object starts).
+ */
+export function locatePointers(text: string, pointers: readonly string[]): Map<string, TextPosition> {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const shift = body.length === text.length ? 0 : 1;
+  const wanted = new Set<string>();
+  for (const p of pointers) {
+    let q = p;
+    for (;;) {
+      wanted.add(q);
+      if (q === "") break;
+      q = q.slice(0, q.lastIndexOf("/"));
+    }
+  }
+  const parser = new Parser(body, "locate", wanted);
+  try {
+    parser.value("", 0);
+  } catch {
+    // Locating is best effort: whatever was found before a syntax error still helps.
+  }
+  const out = new Map<string, TextPosition>();
+  for (const p of pointers) {
+    let q = p;
+    for (;;) {
+      const at = parser.found.get(q);
+      if (at !== undefined) {
+        out.set(p, positionOf(text, at + shift));
+        break;
+      }
+      if (q === "") {
+        out.set(p, { line: 1, column: 1 });
+        break;
+      }
+      q = q.slice(0, q.lastIndexOf("/"));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+/**
+ * toolgate: compile a versioned JSON policy once into a function that decides which tool
+ * calls an AI agent may make — allow, deny, rate-limited or needs-approval.
+ *
+ * @example
+ * ```ts
+ * import { compilePolicy } from "toolgate";
+ * const policy = compilePolicy({ version: "1", default: "deny", tools: { get_run: {} } });
+ * const decision = await policy.decide({ tool: "get_run", args: {}, session: { id: "s1" } });
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export { compilePolicy, validatePolicy } from "./compile/compile.js";
+export { PolicyError } from "./errors.js";
+export { MemoryStore, type MemoryStoreOptions } from "./stores/memory.js";
+export type {
+  Action,
+  AllowDecision,
+  CompileOptions,
+  ConditionalRuleDocument,
+  Decision,
+  DenyDecision,
+  Explanation,
+  ExplanationStep,
+  JsonSchema,
+  LimitDocument,
+  LimitInfo,
+  LimitScope,
+  NeedsApprovalDecision,
+  Outcome,
+  PlainRuleDocument,
+  Policy,
+  PolicyDocument,
+  PolicyIssue,
+  RateLimitedDecision,
+  RuleDocument,
+  RulesDocument,
+  Session,
+  ToolCall,
+  ToolContext,
+  ValidationResult,
+  WhenDocument,
+  Window,
+} from "./types.js";
+export type {
+  BudgetRequest,
+  ConsumeAllowed,
+  ConsumeRefused,
+  ConsumeRequest,
+  ConsumeResult,
+  Store,
+  SyncStore,
+} from "./store.js";
