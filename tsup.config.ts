@@ -28,7 +28,7 @@ export default defineConfig([
   },
   ...(existsSync("src/cli/main.ts") ? [{
     entry: { cli: "src/cli/main.ts" },
-    format: ["esm"],
+    format: ["esm" as const],
     sourcemap: true,
     target: "node20",
     banner: { js: "#!/usr/bin/env node" },

@@ -4,7 +4,7 @@
  */
 
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import policySchema from "../../schemas/policy.v1.schema.json";
+import policySchema from "../../schemas/policy.v1.schema.json" with { type: "json" };
 import { child } from "./pointer.js";
 import type { PolicyIssue } from "../types.js";
 

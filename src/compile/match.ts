@@ -1,0 +1,184 @@
+/**
+ * Tool-name matching. A key without `*` matches that name exactly; `*` matches any run of
+ * characters. The most specific key wins: an exact key, else the pattern with the most non-`*`
+ * characters, else the one written first.
+ *
+ * Everything is prepared at compile time so a lookup never builds a RegExp: exact keys sit in
+ * a Map; prefix patterns (`get_*`) and suffix patterns (`*_run`) in Maps keyed by their literal,
+ * probed once per distinct literal length, so their number does not slow a lookup; other
+ * patterns are split into literal segments and tried best-first. Pattern results are cached
+ * per name in a bounded table (attackers choose names, so it must stay bounded).
+ */
+
+/** A pattern key as compiled: where it is, how specific, and how to test a name. */
+export interface Pattern<T> {
+  /** The key as written. */
+  readonly key: string;
+  /** Position among the document's keys: the tie-breaker. */
+  readonly order: number;
+  /** Non-`*` characters. */
+  readonly specificity: number;
+  /** The literal runs between stars (consecutive stars act as one). */
+  readonly segments: readonly string[];
+  readonly value: T;
+}
+
+/** How many resolved names the cache keeps before it starts again. */
+export const NAME_CACHE_SIZE = 8192;
+
+/** Resolves tool names to the value of the key that governs them. */
+export class NameMatcher<T> {
+  readonly #exact = new Map<string, T>();
+  readonly #prefix = new Map<string, Pattern<T>>();
+  readonly #suffix = new Map<string, Pattern<T>>();
+  #prefixLengths: number[] = [];
+  #suffixLengths: number[] = [];
+  /** Patterns that are neither a plain prefix nor a plain suffix, best first. */
+  #general: Pattern<T>[] = [];
+  readonly #patterns: Pattern<T>[] = [];
+  readonly #cache = new Map<string, T>();
+  readonly #fallback: T;
+
+  /** `entries` in document order; `fallback` governs names no key matches. */
+  constructor(entries: readonly (readonly [string, T])[], fallback: T) {
+    this.#fallback = fallback;
+    const prefixLengths = new Set<number>();
+    const suffixLengths = new Set<number>();
+    entries.forEach(([key, value], order) => {
+      if (!key.includes("*")) {
+        this.#exact.set(key, value);
+        return;
+      }
+      const segments = key.split(/\*+/);
+      const p: Pattern<T> = { key, order, specificity: key.length - countStars(key), segments, value };
+      this.#patterns.push(p);
+      const first = segments[0]!;
+      const last = segments[segments.length - 1]!;
+      if (segments.length === 2 && last === "" && first !== "") {
+        this.#prefix.set(first, p);
+        prefixLengths.add(first.length);
+      } else if (segments.length === 2 && first === "" && last !== "") {
+        this.#suffix.set(last, p);
+        suffixLengths.add(last.length);
+      } else {
+        this.#general.push(p);
+      }
+    });
+    this.#prefixLengths = [...prefixLengths].sort((a, b) => b - a);
+    this.#suffixLengths = [...suffixLengths].sort((a, b) => b - a);
+    this.#general.sort(better);
+  }
+
+  /** The patterns, in document order. */
+  get patterns(): readonly Pattern<T>[] {
+    return this.#patterns;
+  }
+
+  /** The value governing `name`: exact key, else best pattern, else the fallback. */
+  resolve(name: string): T {
+    const exact = this.#exact.get(name);
+    if (exact !== undefined) return exact;
+    if (this.#patterns.length === 0) return this.#fallback;
+    const cached = this.#cache.get(name);
+    if (cached !== undefined) return cached;
+    const found = this.bestPattern(name);
+    const value = found === undefined ? this.#fallback : found.value;
+    // Starting again when full keeps the bound without LRU bookkeeping on every hit; the
+    // cache only saves work, it never changes an answer.
+    if (this.#cache.size >= NAME_CACHE_SIZE) this.#cache.clear();
+    this.#cache.set(name, value);
+    return value;
+  }
+
+  /** Whether `name` is an exact key. */
+  hasExact(name: string): boolean {
+    return this.#exact.has(name);
+  }
+
+  /** Every pattern matching `name`, best first (for explanations). */
+  matchingPatterns(name: string): Pattern<T>[] {
+    return this.#patterns.filter((p) => matches(p.segments, name)).sort(better);
+  }
+
+  /** The best pattern matching `name`, if any. */
+  bestPattern(name: string): Pattern<T> | undefined {
+    let best: Pattern<T> | undefined;
+    for (const len of this.#prefixLengths) {
+      if (len > name.length) continue;
+      const p = this.#prefix.get(name.slice(0, len));
+      if (p !== undefined) {
+        best = p;
+        break;
+      }
+    }
+    for (const len of this.#suffixLengths) {
+      if (len > name.length) continue;
+      const p = this.#suffix.get(name.slice(name.length - len));
+      if (p !== undefined) {
+        if (best === undefined || better(p, best) < 0) best = p;
+        break;
+      }
+    }
+    for (const p of this.#general) {
+      if (best !== undefined && better(p, best) > 0) break;
+      if (matches(p.segments, name)) return p;
+    }
+    return best;
+  }
+}
+
+/** Orders patterns best first: more specific, then written earlier. */
+function better<T>(a: Pattern<T>, b: Pattern<T>): number {
+  return b.specificity - a.specificity || a.order - b.order;
+}
+
+function countStars(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 42) n++;
+  return n;
+}
+
+/** Whether a name matches a pattern's segments (greedy leftmost is exact for `*`-only globs). */
+export function matches(segments: readonly string[], name: string): boolean {
+  const n = segments.length;
+  if (n === 1) return name === segments[0];
+  const first = segments[0]!;
+  const last = segments[n - 1]!;
+  if (name.length < first.length + last.length) return false;
+  if (!name.startsWith(first) || !name.endsWith(last)) return false;
+  let pos = first.length;
+  const end = name.length - last.length;
+  for (let i = 1; i < n - 1; i++) {
+    const seg = segments[i]!;
+    const at = name.indexOf(seg, pos);
+    if (at < 0 || at + seg.length > end) return false;
+    pos = at + seg.length;
+  }
+  return true;
+}
+
+/**
+ * Whether every name `inner` matches is also matched by `outer`. Exact for `*`-only globs:
+ * `inner`'s stars stand for arbitrary text, which only a star of `outer` can absorb.
+ */
+export function includes(outer: string, inner: string): boolean {
+  const o = outer;
+  const s = inner;
+  // dp[j]: outer[0..i) matches inner[0..j)
+  let dp: boolean[] = new Array<boolean>(s.length + 1).fill(false);
+  dp[0] = true;
+  for (let i = 0; i < o.length; i++) {
+    const next: boolean[] = new Array<boolean>(s.length + 1).fill(false);
+    if (o[i] === "*") {
+      let any = false;
+      for (let j = 0; j <= s.length; j++) {
+        any = any || dp[j]!;
+        next[j] = any;
+      }
+    } else {
+      for (let j = 1; j <= s.length; j++) next[j] = dp[j - 1]! && s[j - 1] !== "*" && s[j - 1] === o[i];
+    }
+    dp = next;
+  }
+  return dp[s.length]!;
+}
