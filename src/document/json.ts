@@ -40,7 +40,7 @@ class Parser {
   ) {}
 
   fail(message: string, pointer: string, at = this.i): never {
-    throw new JsonTextError(message, pointer, at);
+    throw new JsonTextError(at >= this.text.length ? "unexpected end of JSON text" : message, pointer, at);
   }
 
   ws(): void {
