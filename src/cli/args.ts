@@ -1,0 +1,54 @@
+/**
+ * Argument parsing on `node:util` `parseArgs` (strict), with its errors turned into one-line
+ * messages that name the option.
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "./errors.js";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** What {@link parseCommand} returns: the option values, the positionals, and whether help was asked. */
+export interface ParsedCommand {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  help: boolean;
+}
+
+/**
+ * Parses `argv` for `command` strictly: unknown options, missing values and unexpected
+ * positionals throw a {@link UsageError}. `--help`/`-h` is added to every command.
+ */
+export function parseCommand(command: string, argv: readonly string[], options: Options, allowPositionals: boolean): ParsedCommand {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals,
+    });
+    const { help, ...rest } = values as Record<string, string | boolean | undefined>;
+    return { values: rest, positionals, help: help === true };
+  } catch (e) {
+    throw new UsageError(`${describeParseError(e)} (see toolgate ${command} --help)`);
+  }
+}
+
+function describeParseError(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  const message = String(err.message ?? e);
+  const quoted = /'([^']*)'/.exec(message)?.[1] ?? "";
+  const option = quoted.split(" ")[0] ?? quoted;
+  switch (err.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${option}`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument ${JSON.stringify(quoted)}`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/does not take an argument/.test(message)) return `option ${option} takes no value`;
+      if (/is ambiguous/.test(message)) return `option ${option} needs a value (write ${option}=<value> for a value starting with "-")`;
+      return `option ${option} needs a value`;
+    default:
+      return message.split("\n")[0] ?? message;
+  }
+}

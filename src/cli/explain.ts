@@ -1,0 +1,109 @@
+/**
+ * `toolgate explain <policy.json> --tool <name> …`: one decision and how it was reached.
+ */
+
+import type { Explanation, ToolCall } from "toolgate";
+import { formatDecision } from "../testing/cases.js";
+import { parseCommand } from "./args.js";
+import { EXIT_FINDINGS, EXIT_OK, UsageError } from "./errors.js";
+import { issueLines } from "./issues.js";
+import { out, outJson } from "./output.js";
+import { loadPolicy } from "./policy.js";
+
+/** The help text of `toolgate explain`. */
+export const EXPLAIN_HELP = `usage: toolgate explain <policy.json> --tool <name> [--args <json>] [--session <json>]
+                        [--annotations <json>] [--approved] [--json]
+
+Shows the decision a call would get (counting nothing) and how it was reached: the keys of
+"tools" that match the name and why the chosen one won, each "when" that held or failed (on
+which schema keyword and path), and the limits that applied.
+
+options:
+  --tool <name>          the tool's name (required)
+  --args <json>          the call's arguments, a JSON object
+  --session <json>       the session, a JSON object (default: {"id":"cli"})
+  --annotations <json>   the tool's MCP annotations, a JSON object
+  --approved             the call is approved by a person
+  --json                 print the explanation as JSON instead
+  -h, --help             show this help
+
+exit status: 0 explained; 1 the policy is invalid; 2 bad usage or the file cannot be read.`;
+
+/** Runs `toolgate explain`; returns the exit status. */
+export async function explainCommand(argv: readonly string[]): Promise<number> {
+  const { values, positionals, help } = parseCommand(
+    "explain",
+    argv,
+    {
+      tool: { type: "string" },
+      args: { type: "string" },
+      session: { type: "string" },
+      annotations: { type: "string" },
+      approved: { type: "boolean" },
+      json: { type: "boolean" },
+    },
+    true,
+  );
+  if (help) {
+    out(EXPLAIN_HELP);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError("name exactly one policy file (see toolgate explain --help)");
+  if (typeof values.tool !== "string") throw new UsageError("--tool <name> is required (see toolgate explain --help)");
+  const call: Record<string, unknown> = {
+    tool: values.tool,
+    session: values.session === undefined ? { id: "cli" } : jsonOption("session", values.session as string),
+  };
+  if (values.args !== undefined) call.args = jsonOption("args", values.args as string);
+  if (values.annotations !== undefined) call.annotations = jsonOption("annotations", values.annotations as string);
+  if (values.approved === true) call.approved = true;
+
+  const file = positionals[0]!;
+  const loaded = loadPolicy(file);
+  if (!loaded.ok) {
+    for (const line of issueLines(file, loaded.issues)) out(line);
+    return EXIT_FINDINGS;
+  }
+  const x = await loaded.policy.explain(call as unknown as ToolCall);
+  if (values.json === true) outJson({ call, ...x });
+  else for (const line of describe(values.tool, x)) out(line);
+  return EXIT_OK;
+}
+
+/** The explanation in words, one line each. */
+function describe(tool: string, x: Explanation): string[] {
+  const lines = [`decision: ${formatDecision(x.decision)}`, "", `matching keys of "tools" for ${JSON.stringify(tool)}:`];
+  if (x.matched.length === 0) lines.push("  none: the default (/default) decides");
+  x.matched.forEach((pointer, i) => lines.push(`  ${pointer}${i === 0 ? `  chosen: ${whyChosen(x.matched)}` : ""}`));
+  lines.push("", "steps:");
+  for (const s of x.steps) lines.push(`  ${s.path === "" ? '""' : s.path}: ${s.message}`);
+  lines.push("", `limits applied: ${x.limits.length === 0 ? "none" : x.limits.join(", ")}`);
+  return lines;
+}
+
+/** Why the best key won over the others, by the rules of SPEC section 1. */
+function whyChosen(matched: readonly string[]): string {
+  const key = (pointer: string) => keyOf(pointer);
+  const best = key(matched[0]!);
+  if (!best.includes("*")) return "an exact key wins over every pattern";
+  if (matched.length === 1) return "the only key that matches";
+  const specificity = (k: string) => k.length - (k.match(/\*/g)?.length ?? 0);
+  const next = key(matched[1]!);
+  const a = specificity(best);
+  const b = specificity(next);
+  if (a > b) return `the most specific pattern (${a} characters besides "*", against ${b} for ${matched[1]})`;
+  // Matches come best first, so an equally specific runner-up was written later.
+  return `as specific as ${matched[1]} (${a} characters besides "*") and written earlier`;
+}
+
+function keyOf(pointer: string): string {
+  return pointer.slice("/tools/".length).replace(/~1/g, "/").replace(/~0/g, "~");
+}
+
+function jsonOption(name: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new UsageError(`--${name} is not valid JSON: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Reading the CLI's input files: text, JSON, and a server's `tools/list` result.
+ */
+
+import { readFileSync } from "node:fs";
+import { UsageError } from "./errors.js";
+
+/** One tool of a `tools/list` result, as far as the CLI reads it. */
+export interface ToolInfo {
+  /** The tool's name. */
+  name: string;
+  /** The tool's MCP annotations (`readOnlyHint`, `destructiveHint`, …), if it has any. */
+  annotations: Record<string, unknown> | undefined;
+}
+
+/** Reads a file as UTF-8 text (a leading byte-order mark is kept: the core accepts it). */
+export function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${fileProblem(e)}`);
+  }
+}
+
+/** Reads and parses a JSON file. */
+export function readJson(file: string): unknown {
+  const text = readText(file);
+  try {
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown;
+  } catch (e) {
+    throw new UsageError(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Reads a server's tool list: a `tools/list` result `{ "tools": [...] }` or a bare array.
+ * Every tool needs a non-empty string `name`, unique in the list; `annotations`, when present,
+ * must be an object.
+ */
+export function readTools(file: string): ToolInfo[] {
+  const data = readJson(file);
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  let list: unknown;
+  let base: string;
+  if (Array.isArray(data)) {
+    list = data;
+    base = "";
+  } else if (isObject(data) && Array.isArray(data.tools)) {
+    list = data.tools;
+    base = "/tools";
+  } else {
+    throw new UsageError(`${file}: expected a tools/list result { "tools": [...] } or an array of tools`);
+  }
+  const seen = new Set<string>();
+  return (list as unknown[]).map((t, i) => {
+    const at = `${base}/${i}`;
+    if (!isObject(t)) throw new UsageError(`${file}: ${at}: a tool must be an object`);
+    if (typeof t.name !== "string" || t.name === "") throw new UsageError(`${file}: ${at}/name: a tool needs a non-empty string name`);
+    if (seen.has(t.name)) throw new UsageError(`${file}: ${at}/name: duplicate tool name ${JSON.stringify(t.name)}`);
+    seen.add(t.name);
+    if (t.annotations !== undefined && !isObject(t.annotations)) throw new UsageError(`${file}: ${at}/annotations: must be an object`);
+    return { name: t.name, annotations: t.annotations as Record<string, unknown> | undefined };
+  });
+}
+
+/** A short reason for a failed file operation. */
+export function fileProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EISDIR") return "is a directory";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "EEXIST") return "already exists";
+  return (e as Error).message ?? String(e);
+}
