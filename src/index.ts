@@ -14,6 +14,16 @@
 
 export { compilePolicy, validatePolicy } from "./compile/compile.js";
 export { PolicyError } from "./errors.js";
+export {
+  guard,
+  ToolCallRefused,
+  type ApprovalAnswer,
+  type ApprovalRequest,
+  type DispatchedCall,
+  type GuardedCall,
+  type GuardOptions,
+  type RefusalDecision,
+} from "./guard.js";
 export { MemoryStore, type MemoryStoreOptions } from "./stores/memory.js";
 export type {
   Action,
