@@ -24,3 +24,4 @@ export {
 } from "./cases.js";
 export { coverageUnits, meetsCoverage, type Coverage } from "./coverage.js";
 export { describePolicyCases } from "./describe.js";
+export { describeStoreConformance, type ConformanceOptions } from "./conformance.js";

@@ -1,0 +1,5 @@
+import { MemoryStore } from "toolgate";
+import { describeStoreConformance } from "toolgate/testing";
+
+describeStoreConformance("MemoryStore", () => new MemoryStore());
+describeStoreConformance("MemoryStore with a small maxKeys", () => new MemoryStore({ maxKeys: 200 }), { concurrency: 100 });
