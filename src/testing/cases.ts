@@ -344,7 +344,7 @@ function readText(file: string, label: string | undefined, path: string): string
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : String(e);
-    throw new CasesError(label, path, `cannot read ${path === "" ? "the cases file" : "the policy"} ${file}: ${why}`);
+    throw new CasesError(label, path, path === "" ? `cannot be read: ${why}` : `cannot read the policy ${file}: ${why}`);
   }
 }
 
