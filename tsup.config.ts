@@ -18,7 +18,9 @@ export default defineConfig([
     format: ["esm", "cjs"],
     dts: true,
     sourcemap: true,
-    clean: true,
+    // Not cleaned: several builds may run at once (tests, benchmarks, watchers), and a clean
+    // would delete files another process is importing. Entry names are fixed, so nothing stale ships.
+    clean: false,
     target: "node20",
     splitting: false,
     treeshake: true,

@@ -201,7 +201,8 @@ class Builder {
     const noRuleHeld: Terminal = {
       pointer: "/default",
       action: Act.Deny,
-      reason: "Not allowed: none of the default's conditional rules holds for this call.",
+      reason: undefined,
+      refusal: "Not allowed: none of the default's conditional rules holds for this call.",
       limits: [],
     };
     return { plan: { names, fallback, namespace: ns, noRuleHeld }, issues: this.issues, warnings: this.warnings };
@@ -240,10 +241,12 @@ class Builder {
         : Array.isArray(raw)
           ? raw.map((l, i) => this.limit(l, child(child(pointer, "rate_limit"), i), ns, true))
           : [this.limit(raw, child(pointer, "rate_limit"), ns, true)];
+    const reason = typeof rule.reason === "string" ? rule.reason : undefined;
     return {
       pointer,
       action,
-      reason: typeof rule.reason === "string" ? rule.reason : undefined,
+      reason,
+      refusal: reason ?? generatedRefusal(action, pointer),
       limits: action === Act.Deny ? [] : [...own, ...this.policyLimits],
     };
   }
@@ -317,6 +320,13 @@ class Builder {
       }
     }
   }
+}
+
+/** The reason for a refusal whose rule has none of its own. */
+function generatedRefusal(action: Act, pointer: string): string {
+  if (action === Act.Approval) return `This tool needs a person's approval (${pointer}).`;
+  if (pointer === "/default") return "Not allowed: no rule of the policy allows this tool (default: deny).";
+  return `Denied by the policy (${pointer}).`;
 }
 
 function isUnconditional(r: ConditionalRuleDocument): boolean {

@@ -76,13 +76,13 @@ export class NameMatcher<T> {
 
   /** The value governing `name`: exact key, else best pattern, else the fallback. */
   resolve(name: string): T {
-    const exact = this.#exact.get(name);
-    if (exact !== undefined) return exact;
-    if (this.#patterns.length === 0) return this.#fallback;
+    if (this.#patterns.length === 0) return this.#exact.get(name) ?? this.#fallback;
+    // With patterns, the cache holds exact names too: a hot name costs one lookup either way.
     const cached = this.#cache.get(name);
     if (cached !== undefined) return cached;
-    const found = this.bestPattern(name);
-    const value = found === undefined ? this.#fallback : found.value;
+    const exact = this.#exact.get(name);
+    const found = exact === undefined ? this.bestPattern(name) : undefined;
+    const value = exact ?? (found === undefined ? this.#fallback : found.value);
     // Starting again when full keeps the bound without LRU bookkeeping on every hit; the
     // cache only saves work, it never changes an answer.
     if (this.#cache.size >= NAME_CACHE_SIZE) this.#cache.clear();

@@ -54,6 +54,8 @@ export interface Terminal {
   readonly action: Act;
   /** The author's reason, if written. */
   readonly reason: string | undefined;
+  /** The reason a deny or needs-approval outcome of this rule carries: the author's, else generated. */
+  readonly refusal: string;
   readonly limits: readonly PlanLimit[];
 }
 

@@ -5,80 +5,91 @@
 
 /** A call whose fields have been read once and checked. */
 export interface CheckedCall {
-  tool: string;
-  args: object;
-  session: Record<string, unknown>;
-  sessionId: string;
-  annotations: object;
-  approved: boolean;
+  readonly tool: string;
+  readonly args: object;
+  readonly session: Record<string, unknown>;
+  readonly sessionId: string;
+  readonly annotations: object;
+  readonly approved: boolean;
 }
 
 const objectProto = Object.prototype;
+const hasOwn = Object.prototype.hasOwnProperty;
 /** The arguments of a call that has none: frozen, so no condition can change what others see. */
 export const EMPTY: object = Object.freeze({});
 
 /** Plain data objects only: no arrays, no class instances, no null. */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== "object" || v === null) return false;
+  // Reading `constructor` is an inline-cached load, several times cheaper than
+  // Object.getPrototypeOf on this hot path; only objects that shadow or lack it (a
+  // "constructor" key, a null prototype) take the exact, slower check.
+  if ((v as { constructor?: unknown }).constructor === Object) return true;
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === objectProto || proto === null;
 }
 
-const hasOwn = Object.prototype.hasOwnProperty;
-const SUGGEST: Record<string, string | undefined> = Object.assign(Object.create(null) as object, { arguments: "args", params: "args", input: "args", name: "tool", toolName: "tool", approval: "approved" });
+const SUGGEST: Record<string, string | undefined> = Object.assign(Object.create(null) as object, {
+  arguments: "args",
+  params: "args",
+  input: "args",
+  name: "tool",
+  toolName: "tool",
+  approval: "approved",
+});
 
 /**
- * Reads and checks a call into `out`. Returns `null` when it is well formed, else the reason
- * it is malformed. Throws only if a hostile object throws while being read.
+ * Reads and checks a call. Returns the checked call, or the reason it is malformed as a
+ * string. Throws only if a hostile object throws while being read.
  */
-export function checkCall(call: unknown, out: CheckedCall): string | null {
-  if (!isPlainObject(call)) return `the call must be a plain object, got ${kind(call)}`;
+export function checkCall(call: unknown): CheckedCall | string {
+  if (typeof call !== "object" || call === null) return `the call must be an object, got ${kind(call)}`;
   let tool: unknown;
   let args: unknown;
   let session: unknown;
   let annotations: unknown;
   let approved: unknown;
-  // Own fields only, each read once: an inherited `approved` (a polluted prototype) is never read.
+  // Own fields only, each read once: an inherited `approved` (a polluted prototype) is never
+  // read, and a getter cannot answer differently on a second look.
   for (const key in call) {
     if (!hasOwn.call(call, key)) return `unknown field ${quote(key)} (inherited)`;
-    switch (key) {
-      case "tool":
-        tool = call.tool;
-        break;
-      case "args":
-        args = call.args;
-        break;
-      case "session":
-        session = call.session;
-        break;
-      case "annotations":
-        annotations = call.annotations;
-        break;
-      case "approved":
-        approved = call.approved;
-        break;
-      default: {
-        const hint = SUGGEST[key];
-        return `unknown field ${quote(key)}${hint === undefined ? "" : ` (did you mean "${hint}"?)`}`;
-      }
+    if (key === "tool") tool = (call as ToolCallFields).tool;
+    else if (key === "args") args = (call as ToolCallFields).args;
+    else if (key === "session") session = (call as ToolCallFields).session;
+    else if (key === "annotations") annotations = (call as ToolCallFields).annotations;
+    else if (key === "approved") approved = (call as ToolCallFields).approved;
+    else {
+      const hint = SUGGEST[key];
+      return `unknown field ${quote(key)}${hint === undefined ? "" : ` (did you mean "${hint}"?)`}`;
     }
   }
   if (typeof tool !== "string" || tool.length === 0) return `"tool" must be a non-empty string, got ${kind(tool)}`;
-  if (!isPlainObject(session)) return `"session" must be a plain object with an "id", got ${kind(session)}`;
-  const id = hasOwn.call(session, "id") ? session.id : undefined;
+  if (typeof session !== "object" || session === null) {
+    return `"session" must be an object with an "id", got ${kind(session)}`;
+  }
+  const id = hasOwn.call(session, "id") ? (session as { id?: unknown }).id : undefined;
   if (typeof id !== "string" || id.length === 0) return `"session.id" must be a non-empty string, got ${kind(id)}`;
   if (args !== undefined && !isPlainObject(args)) return `"args" must be a plain object when present, got ${kind(args)}`;
   if (annotations !== undefined && !isPlainObject(annotations)) {
     return `"annotations" must be a plain object when present, got ${kind(annotations)}`;
   }
   if (approved !== undefined && typeof approved !== "boolean") return `"approved" must be a boolean when present, got ${kind(approved)}`;
-  out.tool = tool;
-  out.args = args ?? EMPTY;
-  out.session = session;
-  out.sessionId = id;
-  out.annotations = annotations ?? EMPTY;
-  out.approved = approved === true;
-  return null;
+  return {
+    tool,
+    args: args ?? EMPTY,
+    session: session as Record<string, unknown>,
+    sessionId: id,
+    annotations: annotations ?? EMPTY,
+    approved: approved === true,
+  };
+}
+
+interface ToolCallFields {
+  tool?: unknown;
+  args?: unknown;
+  session?: unknown;
+  annotations?: unknown;
+  approved?: unknown;
 }
 
 /** A short description of a value's kind, safe for hostile values. */

@@ -50,18 +50,18 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
   const { names, namespace } = plan;
   /** Everything before the store. `trace` is filled only by `explain`. */
   function evaluate(call: unknown, dryRun: boolean, trace: ExplanationStep[] | null): Step {
-    // A fresh record per call: a getter inside the arguments may call back into the engine.
-    const c: CheckedCall = { tool: "", args: EMPTY, session: EMPTY as Record<string, unknown>, sessionId: "", annotations: EMPTY, approved: false };
-    const problem = checkCall(call, c);
-    if (problem !== null) return { outcome: "deny", rule: "", reason: `Malformed call: ${problem}` };
+    // A fresh record per call, never a shared scratch: a getter inside the arguments may call
+    // back into the engine while this call is being decided.
+    const c = checkCall(call);
+    if (typeof c === "string") return { outcome: "deny", rule: "", reason: `Malformed call: ${c}` };
     const entry = names.resolve(c.tool);
     if (trace !== null) trace.push({ path: entry.pointer, message: entry === plan.fallback ? "no key of tools matches the name: the default decides" : "governs this tool name" });
     const t = choose(entry, c, trace);
     if (t.action === Act.Deny) {
-      return { outcome: "deny", rule: t.pointer, reason: t.reason ?? denyReason(t, c.tool) };
+      return { outcome: "deny", rule: t.pointer, reason: t.refusal };
     }
     if (t.action === Act.Approval && !c.approved) {
-      return { outcome: "needs_approval", rule: t.pointer, reason: t.reason ?? `${quote(c.tool)} needs a person's approval (${t.pointer}).` };
+      return { outcome: "needs_approval", rule: t.pointer, reason: t.refusal };
     }
     const limits = t.limits;
     const n = limits.length;
@@ -355,11 +355,6 @@ function matchedKeys(plan: Plan, tool: string): string[] {
   if (plan.names.hasExact(tool)) out.push(plan.names.resolve(tool).pointer);
   for (const p of plan.names.matchingPatterns(tool)) out.push(p.value.pointer);
   return out;
-}
-
-function denyReason(t: Terminal, tool: string): string {
-  if (t.pointer === "/default") return `${quote(tool)} is not allowed: no rule of the policy allows it (default: deny).`;
-  return `${quote(tool)} is denied by the policy (${t.pointer}).`;
 }
 
 function unreadable(e: unknown): Decision {

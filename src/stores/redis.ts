@@ -103,18 +103,18 @@ export class RedisStore implements Store {
         "RedisStore: client must be an ioredis client or a node-redis (v4+) client: it has neither evalsha nor evalSha",
       );
     }
-    const prefix = options.prefix ?? DEFAULT_PREFIX;
+    const prefix = options.prefix === undefined ? DEFAULT_PREFIX : options.prefix;
     if (typeof prefix !== "string") {
       throw new TypeError(`RedisStore: prefix must be a string, got ${describeValue(prefix)}`);
     }
     if (prefix.includes("{") || prefix.includes("}")) {
       throw new TypeError(`RedisStore: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got ${JSON.stringify(prefix)}`);
     }
-    const clock = options.clock ?? "redis";
+    const clock = options.clock === undefined ? "redis" : options.clock;
     if (clock !== "redis" && clock !== "engine") {
       throw new TypeError(`RedisStore: clock must be "redis" or "engine", got ${describeValue(clock)}`);
     }
-    const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    const maxPending = options.maxPending === undefined ? DEFAULT_MAX_PENDING : options.maxPending;
     if (!Number.isSafeInteger(maxPending) || maxPending < 1) {
       throw new TypeError(`RedisStore: maxPending must be a positive integer, got ${describeValue(maxPending)}`);
     }
