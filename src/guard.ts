@@ -153,7 +153,7 @@ async function ask<A extends unknown[]>(
   try {
     answer = await approval(request, ...rest);
   } catch (e) {
-    return `The call to ${tool} was not approved: the approval failed (${e instanceof Error ? e.message : String(e)}).`;
+    return `The call to ${tool} was not approved: the approval failed (${firstLine(e)}).`;
   }
   if (answer === true) return true;
   if (typeof answer === "object" && answer !== null) {
@@ -187,7 +187,7 @@ function takeCall(call: unknown): Taken {
     }
     ({ tool, args, session, annotations } = fields);
   } catch (e) {
-    return malformed("", `the call could not be read (${e instanceof Error ? e.message : String(e)})`);
+    return malformed("", `the call could not be read (${firstLine(e)})`);
   }
   const name = typeof tool === "string" ? tool : "";
   if (args !== undefined && !isPlainObject(args)) {
@@ -197,7 +197,7 @@ function takeCall(call: unknown): Taken {
   try {
     copy = args === undefined ? {} : copyJson(args);
   } catch (e) {
-    return malformed(name, `the arguments could not be copied as JSON data (${e instanceof Error ? e.message : String(e)})`);
+    return malformed(name, `the arguments could not be copied as JSON data (${firstLine(e)})`);
   }
   const snapshot: DispatchedCall = { tool: tool as string, args: copy as Record<string, unknown>, session: session as Session };
   if (annotations !== undefined) snapshot.annotations = annotations as Record<string, unknown>;
@@ -213,6 +213,12 @@ function copyJson(value: unknown): unknown {
   const text = JSON.stringify(value);
   if (text === undefined) throw new TypeError("the value has no JSON form");
   return JSON.parse(text) as unknown;
+}
+
+/** An error's message as one line (JSON.stringify explains a cycle over several). */
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split("\n", 1)[0] ?? text;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
