@@ -42,7 +42,7 @@ export function initCommand(argv: readonly string[]): number {
   // The generated policy must compile; if it did not, writing it would hand the user a broken file.
   const check = validatePolicy(policy);
   if (!check.valid) throw new Error(`init generated an invalid policy: ${check.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
-  for (const name of skipped) err(`init: left ${JSON.stringify(name)} to the default: a name containing "*" cannot be written as an exact key`);
+  for (const name of skipped) err(`toolgate init: left ${JSON.stringify(name)} to the default: a name containing "*" cannot be written as an exact key`);
   const text = `${JSON.stringify(policy, null, 2)}\n`;
   if (typeof values.out !== "string") {
     process.stdout.write(text);
@@ -56,7 +56,7 @@ export function initCommand(argv: readonly string[]): number {
   }
   const keys = Object.values(policy.tools);
   const allowed = keys.filter((r) => r.action === undefined).length;
-  err(`init: wrote ${values.out}: ${allowed} read-only tool${allowed === 1 ? "" : "s"} allowed, ${keys.length - allowed} requiring approval, default deny`);
+  err(`toolgate init: wrote ${values.out}: ${allowed} read-only tool${allowed === 1 ? "" : "s"} allowed, ${keys.length - allowed} requiring approval, default deny`);
   return EXIT_OK;
 }
 
