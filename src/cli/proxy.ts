@@ -10,7 +10,7 @@
 import { compilePolicy, PolicyError, type Policy } from "toolgate";
 import { loadSdk, relayServer, RELAY_CLIENT_CAPABILITIES } from "../mcp/relay.js";
 import { parseCommand } from "./args.js";
-import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.js";
+import { EXIT_FINDINGS, EXIT_OK, UsageError } from "./errors.js";
 import { readText } from "./files.js";
 import { issueLines } from "./issues.js";
 
@@ -41,42 +41,35 @@ start or exited; 2 bad usage or an unreadable policy file.`;
 /** Grace for in-flight replies to reach the client after the upstream server went away. */
 const FLUSH_MS = 50;
 
-/** Runs `toolgate proxy`; resolves with the exit status when the session is over. */
+/**
+ * Runs `toolgate proxy`; resolves with the exit status when the session is over. Bad usage and
+ * an unreadable policy file throw a `UsageError` (exit status 2, printed by the CLI).
+ */
 export async function runProxy(args: string[]): Promise<number> {
   const split = args.indexOf("--");
   const own = split === -1 ? args : args.slice(0, split);
   const upstream = split === -1 ? [] : args.slice(split + 1);
+  const parsed = parseCommand("proxy", own, { policy: { type: "string" }, "show-denied": { type: "boolean" } }, false);
+  if (parsed.help) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT_OK;
+  }
+  const file = parsed.values.policy;
+  if (typeof file !== "string") throw new UsageError("--policy <file> is required (see toolgate proxy --help)");
+  if (upstream.length === 0 || upstream[0] === "") {
+    throw new UsageError(`the server to run is missing: write its command after "--", e.g. toolgate proxy --policy ${file} -- node server.js`);
+  }
   let policy: Policy;
-  let showDenied: boolean;
   try {
-    const parsed = parseCommand("proxy", own, { policy: { type: "string" }, "show-denied": { type: "boolean" } }, false);
-    if (parsed.help) {
-      process.stdout.write(`${HELP}\n`);
-      return EXIT_OK;
-    }
-    const file = parsed.values.policy;
-    if (typeof file !== "string") throw new UsageError("proxy: --policy <file> is required (see toolgate proxy --help)");
-    if (upstream.length === 0 || upstream[0] === "") {
-      throw new UsageError(`proxy: the server to run is missing: write it after "--", e.g. toolgate proxy --policy ${file} -- node server.js`);
-    }
-    showDenied = parsed.values["show-denied"] === true;
-    try {
-      policy = compilePolicy(readText(file));
-    } catch (e) {
-      if (!(e instanceof PolicyError)) throw e;
-      process.stderr.write(`toolgate proxy: ${file} is not a valid policy; the server was not started:\n`);
-      for (const line of issueLines(file, e.issues)) process.stderr.write(`  ${line}\n`);
-      return EXIT_FINDINGS;
-    }
+    policy = compilePolicy(readText(file));
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`toolgate ${e.message}\n`);
-      return EXIT_USAGE;
-    }
-    throw e;
+    if (!(e instanceof PolicyError)) throw e;
+    process.stderr.write(`toolgate proxy: ${file} is not a valid policy; the server was not started:\n`);
+    for (const line of issueLines(file, e.issues)) process.stderr.write(`  ${line}\n`);
+    return EXIT_FINDINGS;
   }
   try {
-    return await serve(policy, upstream as [string, ...string[]], showDenied);
+    return await serve(policy, upstream as [string, ...string[]], parsed.values["show-denied"] === true);
   } catch (e) {
     process.stderr.write(`toolgate proxy: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT_FINDINGS;

@@ -2,7 +2,7 @@
  * `compilePolicy` and `validatePolicy`: document → validated document → compiled plan.
  */
 
-import { copyJsonData, deepFreeze, NotJsonData } from "../document/data.js";
+import { copyJsonData, deepFreeze, errorText, NotJsonData } from "../document/data.js";
 import { JsonTextError, locatePointers, parseJsonText, positionOf } from "../document/json.js";
 import { child, parsePointer } from "../document/pointer.js";
 import { schemaIssues } from "../document/schema.js";
@@ -45,7 +45,14 @@ const OPTION_NAMES = new Set(["store", "clock", "namespace", "storeTimeoutMs", "
  */
 export function compilePolicy(document: unknown, options: CompileOptions = {}): Policy {
   const engine = checkOptions(options);
-  const { doc, issues, warnings, plan } = analyse(document, engine.namespace);
+  let analysis: Analysis;
+  try {
+    analysis = analyse(document, engine.namespace);
+  } catch (e) {
+    // Whatever the input, the caller gets a PolicyError, never another exception.
+    throw new PolicyError([{ path: "", message: `could not be compiled: ${errorText(e)}` }]);
+  }
+  const { doc, issues, warnings, plan } = analysis;
   if (issues.length > 0 || plan === undefined) throw new PolicyError(issues);
   return createPolicy(plan, doc, warnings, engine);
 }
@@ -59,7 +66,7 @@ export function validatePolicy(document: unknown): ValidationResult {
     const { issues, warnings } = analyse(document, undefined);
     return issues.length > 0 ? { valid: false, issues, warnings } : { valid: true, warnings };
   } catch (e) {
-    return { valid: false, issues: [{ path: "", message: `could not be checked: ${String(e)}` }], warnings: [] };
+    return { valid: false, issues: [{ path: "", message: `could not be checked: ${errorText(e)}` }], warnings: [] };
   }
 }
 
@@ -113,7 +120,7 @@ function analyse(input: unknown, namespace: string | undefined): Analysis {
       return failed([{ path: e.pointer, message: e.message, ...at }]);
     }
     if (e instanceof NotJsonData) return failed([e.issue]);
-    return failed([{ path: "", message: `could not be read: ${String(e)}` }]);
+    return failed([{ path: "", message: `could not be read: ${errorText(e)}` }]);
   }
   const withPositions = (list: PolicyIssue[]): PolicyIssue[] => {
     if (text === undefined || list.length === 0) return list;
@@ -338,17 +345,13 @@ function isUnconditional(r: ConditionalRuleDocument): boolean {
   });
 }
 
-/** A stable hash of the document, so replicas running the same policy share budgets. */
+/**
+ * A hash of the document's JSON text, so replicas running the same policy share budgets. The
+ * text keeps the document's key order: the same file gives the same namespace everywhere.
+ */
 function hashDocument(doc: unknown): string {
-  const text = canonicalJson(doc);
+  const text = JSON.stringify(doc);
   return cyrb53(text, 0x9e3779b9).toString(16).padStart(14, "0") + cyrb53(text, 0x85ebca6b).toString(16).padStart(14, "0");
-}
-
-function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== "object") return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  const keys = Object.keys(v).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(",")}}`;
 }
 
 /** cyrb53: a fast 53-bit string hash; two seeds give 106 bits, plenty for a namespace name. */

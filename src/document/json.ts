@@ -4,10 +4,10 @@
  * another one runs), bounds nesting, and can say where in the text a JSON Pointer lands.
  */
 
+import { setOwn } from "./data.js";
+import { MAX_DEPTH } from "./limits.js";
 import { child } from "./pointer.js";
 
-/** The deepest nesting a policy document may have. Real policies need a handful of levels. */
-export const MAX_DEPTH = 128;
 
 /** A position in JSON text: 1-based line and column. */
 export interface TextPosition {
@@ -168,8 +168,7 @@ class Parser {
       if (this.text[this.i] !== ":") this.fail("expected : after a key in JSON object", at);
       this.i++;
       const v = this.value(at, depth);
-      // defineProperty, so a key named "__proto__" is data, as with JSON.parse, never a prototype.
-      Object.defineProperty(out, key, { value: v, writable: true, enumerable: true, configurable: true });
+      setOwn(out, key, v);
       this.ws();
       const c = this.text[this.i];
       if (c === ",") this.i++;
