@@ -1,0 +1,182 @@
+/**
+ * fast-check generators of valid policies and call sequences, for the property tests.
+ *
+ * Names come from a tiny alphabet (`a`, `b`, `/`, `~`) so that keys and patterns collide often,
+ * and so that RFC 6901 escaping of `/` and `~` is exercised in every run. Limits are small (max
+ * 1–3, windows of a few milliseconds) and the clock moves in small steps, sometimes backwards,
+ * so that windows fill, slide and clamp within a short sequence. `when` schemas use only the
+ * subset of JSON Schema that `test/reference/reference.ts` evaluates by hand.
+ */
+
+import fc from "fast-check";
+import type { LimitDocument, PolicyDocument, ToolCall } from "toolgate";
+
+/** How many generated cases a property runs: `TOOLGATE_FUZZ_RUNS` when set, else `fallback`. */
+export function runs(fallback: number): number {
+  const env = process.env.TOOLGATE_FUZZ_RUNS;
+  if (env === undefined || env === "") return fallback;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`TOOLGATE_FUZZ_RUNS must be a positive integer, got ${env}`);
+  return n;
+}
+
+/** fast-check parameters: the run count, and `TOOLGATE_FUZZ_SEED` when set (to replay). */
+export function params(fallbackRuns: number): { numRuns: number; seed?: number } {
+  const seed = process.env.TOOLGATE_FUZZ_SEED;
+  return seed === undefined || seed === "" ? { numRuns: runs(fallbackRuns) } : { numRuns: runs(fallbackRuns), seed: Number(seed) };
+}
+
+const nameChar = fc.constantFrom("a", "b", "/", "~");
+const patternChar = fc.constantFrom("a", "b", "/", "~", "*", "*");
+
+/** A tool name: 1–3 characters of a, b, /, ~. */
+export const toolName = fc.array(nameChar, { minLength: 1, maxLength: 3 }).map((cs) => cs.join(""));
+/** A key of `tools`: an exact name or a pattern with `*`. */
+export const toolKey = fc.array(patternChar, { minLength: 1, maxLength: 3 }).map((cs) => cs.join(""));
+
+/** A window of 1–20 ms in every written form: "Nms", seconds as a number, now and then "1s". */
+export const window: fc.Arbitrary<LimitDocument["window"]> = fc.oneof(
+  fc.integer({ min: 1, max: 20 }).map((n) => `${n}ms` as const),
+  fc.integer({ min: 1, max: 20 }).map((n) => n / 1000),
+  fc.constant("1s" as const),
+);
+
+/** `per` as absent, "session", "global" or a JSON Pointer into the session. */
+export const per = fc.constantFrom(undefined, "session", "global", "/user", "/org/id");
+
+/** A limit with a small max. */
+export const limit: fc.Arbitrary<LimitDocument> = fc
+  .record({ max: fc.integer({ min: 1, max: 3 }), window, per })
+  .map(({ max, window: w, per: p }) => (p === undefined ? { max, window: w } : { max, window: w, per: p as LimitDocument["per"] }));
+
+/** `rate_limit` as one limit or an array of one to three. */
+export const rateLimit = fc.oneof(limit, fc.array(limit, { minLength: 1, maxLength: 3 }));
+
+const scalar = fc.constantFrom<unknown>(0, 1, 2, 3, 1.5, "a", "b", "7", 7, true, false, null);
+
+/** A leaf condition on one value. */
+const leaf: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(true, false, {}),
+  scalar.map((v) => ({ const: v })),
+  fc.array(scalar, { minLength: 1, maxLength: 3 }).map((vs) => ({ enum: vs })),
+  fc.constantFrom("integer", "number", "string", "boolean", "null", "object").map((t) => ({ type: t })),
+  fc.integer({ min: 0, max: 3 }).map((n) => ({ maximum: n })),
+  fc.integer({ min: 0, max: 3 }).map((n) => ({ minimum: n })),
+  fc.integer({ min: 0, max: 2 }).map((n) => ({ maxLength: n })),
+);
+
+/** A schema on an object with the given property names. */
+function objectSchema(keys: string[]): fc.Arbitrary<unknown> {
+  const k = fc.constantFrom(...keys);
+  const base = fc.oneof(
+    fc.dictionary(k, leaf, { minKeys: 1, maxKeys: 2 }).map((properties) => ({ properties })),
+    fc.uniqueArray(k, { minLength: 1, maxLength: 2 }).map((required) => ({ required })),
+    fc.record({
+      properties: fc.dictionary(k, leaf, { minKeys: 1, maxKeys: 2 }),
+      required: fc.uniqueArray(k, { minLength: 1, maxLength: 2 }),
+    }),
+    fc.constantFrom(true, false, {}, { type: "object" }),
+  );
+  return fc.oneof(
+    { weight: 4, arbitrary: base },
+    { weight: 1, arbitrary: base.map((s) => ({ not: s })) },
+    { weight: 1, arbitrary: fc.array(base, { minLength: 1, maxLength: 2 }).map((allOf) => ({ allOf })) },
+    { weight: 1, arbitrary: fc.array(base, { minLength: 1, maxLength: 2 }).map((anyOf) => ({ anyOf })) },
+  );
+}
+
+/** A `when`: any of args, session, annotations. */
+export const when = fc.record(
+  {
+    args: objectSchema(["n", "m"]),
+    session: objectSchema(["user", "id"]),
+    annotations: objectSchema(["readOnlyHint"]),
+  },
+  { requiredKeys: [] },
+);
+
+const action = fc.constantFrom(undefined, "allow", "deny", "require_approval");
+const reason = fc.constantFrom(undefined, "r1", "r2");
+
+/** A rule without `rules`: action, reason, and limits only on rules that may allow. */
+export const plainRule = fc.record({ action, reason, rate_limit: fc.option(rateLimit, { nil: undefined }) }).map((r) => {
+  const out: Record<string, unknown> = {};
+  if (r.action !== undefined) out.action = r.action;
+  if (r.reason !== undefined) out.reason = r.reason;
+  if (r.rate_limit !== undefined && r.action !== "deny") out.rate_limit = r.rate_limit;
+  return out;
+});
+
+/** A conditional rule: a plain rule, with `when` most of the time. */
+export const conditionalRule = fc
+  .tuple(plainRule, fc.option(when, { freq: 4, nil: undefined }))
+  .map(([r, w]) => (w === undefined ? r : { when: w, ...r }));
+
+/** A rule object: plain, or `rules`. */
+export const rule = fc.oneof(
+  { weight: 3, arbitrary: plainRule },
+  { weight: 2, arbitrary: fc.array(conditionalRule, { minLength: 1, maxLength: 3 }).map((rules) => ({ rules })) },
+);
+
+/** A valid policy document. */
+export const policy: fc.Arbitrary<PolicyDocument> = fc
+  .record({
+    default: fc.oneof(fc.constantFrom("allow", "deny", "require_approval"), rule),
+    tools: fc.dictionary(toolKey, rule, { maxKeys: 6 }),
+    limits: fc.option(fc.array(limit, { minLength: 1, maxLength: 2 }), { freq: 2, nil: undefined }),
+  })
+  .map(({ default: d, tools, limits }) => {
+    const doc: Record<string, unknown> = { version: "1", default: d, tools };
+    if (limits !== undefined) doc.limits = limits;
+    return doc as unknown as PolicyDocument;
+  });
+
+/** A session: two ids, and attributes for `per` in every usable and unusable form. */
+export const session = fc
+  .record({
+    id: fc.constantFrom("s1", "s2"),
+    user: fc.constantFrom<unknown>(undefined, 7, "7", "u", "", null, 1.5),
+    org: fc.constantFrom<unknown>(undefined, { id: "o1" }, { id: 1 }, {}, "o"),
+  })
+  .map(({ id, user, org }) => {
+    const s: Record<string, unknown> = { id };
+    if (user !== undefined) s.user = user;
+    if (org !== undefined) s.org = org;
+    return s as ToolCall["session"];
+  });
+
+const args = fc.option(
+  fc.record({ n: scalar, m: scalar }, { requiredKeys: [] }),
+  { freq: 4, nil: undefined },
+);
+const annotations = fc.constantFrom<Record<string, unknown> | undefined>(undefined, {}, { readOnlyHint: true }, { readOnlyHint: false });
+
+/** A well-formed call. */
+export const call: fc.Arbitrary<ToolCall> = fc
+  .record({ tool: toolName, session, args, annotations, approved: fc.constantFrom(undefined, true, false) })
+  .map((r) => {
+    const c: Record<string, unknown> = { tool: r.tool, session: r.session };
+    if (r.args !== undefined) c.args = r.args;
+    if (r.annotations !== undefined) c.annotations = r.annotations;
+    if (r.approved !== undefined) c.approved = r.approved;
+    return c as unknown as ToolCall;
+  });
+
+/** A malformed call, now and then (SPEC §3 step 1). */
+export const malformedCall: fc.Arbitrary<unknown> = fc.oneof(
+  call.map((c) => ({ ...c, tool: "" })),
+  call.map((c) => ({ ...c, arguments: {} })),
+  call.map((c) => ({ ...c, session: { id: "" } })),
+  call.map((c) => ({ ...c, args: null })),
+  call.map((c) => ({ ...c, approved: "yes" })),
+  fc.constantFrom(null, 42, "call", []),
+);
+
+/** One step of a sequence: a call and how far the clock moves before it (sometimes backwards). */
+export const step = fc.record({
+  call: fc.oneof({ weight: 19, arbitrary: call as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: malformedCall }),
+  dt: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 1, arbitrary: fc.integer({ min: -6, max: -1 }) }),
+});
+
+/** A call sequence of 1–30 steps. */
+export const sequence = fc.array(step, { minLength: 1, maxLength: 30 });

@@ -1,0 +1,369 @@
+/**
+ * A reference evaluator written straight from SPEC.md, to check the engine against.
+ *
+ * It is meant to be obviously correct, not fast: tool names are matched by trying every key of
+ * `tools`, and each budget is the list of every time a call was counted in it. It reads documents
+ * that are already valid (the generators only make valid ones) and `when` schemas from a small
+ * subset of JSON Schema that it evaluates by hand, so it shares no code with the engine (no ajv).
+ *
+ * Readings of SPEC.md that this file commits to (each also noted in the report):
+ * - "Time never runs backwards within a budget": a call at `now` is checked and counted at
+ *   `max(now, latest counted time of that budget)`; `retryAfterMs` is measured from the real
+ *   `now`, so a refused call is allowed exactly when the clock reaches `now + retryAfterMs`.
+ * - `approved` must be a boolean when present; `args: undefined` counts as absent (JSON has no
+ *   `undefined`), `null` does not.
+ * - A session attribute for `per` is read by JSON Pointer through own properties of plain
+ *   objects only.
+ */
+
+import type { Decision, PolicyDocument } from "toolgate";
+
+/** Marks a reason that the engine generates itself: any non-empty string is accepted there. */
+export const GENERATED = "<generated>";
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+interface Limit {
+  pointer: string;
+  max: number;
+  windowMs: number;
+  per: string;
+  /** The rule this limit belongs to, or null for the policy's `limits`. */
+  ownReason: string | null;
+  fromRule: boolean;
+}
+
+interface Chosen {
+  pointer: string;
+  action: "allow" | "deny" | "require_approval";
+  reason: string | null;
+  limits: Limit[];
+}
+
+/** RFC 6901 escaping of one reference token. */
+export function escapeToken(token: string): string {
+  return token.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
+function unescapeToken(token: string): string {
+  return token.replace(/~1/g, "/").replace(/~0/g, "~");
+}
+
+/** `*` matches any run of characters, including none; every other character is literal. */
+export function globMatches(pattern: string, name: string): boolean {
+  // match[i][j]: pattern[0..i) matches name[0..j)
+  const p = [...pattern];
+  const s = [...name];
+  let prev: boolean[] = new Array(s.length + 1).fill(false);
+  prev[0] = true;
+  for (let i = 1; i <= p.length; i++) {
+    const cur: boolean[] = new Array(s.length + 1).fill(false);
+    if (p[i - 1] === "*") cur[0] = prev[0]!;
+    for (let j = 1; j <= s.length; j++) {
+      cur[j] = p[i - 1] === "*" ? prev[j]! || cur[j - 1]! : prev[j - 1]! && p[i - 1] === s[j - 1];
+    }
+    prev = cur;
+  }
+  return prev[s.length]!;
+}
+
+/** The key of `tools` that governs `name` (SPEC §1), or null when none matches. */
+export function chooseKey(tools: Record<string, unknown>, name: string): string | null {
+  const keys = Object.keys(tools);
+  if (keys.includes(name) && !name.includes("*")) return name;
+  let best: string | null = null;
+  let bestScore = -1;
+  for (const key of keys) {
+    if (!key.includes("*") || !globMatches(key, name)) continue;
+    const score = [...key].filter((c) => c !== "*").length;
+    if (score > bestScore) {
+      best = key;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** Window length in milliseconds, from a valid window. */
+export function windowMs(window: number | string): number {
+  if (typeof window === "number") return Math.round(window * 1000);
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(window);
+  if (m === null) throw new Error(`reference: bad window ${window}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms"];
+  return Number(m[1]) * unit;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (typeof a === "number" && typeof b === "number") return a === b;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  }
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const ka = Object.keys(a);
+    const kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  }
+  return a === b;
+}
+
+function typeMatches(type: string, v: unknown): boolean {
+  switch (type) {
+    case "null": return v === null;
+    case "boolean": return typeof v === "boolean";
+    case "string": return typeof v === "string";
+    case "number": return typeof v === "number";
+    case "integer": return typeof v === "number" && Number.isInteger(v);
+    case "array": return Array.isArray(v);
+    case "object": return isPlainObject(v);
+    default: throw new Error(`reference: type ${type}`);
+  }
+}
+
+/**
+ * The subset of JSON Schema 2020-12 the generators use, by hand: boolean schemas, `type`,
+ * `const`, `enum`, `minimum`, `maximum`, `minLength`, `maxLength`, `required`, `properties`,
+ * `not`, `allOf`, `anyOf`. Any other keyword is a bug in the generator.
+ */
+export function schemaHolds(schema: unknown, v: unknown): boolean {
+  if (schema === true) return true;
+  if (schema === false) return false;
+  const s = schema as Record<string, unknown>;
+  for (const [kw, arg] of Object.entries(s)) {
+    switch (kw) {
+      case "type":
+        if (!(Array.isArray(arg) ? arg : [arg]).some((t) => typeMatches(t as string, v))) return false;
+        break;
+      case "const":
+        if (!jsonEqual(arg, v)) return false;
+        break;
+      case "enum":
+        if (!(arg as unknown[]).some((e) => jsonEqual(e, v))) return false;
+        break;
+      case "minimum":
+        if (typeof v === "number" && v < (arg as number)) return false;
+        break;
+      case "maximum":
+        if (typeof v === "number" && v > (arg as number)) return false;
+        break;
+      case "minLength":
+        if (typeof v === "string" && [...v].length < (arg as number)) return false;
+        break;
+      case "maxLength":
+        if (typeof v === "string" && [...v].length > (arg as number)) return false;
+        break;
+      case "required":
+        if (isPlainObject(v) && !(arg as string[]).every((k) => Object.hasOwn(v, k))) return false;
+        break;
+      case "properties":
+        if (isPlainObject(v)) {
+          for (const [k, sub] of Object.entries(arg as Record<string, unknown>)) {
+            if (Object.hasOwn(v, k) && !schemaHolds(sub, v[k])) return false;
+          }
+        }
+        break;
+      case "not":
+        if (schemaHolds(arg, v)) return false;
+        break;
+      case "allOf":
+        if (!(arg as unknown[]).every((sub) => schemaHolds(sub, v))) return false;
+        break;
+      case "anyOf":
+        if (!(arg as unknown[]).some((sub) => schemaHolds(sub, v))) return false;
+        break;
+      default:
+        throw new Error(`reference: keyword ${kw}`);
+    }
+  }
+  return true;
+}
+
+const CALL_FIELDS = new Set(["tool", "args", "session", "annotations", "approved"]);
+
+/** Why a call is malformed (SPEC §3 step 1), or null when it is well formed. */
+export function malformed(call: unknown): string | null {
+  if (!isPlainObject(call)) return "call is not an object";
+  for (const k of Object.keys(call)) if (!CALL_FIELDS.has(k)) return `unknown field ${k}`;
+  if (typeof call.tool !== "string" || call.tool === "") return "tool";
+  const session = call.session;
+  if (!isPlainObject(session) || typeof session.id !== "string" || session.id === "") return "session";
+  if (call.args !== undefined && !isPlainObject(call.args)) return "args";
+  if (call.annotations !== undefined && !isPlainObject(call.annotations)) return "annotations";
+  if (call.approved !== undefined && typeof call.approved !== "boolean") return "approved";
+  return null;
+}
+
+/** The value at a JSON Pointer in the session, through own properties of plain objects. */
+function attribute(session: Record<string, unknown>, pointer: string): unknown {
+  let cur: unknown = session;
+  for (const raw of pointer.split("/").slice(1)) {
+    const token = unescapeToken(raw);
+    if (!isPlainObject(cur) || !Object.hasOwn(cur, token)) return undefined;
+    cur = cur[token];
+  }
+  return cur;
+}
+
+function perValue(limit: Limit, session: Record<string, unknown>): string | null {
+  if (limit.per === "session") return `s:${session.id as string}`;
+  if (limit.per === "global") return "g";
+  const v = attribute(session, limit.per);
+  if (typeof v === "string" && v !== "") return `a:string:${v}`;
+  if (typeof v === "number" && Number.isFinite(v)) return `a:number:${v}`;
+  return null;
+}
+
+/** The reference engine: one policy and its budgets (lists of counted times). */
+export class ReferenceEngine {
+  readonly #doc: PolicyDocument;
+  readonly #budgets = new Map<string, number[]>();
+
+  constructor(doc: PolicyDocument) {
+    this.#doc = doc;
+  }
+
+  #limitsOf(rule: Record<string, unknown>, base: string, reason: string | null): Limit[] {
+    const rl = rule.rate_limit as unknown;
+    if (rl === undefined) return [];
+    const list = Array.isArray(rl) ? rl : [rl];
+    return list.map((l: Record<string, unknown>, i: number) => ({
+      pointer: Array.isArray(rl) ? `${base}/rate_limit/${i}` : `${base}/rate_limit`,
+      max: l.max as number,
+      windowMs: windowMs(l.window as number | string),
+      per: (l.per as string | undefined) ?? "session",
+      ownReason: reason,
+      fromRule: true,
+    }));
+  }
+
+  #plain(rule: Record<string, unknown>, pointer: string): Chosen {
+    const reason = (rule.reason as string | undefined) ?? null;
+    return {
+      pointer,
+      action: (rule.action as Chosen["action"] | undefined) ?? "allow",
+      reason,
+      limits: this.#limitsOf(rule, pointer, reason),
+    };
+  }
+
+  /** The rule (or rules entry) that decides, or null when default's rules all fail. */
+  #resolve(rule: unknown, pointer: string, call: Record<string, unknown>): Chosen | null {
+    if (typeof rule === "string") return { pointer, action: rule as Chosen["action"], reason: null, limits: [] };
+    const r = rule as Record<string, unknown>;
+    if (!Array.isArray(r.rules)) return this.#plain(r, pointer);
+    const args = call.args ?? {};
+    const annotations = call.annotations ?? {};
+    for (let i = 0; i < r.rules.length; i++) {
+      const entry = r.rules[i] as Record<string, unknown>;
+      const when = (entry.when ?? {}) as Record<string, unknown>;
+      const holds =
+        (!("args" in when) || schemaHolds(when.args, args)) &&
+        (!("session" in when) || schemaHolds(when.session, call.session)) &&
+        (!("annotations" in when) || schemaHolds(when.annotations, annotations));
+      if (holds) return this.#plain(entry, `${pointer}/rules/${i}`);
+    }
+    return null;
+  }
+
+  /** The key pointer that governs `tool`, as `Policy.ruleFor` reports it. */
+  ruleFor(tool: string): string {
+    const key = chooseKey(this.#doc.tools, tool);
+    return key === null ? "/default" : `/tools/${escapeToken(key)}`;
+  }
+
+  /** Decides `call` at time `now`, counting it when allowed (unless `dryRun`). */
+  decide(call: unknown, now: number, dryRun = false): Decision {
+    const bad = malformed(call);
+    if (bad !== null) return { outcome: "deny", rule: "", reason: GENERATED };
+    const c = call as Record<string, unknown>;
+    const tool = c.tool as string;
+    const session = c.session as Record<string, unknown>;
+    const key = chooseKey(this.#doc.tools, tool);
+    let chosen: Chosen | null = null;
+    if (key !== null) chosen = this.#resolve(this.#doc.tools[key], `/tools/${escapeToken(key)}`, c);
+    if (chosen === null) chosen = this.#resolve(this.#doc.default, "/default", c);
+    if (chosen === null) return { outcome: "deny", rule: "/default", reason: GENERATED };
+
+    if (chosen.action === "deny") return { outcome: "deny", rule: chosen.pointer, reason: chosen.reason ?? GENERATED };
+    if (chosen.action === "require_approval" && c.approved !== true) {
+      return { outcome: "needs_approval", rule: chosen.pointer, reason: chosen.reason ?? GENERATED };
+    }
+    const policyLimits: Limit[] = (this.#doc.limits ?? []).map((l, i) => ({
+      pointer: `/limits/${i}`,
+      max: l.max,
+      windowMs: windowMs(l.window),
+      per: l.per ?? "session",
+      ownReason: null,
+      fromRule: false,
+    }));
+    const limits = [...chosen.limits, ...policyLimits];
+    if (limits.length === 0) return { outcome: "allow", rule: chosen.pointer };
+
+    const keys: string[] = [];
+    for (const limit of limits) {
+      const v = perValue(limit, session);
+      if (v === null) return { outcome: "deny", rule: limit.pointer, reason: GENERATED };
+      keys.push(JSON.stringify([limit.pointer, v]));
+    }
+
+    const times: number[] = [];
+    const rooms: number[] = [];
+    const waits: number[] = [];
+    limits.forEach((limit, i) => {
+      const list = this.#budgets.get(keys[i]!) ?? [];
+      const latest = list.length > 0 ? list[list.length - 1]! : -Infinity;
+      const t = Math.max(now, latest);
+      const inWindow = list.filter((e) => e > t - limit.windowMs);
+      times.push(t);
+      if (inWindow.length < limit.max) {
+        rooms.push(limit.max - inWindow.length - 1);
+        waits.push(0);
+      } else {
+        rooms.push(-1);
+        // The oldest entry that must leave the window for one more call to fit.
+        waits.push(inWindow[inWindow.length - limit.max]! + limit.windowMs - now);
+      }
+    });
+
+    if (waits.every((w) => w === 0)) {
+      if (!dryRun) {
+        limits.forEach((_, i) => {
+          const list = this.#budgets.get(keys[i]!) ?? [];
+          list.push(times[i]!);
+          this.#budgets.set(keys[i]!, list);
+        });
+      }
+      return { outcome: "allow", rule: chosen.pointer, remaining: Math.min(...rooms) };
+    }
+    let worst = 0;
+    for (let i = 1; i < limits.length; i++) if (waits[i]! > waits[worst]!) worst = i;
+    const limit = limits[worst]!;
+    return {
+      outcome: "rate_limited",
+      rule: limit.pointer,
+      reason: limit.fromRule && limit.ownReason !== null ? limit.ownReason : GENERATED,
+      retryAfterMs: waits[worst]!,
+      limit: { max: limit.max, windowMs: limit.windowMs, per: limit.per },
+    };
+  }
+}
+
+/** Whether the engine's decision is the reference's (a generated reason accepts any non-empty text). */
+export function sameDecision(engine: Decision, reference: Decision): boolean {
+  const e = engine as unknown as Record<string, unknown>;
+  const r = reference as unknown as Record<string, unknown>;
+  const keys = new Set([...Object.keys(e), ...Object.keys(r)]);
+  for (const k of keys) {
+    if (k === "reason" && r.reason === GENERATED) {
+      if (typeof e.reason !== "string" || e.reason === "") return false;
+      continue;
+    }
+    if (!jsonEqual(e[k] as Json, r[k] as Json)) return false;
+  }
+  return true;
+}
