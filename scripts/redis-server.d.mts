@@ -29,3 +29,8 @@ export function ensureRedisServer(options?: { install?: boolean; log?: (message:
 export function freePort(): Promise<number>;
 export function waitForPong(port: number, timeoutMs?: number): Promise<boolean>;
 export function startRedisServer(options: { bin: string; port?: number; args?: string[] }): Promise<RedisServerHandle>;
+export function startRedisCluster(options: { bin: string; cli: string; masters?: number }): Promise<{
+  nodes: RedisServerHandle[];
+  ports: number[];
+  stop(): Promise<void>;
+}>;

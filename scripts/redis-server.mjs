@@ -254,6 +254,45 @@ export async function startRedisServer({ bin, port, args = [] }) {
   };
 }
 
+/**
+ * Starts a Redis Cluster of `masters` nodes (no replicas) on free loopback ports and waits until
+ * every node reports `cluster_state:ok`.
+ *
+ * @param {{ bin: string, cli: string, masters?: number }} options
+ * @returns `{ nodes, ports, stop() }`
+ */
+export async function startRedisCluster({ bin, cli, masters = 3 }) {
+  const nodes = [];
+  try {
+    for (let i = 0; i < masters; i++) {
+      nodes.push(await startRedisServer({ bin, args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"] }));
+    }
+    execFileSync(cli, ["--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], {
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 30_000,
+    });
+    const deadline = Date.now() + 30_000;
+    for (const node of nodes) {
+      for (;;) {
+        const info = execFileSync(cli, ["-h", HOST, "-p", String(node.port), "cluster", "info"], { encoding: "utf8", timeout: 5_000 });
+        if (info.includes("cluster_state:ok")) break;
+        if (Date.now() > deadline) throw new Error(`cluster node ${node.port} never reached cluster_state:ok`);
+        await sleep(100);
+      }
+    }
+  } catch (error) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw error;
+  }
+  return {
+    nodes,
+    ports: nodes.map((n) => n.port),
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+}
+
 async function main(command) {
   if (command === "ensure") {
     const found = await ensureRedisServer();

@@ -8,7 +8,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { createClient, type RedisClientOptions } from "redis";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { ensureRedisServer, startRedisServer, type RedisServerHandle } from "../../scripts/redis-server.mjs";
+import { ensureRedisServer, startRedisCluster, startRedisServer, type RedisServerHandle } from "../../scripts/redis-server.mjs";
 
 export type { RedisServerHandle };
 
@@ -26,22 +26,7 @@ export const redisCliBinary: string | null = found.cli;
 export function describeWithRedis(name: string, body: (server: () => RedisServerHandle) => void): void {
   const bin = found.server;
   if (bin === null) {
-    const reason = found.reason ?? "redis-server is not installed";
-    if (process.env.CI === "true") {
-      describe(name, () => {
-        it("has a redis-server to run against (required under CI)", () => {
-          throw new Error(`redis-server is unavailable: ${reason}`);
-        });
-      });
-    } else {
-      console.warn(`\n[toolgate tests] SKIPPED "${name}": ${reason}. Install redis-server to run the Redis tests.\n`);
-      // A visible, reasoned skip: there is no server to test against on this machine.
-      describe.skip(`${name} (skipped: ${reason})`, () => {
-        it("needs redis-server", () => {
-          throw new Error("unreachable");
-        });
-      });
-    }
+    describeUnavailable(name, found.reason ?? "redis-server is not installed");
     return;
   }
   describe(name, () => {
@@ -55,6 +40,56 @@ export function describeWithRedis(name: string, body: (server: () => RedisServer
     body(() => {
       if (server === undefined) throw new Error("redis-server did not start (see beforeAll)");
       return server;
+    });
+  });
+}
+
+/** Stands in for a suite that has no server: a visible skip, or a failure under CI. */
+function describeUnavailable(name: string, reason: string): void {
+  if (process.env.CI === "true") {
+    describe(name, () => {
+      it("has a redis-server to run against (required under CI)", () => {
+        throw new Error(`redis-server is unavailable: ${reason}`);
+      });
+    });
+    return;
+  }
+  console.warn(`\n[toolgate tests] SKIPPED "${name}": ${reason}. Install redis-server to run the Redis tests.\n`);
+  // A visible, reasoned skip: there is no server to test against on this machine.
+  describe.skip(`${name} (skipped: ${reason})`, () => {
+    it("needs redis-server", () => {
+      throw new Error("unreachable");
+    });
+  });
+}
+
+/** A running Redis Cluster of three masters on loopback ports. */
+export interface RedisClusterHandle {
+  readonly ports: number[];
+}
+
+/**
+ * A describe block whose tests share one Redis Cluster (three masters, no replicas), created
+ * with redis-cli before them and stopped after them. Skipped like {@link describeWithRedis}.
+ */
+export function describeWithRedisCluster(name: string, body: (cluster: () => RedisClusterHandle) => void): void {
+  const bin = found.server;
+  const cli = found.cli;
+  if (bin === null || cli === null) {
+    describeUnavailable(name, found.reason ?? "redis-cli is not installed (it creates the cluster)");
+    return;
+  }
+  describe(name, () => {
+    let cluster: Awaited<ReturnType<typeof startRedisCluster>> | undefined;
+    beforeAll(async () => {
+      cluster = await startRedisCluster({ bin, cli });
+    }, 90_000);
+    afterAll(async () => {
+      await cluster?.stop();
+    });
+    body(() => {
+      if (cluster === undefined) throw new Error("the Redis Cluster did not start (see beforeAll)");
+      return cluster;
     });
   });
 }

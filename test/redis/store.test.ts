@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { compilePolicy, type ConsumeRequest } from "toolgate";
+import { compilePolicy, type ConsumeRequest, type Store } from "toolgate";
 import { RedisStore } from "toolgate/redis";
 import { describe, expect, it } from "vitest";
 
@@ -74,7 +74,7 @@ describe("RedisStore options", () => {
     expect(store.prefix).toBe("toolgate:");
     expect(store.clock).toBe("redis");
     expect(store.maxPending).toBe(10_000);
-    expect(store.synchronous).toBeUndefined();
+    expect((store as Store).synchronous).toBeUndefined();
     expect(store.pending).toBe(0);
   });
 
