@@ -1,0 +1,184 @@
+// The four workloads of the comparison, each a ring of calls and the contenders that decide
+// them. Every contender takes the same toolgate-shaped call object; building a peer's request
+// from it is part of the peer's cost, as it is for a host that adopts the peer.
+
+import { RateLimiterMemory } from "rate-limiter-flexible";
+import { compilePolicy, MemoryStore } from "toolgate";
+import { argsCalls, argsPolicy, bigCalls, bigPolicy, rateCalls, ratePolicy, staticCalls, staticPolicy } from "./data.mjs";
+import { casbinDecider } from "./peers/casbin.mjs";
+import { cedarDecider } from "./peers/cedar.mjs";
+
+/** The name of the reference contender in every table. */
+export const TOOLGATE = "toolgate decideSync";
+
+/**
+ * Stops the run when a peer and toolgate disagree on whether a call is allowed: a benchmark
+ * of policies that are not equivalent would compare nothing.
+ */
+function checkAgreement(label, inputs, toolgateAllows, peers) {
+  const n = Math.min(inputs.length, 512);
+  for (let i = 0; i < n; i++) {
+    const call = inputs[i];
+    const want = toolgateAllows(call);
+    for (const [name, allows] of peers) {
+      const got = allows(call);
+      if (got !== want) {
+        throw new Error(`bench ${label}: ${name} says ${got ? "allow" : "not allow"} but toolgate says ${want ? "allow" : "not allow"} for ${JSON.stringify(call)}`);
+      }
+    }
+  }
+}
+
+/** A `Map.get` on the tool name: the floor for any decision that depends on the name alone. */
+function mapBaseline(policy, inputs) {
+  const m = new Map();
+  for (const c of inputs) m.set(c.tool, policy.decideSync({ tool: c.tool, session: c.session }).outcome);
+  return (call) => m.get(call.tool) ?? "deny";
+}
+
+/** Workload (a): static allow/deny on the MLflow policy. */
+export async function workloadA() {
+  const inputs = staticCalls();
+  const policy = compilePolicy(staticPolicy);
+  const policyAsync = compilePolicy(staticPolicy);
+  const cedar = cedarDecider(staticPolicy, { args: false });
+  const casbin = await casbinDecider(staticPolicy);
+  const allows = (c) => policy.decideSync(c).outcome === "allow";
+  checkAgreement("(a)", inputs, allows, [["cedar", cedar.allows], ["casbin", casbin.allows]]);
+  const floor = mapBaseline(policy, inputs);
+  // The same lookup behind an `await`: what one promise tick costs in this loop.
+  const floorAwaited = (c) => Promise.resolve(floor(c));
+  return {
+    id: "a",
+    title: "(a) static allow/deny, MLflow policy (40 tools; listed, pattern-matched and unknown names)",
+    inputs,
+    contenders: [
+      { name: "Map.get (floor)", fn: floor },
+      { name: TOOLGATE, fn: (c) => policy.decideSync(c) },
+      { name: "toolgate decide (awaited)", fn: (c) => policyAsync.decide(c), async: true },
+      { name: "Map.get, awaited (1 tick)", fn: floorAwaited, async: true },
+      { name: "cedar-wasm statefulIsAuthorized", fn: cedar.decide },
+      { name: "casbin enforceSync", fn: casbin.decide },
+    ],
+  };
+}
+
+/** Workload (b): calls decided by an `args` condition. */
+export async function workloadB() {
+  const inputs = argsCalls();
+  const policy = compilePolicy(argsPolicy);
+  const cedar = cedarDecider(argsPolicy, { args: true });
+  const casbin = await casbinDecider(argsPolicy);
+  checkAgreement("(b)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["cedar", cedar.allows], ["casbin", casbin.allows]]);
+  // What a programmer would write by hand for these three conditions: the floor here.
+  const bounds = new Map([["search_experiments", ["max_results", 1000]], ["get_runs", ["limit", 100]], ["query_runs", ["limit", 100]]]);
+  const handWritten = (c) => {
+    const b = bounds.get(c.tool);
+    if (b === undefined) return "deny";
+    const v = c.args[b[0]];
+    return v === undefined || (Number.isInteger(v) && v <= b[1]) ? "allow" : "deny";
+  };
+  checkAgreement("(b)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["hand-written", (c) => handWritten(c) === "allow"]]);
+  return {
+    id: "b",
+    title: "(b) calls decided by an `args` condition (JSON Schema on page sizes; 3 tools)",
+    inputs,
+    contenders: [
+      { name: "hand-written if (floor)", fn: handWritten },
+      { name: TOOLGATE, fn: (c) => policy.decideSync(c) },
+      { name: "cedar-wasm statefulIsAuthorized", fn: cedar.decide },
+      { name: "casbin enforceSync (ABAC eval)", fn: casbin.decide },
+    ],
+  };
+}
+
+/** Counts one call per session so that every budget exists before timing: 10,000 live sessions. */
+function touchAll(inputs, fn) {
+  const seen = new Set();
+  for (const c of inputs) {
+    if (seen.has(c.session.id)) continue;
+    seen.add(c.session.id);
+    fn(c);
+  }
+  return seen.size;
+}
+
+/**
+ * Workload (c): a rate-limited tool with 10,000 active sessions. `full` selects the refusing
+ * path: every session is over its limit, so every call is rate-limited.
+ */
+export async function workloadC({ full }) {
+  const inputs = rateCalls();
+  // Allowing path: a limit no session reaches, on the real clock, so every call is counted
+  // (toolgate keeps each call's time for an exact sliding window; rate-limiter-flexible keeps
+  // a counter per fixed window). Refusing path: one call per hour, already used.
+  const [max, window, points, duration] = full ? [1, "1h", 1, 3600] : [1_000_000_000, "1s", 1_000_000_000, 1];
+  const doc = ratePolicy(max, window);
+  const syncPolicy = compilePolicy(doc, { store: new MemoryStore() });
+  const asyncPolicy = compilePolicy(doc, { store: new MemoryStore() });
+  const rl = new RateLimiterMemory({ points, duration });
+  const keep = (x) => x;
+  const rlConsume = full ? (c) => rl.consume(c.session.id).catch(keep) : (c) => rl.consume(c.session.id);
+  // A hand-written fixed-window counter in a Map: the floor for "count this session's call".
+  const counters = new Map();
+  const windowMs = duration * 1000;
+  const counter = (c) => {
+    const now = Date.now();
+    const e = counters.get(c.session.id);
+    if (e === undefined || now >= e.reset) {
+      counters.set(c.session.id, { count: 1, reset: now + windowMs });
+      return 1 <= points;
+    }
+    return ++e.count <= points;
+  };
+  const active = touchAll(inputs, (c) => {
+    syncPolicy.decideSync(c);
+    asyncPolicy.decideSync(c);
+    counter(c);
+  });
+  for (const c of inputs.slice(0, 64)) {
+    const d = syncPolicy.decideSync(c);
+    if (d.outcome !== (full ? "rate_limited" : "allow")) throw new Error(`bench (c): expected ${full ? "rate_limited" : "allow"}, got ${JSON.stringify(d)}`);
+  }
+  const ids = new Set(inputs.map((c) => c.session.id));
+  await Promise.all([...ids].map((id) => rl.consume(id).catch(keep)));
+  return {
+    id: full ? "c-full" : "c",
+    title: full
+      ? `(c′) rate-limited tool, ${active.toLocaleString("en")} active sessions in MemoryStore, every session over its limit (refusing path)`
+      : `(c) rate-limited tool, ${active.toLocaleString("en")} active sessions in MemoryStore, every call counted (allowing path)`,
+    inputs,
+    contenders: [
+      { name: "Map counter, fixed window (floor)", fn: counter },
+      { name: TOOLGATE, fn: (c) => syncPolicy.decideSync(c) },
+      { name: "toolgate decide (awaited)", fn: (c) => asyncPolicy.decide(c), async: true },
+      { name: `RateLimiterMemory consume (awaited${full ? ", rejection caught" : ""})`, fn: rlConsume, async: true },
+    ],
+  };
+}
+
+/** Workload (d): 10,000 exact tools plus 1,000 patterns, a realistic mix of names. */
+export async function workloadD({ peers }) {
+  const doc = bigPolicy(10_000, 1_000);
+  const inputs = bigCalls(10_000, 1_000);
+  const policy = compilePolicy(doc);
+  const a = await workloadA();
+  const aPolicy = compilePolicy(staticPolicy);
+  const contenders = [
+    { name: "Map.get (floor)", fn: mapBaseline(policy, inputs) },
+    { name: TOOLGATE, fn: (c) => policy.decideSync(c) },
+    { name: "toolgate decideSync on (a)", fn: (c) => aPolicy.decideSync(c), inputs: a.inputs },
+  ];
+  if (peers) {
+    const cedar = cedarDecider(doc, { args: false });
+    const casbin = await casbinDecider(doc);
+    checkAgreement("(d)", inputs.slice(0, 64), (c) => policy.decideSync(c).outcome === "allow", [["cedar", cedar.allows], ["casbin", casbin.allows]]);
+    contenders.push({ name: "cedar-wasm statefulIsAuthorized", fn: cedar.decide }, { name: "casbin enforceSync", fn: casbin.decide });
+  }
+  return {
+    id: "d",
+    title: "(d) 10,000 exact tools + 1,000 patterns; a server's 64 names, repeated (40 exact, 16 under patterns, 8 unknown)",
+    inputs,
+    contenders,
+  };
+}
