@@ -28,10 +28,15 @@ function candidates(doc: PolicyDocument, rule: unknown, pointer: string, annotat
     if (when.annotations !== undefined && !holds(when.annotations, annotations)) continue;
     if (unguarded(c)) out.push(`${pointer}/rules/${i}`);
     // Nothing after a rule that holds whatever the arguments and session is ever tried.
-    if (when.args === undefined && when.session === undefined) return out;
+    if (always(when.args) && always(when.session)) return out;
   }
   // No rule held: the default decides (and if the default's own rules all fail, it denies).
   return pointer === "/default" ? out : [...out, ...candidates(doc, doc.default, "/default", annotations)];
+}
+
+/** A condition that holds for every value: absent, `true` or `{}` (as the engine judges it). */
+function always(schema: JsonSchema | undefined): boolean {
+  return schema === undefined || schema === true || (typeof schema === "object" && Object.keys(schema).length === 0);
 }
 
 function unguarded(rule: Record<string, unknown>): boolean {

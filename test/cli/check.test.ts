@@ -89,6 +89,16 @@ describe("toolgate check", () => {
     expect(report.warnings).toEqual([expect.objectContaining({ tool: "odd", rules: ["/default/rules/0"] })]);
   });
 
+  it("does not warn about rules that come after one that always holds", () => {
+    const dir = tempDir({
+      "policy.json": { version: "1", default: "deny", tools: { drop: { rules: [{ when: { args: {} }, action: "require_approval" }, {}] } } },
+      "tools.json": [{ name: "drop", annotations: { destructiveHint: true } }],
+    });
+    const r = toolgate(["check", "policy.json", "--tools", "tools.json", "--strict"], dir);
+    expect(r.status).toBe(0);
+    expect(lines(r.stdout).at(-2)).toBe("warnings (0): none");
+  });
+
   it.each([
     ['{ "tools": 3 }', 'tools.json: expected a tools/list result { "tools": [...] } or an array of tools'],
     ['[{ "name": "" }]', "tools.json: /0/name: a tool needs a non-empty string name"],
