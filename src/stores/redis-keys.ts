@@ -2,29 +2,21 @@
  * Redis key names for budgets: injective, safe for any characters, and grouped in one Redis
  * Cluster hash slot per policy namespace.
  *
- * A key is `<prefix>{<tag>}<kind>|<body>`:
+ * A key is `<prefix>{<tag>}<kind><body>`:
  * - `<tag>` is a hash of the namespace. Redis Cluster hashes only what lies between the first
  *   `{` and the next `}`, and the prefix may hold neither brace, so every key of a namespace
  *   sits in one slot whatever the session ids or attribute values contain. A call can touch a
  *   per-session, a per-attribute and a global budget at once; only a tag shared by the whole
  *   namespace puts all of them in the slot the script needs.
- * - `<kind>` says which key of the budget it is, and how the body is written.
+ * - `<kind>` says how the body is written: `:` as is, `!` as JSON.
  * - `<body>` is the budget key, which the store contract makes injective on its own (the engine
  *   builds it from the namespace, the limit and the `per` value). Redis keys are bytes and
  *   clients send strings as UTF-8, which would map every lone surrogate to U+FFFD; a key that
  *   is not well-formed UTF-16 is therefore written as JSON (which escapes lone surrogates),
- *   under its own kind letters.
+ *   under its own kind character.
  *
  * @packageDocumentation
  */
-
-/** The two keys of one budget. */
-export interface BudgetKeys {
-  /** The list of counted entries. */
-  readonly entries: string;
-  /** The unit total, present once a weighted entry was counted. */
-  readonly units: string;
-}
 
 /** FNV-1a over UTF-16 code units: spreads namespaces over slots; collisions only share a slot. */
 function tagOf(namespace: string): string {
@@ -63,11 +55,9 @@ export class KeyEncoder {
     return head;
   }
 
-  /** The keys of budget `key` in `namespace`. */
-  keys(namespace: string, key: string): BudgetKeys {
+  /** The Redis key of budget `key` in `namespace`. */
+  key(namespace: string, key: string): string {
     const head = this.head(namespace);
-    if (wellFormed(key)) return { entries: `${head}e|${key}`, units: `${head}u|${key}` };
-    const body = JSON.stringify(key);
-    return { entries: `${head}E|${body}`, units: `${head}U|${body}` };
+    return wellFormed(key) ? `${head}:${key}` : `${head}!${JSON.stringify(key)}`;
   }
 }

@@ -2,13 +2,12 @@
  * The Lua script that decides one call on Redis: it checks every budget of the call and counts
  * the call in all of them or in none, atomically, in one round trip.
  *
- * Layout of one budget (two keys, same hash slot):
- * - the entries key: a list of the counted calls, oldest first, each `"<time>"` (one unit) or
- *   `"<time>:<cost>"` (weighted). Time never runs backwards within a budget, so appending keeps
- *   the list sorted and pruning is a trim of its head.
- * - the units key: the total units of the list. It exists only once a weighted entry has been
- *   counted; until then the list's length is the total, which keeps the common case (every cost
- *   is 1, as in policy format v1) to one key per budget.
+ * One budget is one list of the counted calls, oldest first: `"<time>"` for a call of one unit
+ * (every call in policy format v1). Time never runs backwards within a budget, so appending
+ * keeps the list sorted and pruning is a trim of its head, and the list's length is its total.
+ * Once a weighted call (cost ≠ 1) is counted, entries may be `"<time>:<cost>"` and the list
+ * starts with a header `"#<total units>"`, so the total stays one read away. One key per budget
+ * keeps each call's keys, and its payload, small.
  *
  * Refusals and dry runs write nothing. Entries that have left the window are trimmed only when a
  * call is counted: a refusal at a late time must not forget calls that an earlier time (another
@@ -20,7 +19,7 @@
 import { createHash } from "node:crypto";
 
 /**
- * KEYS[2b-1], KEYS[2b]: budget b's entries and units keys.
+ * KEYS[b]: budget b's list.
  * ARGV[1]: the request's time in ms, or "" for the Redis server's clock (TIME).
  * ARGV[2]: "1" for a dry run, else "0".
  * ARGV[3b], ARGV[3b+1], ARGV[3b+2]: budget b's max, window (ms) and cost.
@@ -36,7 +35,7 @@ else
   now = tonumber(ARGV[1])
 end
 local dry = ARGV[2] == '1'
-local n = #KEYS / 2
+local n = #KEYS
 
 local function parse(entry)
   if not entry then error('toolgate: a budget holds fewer entries than its unit total') end
@@ -45,31 +44,35 @@ local function parse(entry)
   return tonumber(entry), 1
 end
 
-local at, used, stale, weighted, waits = {}, {}, {}, {}, {}
+local at, used, stale, header, waits = {}, {}, {}, {}, {}
 local refused = false
 for b = 1, n do
-  local list = KEYS[2 * b - 1]
+  local list = KEYS[b]
   local max, window, cost = tonumber(ARGV[3 * b]), tonumber(ARGV[3 * b + 1]), tonumber(ARGV[3 * b + 2])
-  local t, total, k = now, 0, 0
+  local t, total, base, k = now, 0, 0, 0
   local len = redis.call('LLEN', list)
-  local units = redis.call('GET', KEYS[2 * b])
-  weighted[b] = units ~= false
   if len > 0 then
-    total = tonumber(units) or len
+    local first = redis.call('LINDEX', list, 0)
+    if string.byte(first, 1) == 35 then
+      base = 1
+      total = tonumber(string.sub(first, 2))
+    else
+      total = len
+    end
     local last = parse(redis.call('LINDEX', list, -1))
     if last > t then t = last end
     local edge = t - window
-    while k < len do
-      local time, weight = parse(redis.call('LINDEX', list, k))
+    while base + k < len do
+      local time, weight = parse(redis.call('LINDEX', list, base + k))
       if time > edge then break end
       total = total - weight
       k = k + 1
     end
   end
-  at[b], used[b], stale[b], waits[b] = t, total, k, 0
+  at[b], used[b], stale[b], header[b], waits[b] = t, total, k, base, 0
   if total + cost > max then
     refused = true
-    local i, left, time, weight = k, total, 0, 0
+    local i, left, time, weight = base + k, total, 0, 0
     repeat
       time, weight = parse(redis.call('LINDEX', list, i))
       left = left - weight
@@ -90,17 +93,19 @@ for b = 1, n do
   local max, window, cost = tonumber(ARGV[3 * b]), tonumber(ARGV[3 * b + 1]), tonumber(ARGV[3 * b + 2])
   reply[b + 1] = max - used[b] - cost
   if not dry then
-    local list = KEYS[2 * b - 1]
+    local list = KEYS[b]
     local t = at[b]
-    local ttl = math.ceil(t + window - now)
-    if stale[b] > 0 then redis.call('LTRIM', list, stale[b], -1) end
-    local entry = string.format('%.17g', t)
-    if cost ~= 1 then entry = entry .. ':' .. cost end
-    redis.call('RPUSH', list, entry)
-    redis.call('PEXPIRE', list, ttl)
-    if weighted[b] or cost ~= 1 then
-      redis.call('SET', KEYS[2 * b], used[b] + cost, 'PX', ttl)
+    local weighted = header[b] == 1 or cost ~= 1
+    local drop = header[b] + stale[b]
+    if weighted then
+      if drop > 0 then redis.call('LTRIM', list, drop, -1) end
+      redis.call('RPUSH', list, string.format('%.17g', t) .. ':' .. cost)
+      redis.call('LPUSH', list, '#' .. string.format('%d', used[b] + cost))
+    else
+      if drop > 0 then redis.call('LTRIM', list, drop, -1) end
+      redis.call('RPUSH', list, string.format('%.17g', t))
     end
+    redis.call('PEXPIRE', list, math.ceil(t + window - now))
   end
 end
 return reply

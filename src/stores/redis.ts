@@ -177,7 +177,7 @@ export class RedisStore implements Store {
       time = String(now);
     }
     const n = budgets.length;
-    const keys: string[] = new Array(2 * n);
+    const keys: string[] = new Array(n);
     const args: string[] = new Array(2 + 3 * n);
     args[0] = time;
     args[1] = dryRun === true ? "1" : "0";
@@ -192,9 +192,7 @@ export class RedisStore implements Store {
       if (b.cost > b.max) {
         throw new RangeError(`RedisStore: budgets[${i}].cost (${b.cost}) is greater than its max (${b.max}): the call can never fit`);
       }
-      const k = this.#keys.keys(namespace, b.key);
-      keys[2 * i] = k.entries;
-      keys[2 * i + 1] = k.units;
+      keys[i] = this.#keys.key(namespace, b.key);
       args[2 + 3 * i] = String(b.max);
       args[3 + 3 * i] = String(b.windowMs);
       args[4 + 3 * i] = String(b.cost);
