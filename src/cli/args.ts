@@ -10,8 +10,11 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /** What {@link parseCommand} returns: the option values, the positionals, and whether help was asked. */
 export interface ParsedCommand {
+  /** The options given, by name (without `help`). */
   values: Record<string, string | boolean | undefined>;
+  /** The arguments that are not options, in order. */
   positionals: string[];
+  /** Whether `--help` or `-h` was given. */
   help: boolean;
 }
 

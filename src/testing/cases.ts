@@ -77,17 +77,23 @@ export interface LoadedCases {
 
 /** A case after checking. */
 export interface LoadedCase {
+  /** The case's name as written. */
   readonly name: string;
   /** JSON Pointer of the case in its cases document, e.g. `/cases/3`. */
   readonly path: string;
+  /** The call, as written. */
   readonly call: ToolCall;
+  /** The case's virtual time, or `undefined` to keep the clock where it is. */
   readonly at: number | undefined;
+  /** How many identical calls to make (1 when not written). */
   readonly repeat: number;
+  /** The expectation, a bare outcome turned into `{ outcome }`. */
   readonly expect: ExpectedDecision;
 }
 
 /** The result of one case. */
 export interface CaseResult {
+  /** The case's name as written. */
   readonly name: string;
   /** JSON Pointer of the case in its cases document, e.g. `/cases/3`. */
   readonly path: string;
@@ -95,7 +101,9 @@ export interface CaseResult {
   readonly at: number;
   /** How many calls were made (its `repeat`). */
   readonly calls: number;
+  /** Whether every expected field matched. */
   readonly passed: boolean;
+  /** The expectation, a bare outcome turned into `{ outcome }`. */
   readonly expected: ExpectedDecision;
   /** The decision of the last call. */
   readonly actual: Decision;
@@ -105,10 +113,15 @@ export interface CaseResult {
 
 /** The results of running a cases file or document. */
 export interface CasesRun {
+  /** Absolute path of the cases file; `undefined` for a document passed as an object. */
   readonly file: string | undefined;
+  /** Absolute path of the policy file; `undefined` for an inline policy. */
   readonly policyFile: string | undefined;
+  /** One result per case, in order. */
   readonly results: readonly CaseResult[];
+  /** How many cases passed. */
   readonly passed: number;
+  /** How many cases failed. */
   readonly failed: number;
   /** Which rules and limits of the policy the cases reached. */
   readonly coverage: Coverage;
