@@ -14,7 +14,7 @@ const PATTERN_SIZES = [1, 10, 100, 1_000];
 export function repeatedToolCalls(n) {
   const r = rng(50 + n);
   const names = Array.from({ length: Math.min(64, n) }, () => exactName(Math.floor(r() * n)));
-  return callsOver(names, 4096, 60 + n);
+  return callsOver(names, 16_384, 60 + n);
 }
 
 /** Calls over every exact tool of a policy of `n` tools, uniformly: the worst case for caches. */
