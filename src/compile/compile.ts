@@ -249,6 +249,9 @@ class Builder {
           ? raw.map((l, i) => this.limit(l, child(child(pointer, "rate_limit"), i), ns, true))
           : [this.limit(raw, child(pointer, "rate_limit"), ns, true)];
     const reason = typeof rule.reason === "string" ? rule.reason : undefined;
+    if (action === Act.Deny && raw !== undefined) {
+      this.warnings.push({ path: child(pointer, "rate_limit"), message: "never applies: a deny rule's calls are refused before any limit is checked" });
+    }
     return {
       pointer,
       action,

@@ -44,18 +44,24 @@ type Step = Decision | NeedsStore;
 
 const TIMED_OUT = Symbol("timed out");
 
+/** What `explain` collects along the way. */
+interface Trace {
+  steps: ExplanationStep[];
+  limits: string[];
+}
+
 /** Builds the public {@link Policy} object around a plan. */
 export function createPolicy(plan: Plan, document: PolicyDocument, warnings: PolicyIssue[], options: EngineOptions): Policy {
   const { store, clock, storeTimeoutMs, failOpen } = options;
   const { names, namespace } = plan;
   /** Everything before the store. `trace` is filled only by `explain`. */
-  function evaluate(call: unknown, dryRun: boolean, trace: ExplanationStep[] | null): Step {
+  function evaluate(call: unknown, dryRun: boolean, trace: Trace | null): Step {
     // A fresh record per call, never a shared scratch: a getter inside the arguments may call
     // back into the engine while this call is being decided.
     const c = checkCall(call);
     if (typeof c === "string") return { outcome: "deny", rule: "", reason: `Malformed call: ${c}` };
     const entry = names.resolve(c.tool);
-    if (trace !== null) trace.push({ path: entry.pointer, message: entry === plan.fallback ? "no key of tools matches the name: the default decides" : "governs this tool name" });
+    if (trace !== null) trace.steps.push({ path: entry.pointer, message: entry === plan.fallback ? "no key of tools matches the name: the default decides" : "governs this tool name" });
     const t = choose(entry, c, trace);
     if (t.action === Act.Deny) {
       return { outcome: "deny", rule: t.pointer, reason: t.refusal };
@@ -66,6 +72,12 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
     const limits = t.limits;
     const n = limits.length;
     if (n === 0) return { outcome: "allow", rule: t.pointer };
+    if (trace !== null) {
+      for (const l of limits) {
+        trace.limits.push(l.pointer);
+        trace.steps.push({ path: l.pointer, message: `limit applies: ${l.describe}` });
+      }
+    }
     const budgets: BudgetRequest[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const l = limits[i]!;
@@ -89,17 +101,17 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
     return { terminal: t, tool: c.tool, request: { namespace, budgets, now, dryRun } };
   }
 
-  function choose(entry: Entry, c: CheckedCall, trace: ExplanationStep[] | null): Terminal {
+  function choose(entry: Entry, c: CheckedCall, trace: Trace | null): Terminal {
     if (entry.terminal !== null) return entry.terminal;
     const held = firstHolding(entry, c, trace);
     if (held !== null) return held;
     if (entry === plan.fallback) return plan.noRuleHeld;
-    if (trace !== null) trace.push({ path: "/default", message: "no conditional rule held: the default decides" });
+    if (trace !== null) trace.steps.push({ path: "/default", message: "no conditional rule held: the default decides" });
     if (plan.fallback.terminal !== null) return plan.fallback.terminal;
     return firstHolding(plan.fallback, c, trace) ?? plan.noRuleHeld;
   }
 
-  function firstHolding(entry: Entry, c: CheckedCall, trace: ExplanationStep[] | null): Terminal | null {
+  function firstHolding(entry: Entry, c: CheckedCall, trace: Trace | null): Terminal | null {
     const rules = entry.rules!;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
@@ -110,7 +122,7 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
           (w.session === null || holds(w.session, c.session, r.terminal.pointer, "session", trace)) &&
           (w.annotations === null || holds(w.annotations, c.annotations, r.terminal.pointer, "annotations", trace)))
       ) {
-        if (trace !== null) trace.push({ path: r.terminal.pointer, message: w === null ? "holds (no condition)" : "holds: every condition is met" });
+        if (trace !== null) trace.steps.push({ path: r.terminal.pointer, message: w === null ? "holds (no condition)" : "holds: every condition is met" });
         return r.terminal;
       }
     }
@@ -256,23 +268,18 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
     },
 
     async explain(call: ToolCall): Promise<Explanation> {
-      const steps: ExplanationStep[] = [];
+      const trace: Trace = { steps: [], limits: [] };
       let matched: string[] = [];
-      let limits: string[] = [];
       let decision: Decision;
       try {
         const tool = isPlainObject(call) && typeof call.tool === "string" ? call.tool : undefined;
         if (tool !== undefined) matched = matchedKeys(plan, tool);
-        const step = evaluate(call, true, steps);
-        if ("outcome" in step) decision = step;
-        else {
-          limits = step.terminal.limits.map((l) => l.pointer);
-          for (const l of step.terminal.limits) steps.push({ path: l.pointer, message: `limit applies: ${l.describe}` });
-          decision = await consumeAsync(step);
-        }
+        const step = evaluate(call, true, trace);
+        decision = "outcome" in step ? step : await consumeAsync(step);
       } catch (e) {
         decision = unreadable(e);
       }
+      const { steps, limits } = trace;
       steps.push({ path: decision.rule, message: `decision: ${decision.outcome}${"reason" in decision ? ` (${decision.reason})` : ""}` });
       return { decision, matched, steps, limits };
     },
@@ -338,11 +345,11 @@ function safeHolds(check: Condition, value: unknown): boolean {
   }
 }
 
-function holds(check: Condition, value: unknown, pointer: string, part: string, trace: ExplanationStep[] | null): boolean {
+function holds(check: Condition, value: unknown, pointer: string, part: string, trace: Trace | null): boolean {
   const ok = check(value) === true;
   if (trace !== null && !ok) {
     const f = firstFailure(check);
-    trace.push({
+    trace.steps.push({
       path: `${pointer}/when/${part}${f === undefined ? "" : f.schemaPath.replace(/^#/, "")}`,
       message: `does not hold: ${part}${f?.instancePath ?? ""} ${f?.message ?? "fails the schema"}${f === undefined ? "" : ` (keyword "${f.keyword}")`}`,
     });

@@ -69,24 +69,33 @@ export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: G
     instructions === undefined ? { capabilities } : { capabilities, instructions },
   );
 
-  // Each relayed request is sent upstream as it came, with the downstream's cancellation and,
-  // when it asked for progress, the upstream's progress passed back under its own token.
+  // Progress from upstream is passed on the moment it is read, under the downstream's token.
+  // (The SDK's own `onprogress` runs a microtask later, and loses a progress notification read
+  // together with its request's response.)
+  const progressRoutes = routeProgress(client);
+  let nextToken = 0;
+
+  // Each relayed request is sent upstream as it came, with the downstream's cancellation.
   const relay = <Q extends { method: string; params?: unknown }>(requestSchema: Parameters<Server["setRequestHandler"]>[0], resultSchema: Parameters<Client["request"]>[1]) =>
     server.setRequestHandler(requestSchema, async (request: Q, extra) => {
-      const token = (request.params as { _meta?: { progressToken?: string | number } } | undefined)?._meta?.progressToken;
-      const result = await client.request({ method: request.method, params: request.params } as Parameters<Client["request"]>[0], resultSchema, {
-        signal: extra.signal,
-        timeout: RELAY_TIMEOUT_MS,
-        ...(token === undefined
-          ? {}
-          : {
-              resetTimeoutOnProgress: true,
-              onprogress: (progress: Record<string, unknown>) => {
-                void extra.sendNotification({ method: "notifications/progress", params: { ...progress, progressToken: token } } as never).catch(() => {});
-              },
-            }),
+      const params = request.params as { _meta?: { progressToken?: string | number } } | undefined;
+      const token = params?._meta?.progressToken;
+      if (token === undefined) {
+        return (await client.request({ method: request.method, params } as Parameters<Client["request"]>[0], resultSchema, { signal: extra.signal, timeout: RELAY_TIMEOUT_MS })) as never;
+      }
+      const upstreamToken = `toolgate-proxy-${nextToken++}`;
+      progressRoutes.set(upstreamToken, (progress) => {
+        void extra.sendNotification({ method: "notifications/progress", params: { ...progress, progressToken: token } } as never).catch(() => {});
       });
-      return result as never;
+      try {
+        const relayed = { ...params, _meta: { ...params?._meta, progressToken: upstreamToken } };
+        return (await client.request({ method: request.method, params: relayed } as Parameters<Client["request"]>[0], resultSchema, {
+          signal: extra.signal,
+          timeout: RELAY_TIMEOUT_MS,
+        })) as never;
+      } finally {
+        progressRoutes.delete(upstreamToken);
+      }
     });
 
   if (upstream.tools) {
@@ -135,4 +144,28 @@ export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: G
 
   guardServer(server, policy, options);
   return server;
+}
+
+/**
+ * Intercepts the progress notifications the upstream sends for relayed requests, as they are
+ * read from the client's transport; returns the routes (upstream token → forwarder) to fill.
+ */
+function routeProgress(client: Client): Map<string, (progress: Record<string, unknown>) => void> {
+  const routes = new Map<string, (progress: Record<string, unknown>) => void>();
+  const transport = client.transport;
+  if (transport === undefined) throw new Error("the upstream client is not connected");
+  const deliver = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    const { method, params } = message as { method?: unknown; params?: { progressToken?: unknown } };
+    if (method === "notifications/progress" && typeof params?.progressToken === "string") {
+      const forward = routes.get(params.progressToken);
+      if (forward !== undefined) {
+        const { progressToken: _token, ...progress } = params;
+        forward(progress);
+        return;
+      }
+    }
+    deliver?.call(transport, message, extra);
+  };
+  return routes;
 }

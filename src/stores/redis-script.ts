@@ -2,14 +2,18 @@
  * The Lua script that decides one call on Redis: it checks every budget of the call and counts
  * the call in all of them or in none, atomically, in one round trip.
  *
- * One budget is one list of the counted calls, oldest first: `"<time>"` for a call of one unit
- * (every call in policy format v1). Time never runs backwards within a budget, so appending
- * keeps the list sorted and pruning is a trim of its head, and the list's length is its total.
- * Once a weighted call (cost ≠ 1) is counted, entries may be `"<time>:<cost>"` and the list
- * starts with a header `"#<total units>"`, so the total stays one read away. One key per budget
- * keeps each call's keys, and its payload, small.
+ * One budget is one string key: a log of the counted calls, oldest first, as packed big-endian
+ * doubles (exact for any time the engine can pass). An 8-byte header holds the units counted
+ * before the first entry; each 16-byte entry holds a call's time and the running total of units
+ * up to and including it. Running totals make every question one subtraction or a binary
+ * search — units inside the window, the wait until enough units leave — for weighted calls as
+ * for calls of one unit. Time never runs backwards within a budget, so entries stay sorted.
  *
- * Refusals and dry runs write nothing. Entries that have left the window are trimmed only when a
+ * A decision is then GET, and SET when the call is counted: three Redis calls with `TIME`,
+ * however full the budget. A list or sorted set would need a call per entry inspected; the cost
+ * here is a copy of the log, whose length is bounded by the calls inside one window.
+ *
+ * Refusals and dry runs write nothing. Entries that have left the window are dropped only when a
  * call is counted: a refusal at a late time must not forget calls that an earlier time (another
  * replica's engine clock, under `clock: "engine"`) would still see.
  *
@@ -19,14 +23,13 @@
 import { createHash } from "node:crypto";
 
 /**
- * KEYS[b]: budget b's list.
+ * KEYS[b]: budget b's log.
  * ARGV[1]: the request's time in ms, or "" for the Redis server's clock (TIME).
  * ARGV[2]: "1" for a dry run, else "0".
  * ARGV[3b], ARGV[3b+1], ARGV[3b+2]: budget b's max, window (ms) and cost.
  * Returns {1, remaining per budget} when the call fits, {0, wait per budget (0 = room)} when not.
  */
 export const DECIDE_SCRIPT = `
-if redis.replicate_commands then redis.replicate_commands() end
 local now
 if ARGV[1] == '' then
   local clock = redis.call('TIME')
@@ -36,50 +39,47 @@ else
 end
 local dry = ARGV[2] == '1'
 local n = #KEYS
+local unpack = struct.unpack
 
-local function parse(entry)
-  if not entry then error('toolgate: a budget holds fewer entries than its unit total') end
-  local sep = string.find(entry, ':', 1, true)
-  if sep then return tonumber(string.sub(entry, 1, sep - 1)), tonumber(string.sub(entry, sep + 1)) end
-  return tonumber(entry), 1
-end
-
-local at, used, stale, header, waits = {}, {}, {}, {}, {}
+local logs, at, first, top, used, waits = {}, {}, {}, {}, {}, {}
 local refused = false
 for b = 1, n do
-  local list = KEYS[b]
   local max, window, cost = tonumber(ARGV[3 * b]), tonumber(ARGV[3 * b + 1]), tonumber(ARGV[3 * b + 2])
-  local t, total, base, k = now, 0, 0, 0
-  local len = redis.call('LLEN', list)
-  if len > 0 then
-    local first = redis.call('LINDEX', list, 0)
-    if string.byte(first, 1) == 35 then
-      base = 1
-      total = tonumber(string.sub(first, 2))
-    else
-      total = len
-    end
-    local last = parse(redis.call('LINDEX', list, -1))
+  local log = redis.call('GET', KEYS[b])
+  local t, lo, total, units = now, 0, 0, 0
+  if log then
+    local count = (#log - 8) / 16
+    if count < 1 or count ~= math.floor(count) then error('toolgate: key ' .. KEYS[b] .. ' does not hold a budget log') end
+    local last
+    last, total = unpack('>dd', log, #log - 15)
     if last > t then t = last end
-    local edge = t - window
-    while base + k < len do
-      local time, weight = parse(redis.call('LINDEX', list, base + k))
-      if time > edge then break end
-      total = total - weight
-      k = k + 1
+    -- The first entry inside the window (t - window, t]: the first whose time is above the edge.
+    -- Usually none or few have left since the last count, so look at the head before searching.
+    -- Entries before lo have left; entries from hi on are inside.
+    local edge, hi = t - window, count
+    while lo < hi and lo < 4 do
+      if unpack('>d', log, 9 + 16 * lo) > edge then hi = lo else lo = lo + 1 end
+    end
+    while lo < hi do
+      local mid = math.floor((lo + hi) / 2)
+      if unpack('>d', log, 9 + 16 * mid) > edge then hi = mid else lo = mid + 1 end
+    end
+    local before
+    if lo == 0 then before = unpack('>d', log, 1) else before = unpack('>d', log, 1 + 16 * lo) end
+    units = total - before
+    if units + cost > max then
+      -- The wait: until the entry whose running total reaches total + cost - max has left.
+      local need, from, to = total + cost - max, lo, count - 1
+      while from < to do
+        local mid = math.floor((from + to) / 2)
+        if unpack('>d', log, 1 + 16 * (mid + 1)) >= need then to = mid else from = mid + 1 end
+      end
+      waits[b] = math.ceil(unpack('>d', log, 9 + 16 * from) + window - now)
+      refused = true
     end
   end
-  at[b], used[b], stale[b], header[b], waits[b] = t, total, k, base, 0
-  if total + cost > max then
-    refused = true
-    local i, left, time, weight = base + k, total, 0, 0
-    repeat
-      time, weight = parse(redis.call('LINDEX', list, i))
-      left = left - weight
-      i = i + 1
-    until left + cost <= max
-    waits[b] = math.ceil(time + window - now)
-  end
+  logs[b], at[b], first[b], top[b], used[b] = log, t, lo, total, units
+  if not waits[b] then waits[b] = 0 end
 end
 
 if refused then
@@ -93,19 +93,17 @@ for b = 1, n do
   local max, window, cost = tonumber(ARGV[3 * b]), tonumber(ARGV[3 * b + 1]), tonumber(ARGV[3 * b + 2])
   reply[b + 1] = max - used[b] - cost
   if not dry then
-    local list = KEYS[b]
-    local t = at[b]
-    local weighted = header[b] == 1 or cost ~= 1
-    local drop = header[b] + stale[b]
-    if weighted then
-      if drop > 0 then redis.call('LTRIM', list, drop, -1) end
-      redis.call('RPUSH', list, string.format('%.17g', t) .. ':' .. cost)
-      redis.call('LPUSH', list, '#' .. string.format('%d', used[b] + cost))
+    local log, t, lo = logs[b], at[b], first[b]
+    local entry = struct.pack('>dd', t, top[b] + cost)
+    local value
+    if not log then
+      value = struct.pack('>d', 0) .. entry
+    elseif lo == 0 then
+      value = log .. entry
     else
-      if drop > 0 then redis.call('LTRIM', list, drop, -1) end
-      redis.call('RPUSH', list, string.format('%.17g', t))
+      value = string.sub(log, 1 + 16 * lo, 8 + 16 * lo) .. string.sub(log, 9 + 16 * lo) .. entry
     end
-    redis.call('PEXPIRE', list, math.ceil(t + window - now))
+    redis.call('SET', KEYS[b], value, 'PX', math.ceil(t + window - now))
   end
 end
 return reply

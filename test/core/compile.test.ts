@@ -162,6 +162,11 @@ describe("warnings", () => {
     ]);
   });
 
+  it("flags limits on deny rules, which never apply", () => {
+    const policy = compilePolicy({ ...base, tools: { t: { action: "deny", rate_limit: { max: 1, window: 1 } } } });
+    expect(policy.warnings).toEqual([{ path: "/tools/t/rate_limit", message: expect.stringContaining("never applies") }]);
+  });
+
   it("flags conditional rules after one that always holds", () => {
     const policy = compilePolicy({ ...base, tools: { t: { rules: [{ when: { args: {} } }, { action: "deny" }] } } });
     expect(policy.warnings).toEqual([{ path: "/tools/t/rules/1", message: expect.stringContaining("/tools/t/rules/0") }]);

@@ -51,6 +51,13 @@ describe("explain", () => {
     expect((await policy.explain(call)).decision.outcome).toBe("rate_limited");
   });
 
+  it("lists the limits that applied even when a per-attribute limit refuses the session", async () => {
+    const policy = compilePolicy(doc);
+    const e = await policy.explain({ tool: "per_user", session: { id: "s" } });
+    expect(e.decision).toMatchObject({ outcome: "deny", rule: "/tools/per_user/rate_limit" });
+    expect(e.limits).toEqual(["/tools/per_user/rate_limit", "/limits/0"]);
+  });
+
   it("explains malformed calls without throwing", async () => {
     const policy = compilePolicy(doc);
     const e = await policy.explain({ tool: 5 } as never);
