@@ -22,17 +22,20 @@ export function fmtRatio(x) {
   return `${x.toFixed(2)}×`;
 }
 
-/** Prints rows (arrays of cells) under a header, aligned, or as a Markdown table. */
-export function printTable(header, rows, md) {
+/**
+ * Prints rows (arrays of cells) under a header, aligned, or as a Markdown table. The first
+ * `textColumns` columns are text (left-aligned); the others are figures (right-aligned).
+ */
+export function printTable(header, rows, md, textColumns = 1) {
   if (md) {
     console.log(`| ${header.join(" | ")} |`);
-    console.log(`|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`);
+    console.log(`|${header.map((_, i) => (i < textColumns ? "---" : "---:")).join("|")}|`);
     for (const r of rows) console.log(`| ${r.join(" | ")} |`);
     console.log("");
     return;
   }
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join("   ");
+  const line = (cells) => cells.map((c, i) => (i < textColumns ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join("   ").trimEnd();
   console.log(line(header));
   console.log(w.map((n) => "-".repeat(n)).join("   "));
   for (const r of rows) console.log(line(r));
@@ -70,6 +73,7 @@ export class Targets {
       ["target", "verdict", "measured"],
       this.list.map((t) => [t.name, t.pass ? "PASS" : "MISS", t.detail]),
       md,
+      3,
     );
   }
 }
