@@ -41,7 +41,7 @@ for (const p of only) {
 }
 
 /** Rounds of interleaved batches; each batch of each contender takes about `batchMs`. */
-const opts = smoke ? { rounds: 5, batchMs: 1, warmupMs: 20 } : { rounds: 31, batchMs: 5, warmupMs: 250 };
+const opts = smoke ? { rounds: 7, batchMs: 2, warmupMs: 40 } : { rounds: 31, batchMs: 5, warmupMs: 250 };
 
 const pkg = (name) => {
   try {
