@@ -15,10 +15,14 @@ export const TOOLGATE = "toolgate decideSync";
  * Stops the run when a peer and toolgate disagree on whether a call is allowed: a benchmark
  * of policies that are not equivalent would compare nothing.
  */
-function checkAgreement(label, inputs, toolgateAllows, peers) {
-  const n = Math.min(inputs.length, 512);
-  for (let i = 0; i < n; i++) {
-    const call = inputs[i];
+function checkAgreement(label, inputs, toolgateAllows, peers, keyOf = (c) => c.tool) {
+  // One call per distinct key (the tool name, or what else decides), up to 512 of them.
+  const seen = new Set();
+  for (const call of inputs) {
+    const k = keyOf(call);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    if (seen.size > 512) break;
     const want = toolgateAllows(call);
     for (const [name, allows] of peers) {
       const got = allows(call);
@@ -69,7 +73,8 @@ export async function workloadB() {
   const policy = compilePolicy(argsPolicy);
   const cedar = cedarDecider(argsPolicy, { args: true });
   const casbin = await casbinDecider(argsPolicy);
-  checkAgreement("(b)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["cedar", cedar.allows], ["casbin", casbin.allows]]);
+  const argsKey = (c) => `${c.tool} ${JSON.stringify(c.args)}`;
+  checkAgreement("(b)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["cedar", cedar.allows], ["casbin", casbin.allows]], argsKey);
   // What a programmer would write by hand for these three conditions: the floor here.
   const bounds = new Map([["search_experiments", ["max_results", 1000]], ["get_runs", ["limit", 100]], ["query_runs", ["limit", 100]]]);
   const handWritten = (c) => {
@@ -78,7 +83,7 @@ export async function workloadB() {
     const v = c.args[b[0]];
     return v === undefined || (Number.isInteger(v) && v <= b[1]) ? "allow" : "deny";
   };
-  checkAgreement("(b)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["hand-written", (c) => handWritten(c) === "allow"]]);
+  checkAgreement("(b)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["hand-written", (c) => handWritten(c) === "allow"]], argsKey);
   return {
     id: "b",
     title: "(b) calls decided by an `args` condition (JSON Schema on page sizes; 3 tools)",
@@ -178,7 +183,7 @@ export async function workloadD({ peers }) {
   if (peers) {
     const cedar = cedarDecider(doc, { args: false });
     const casbin = await casbinDecider(doc);
-    checkAgreement("(d)", inputs.slice(0, 64), (c) => policy.decideSync(c).outcome === "allow", [["cedar", cedar.allows], ["casbin", casbin.allows]]);
+    checkAgreement("(d)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["cedar", cedar.allows], ["casbin", casbin.allows]]);
     contenders.push({ name: "cedar-wasm statefulIsAuthorized", fn: cedar.decide }, { name: "casbin enforceSync", fn: casbin.decide });
   }
   return {
