@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolRequestSchema, CallToolResultSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { compilePolicy, MemoryStore } from "toolgate";
 import { DECISION_META_KEY, guardServer } from "toolgate/mcp";
 import { createLowLevelMlflowServer, createMlflowServer, echoResult, mlflowTools, registerMlflowTools, type RecordedCall } from "../fixtures/mcp/mlflow.mjs";
@@ -144,6 +144,17 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
       expect(third._meta?.[DECISION_META_KEY]).toMatchObject({ outcome: "rate_limited" });
       expect(elicitations).toHaveLength(2);
       expect(calls).toHaveLength(1);
+    });
+
+    it("is refused when the user does not answer within approvalTimeoutMs", async () => {
+      const calls: RecordedCall[] = [];
+      const server = guardServer(createMlflowServer({ calls }), compilePolicy(mlflowPolicy), { approvalTimeoutMs: 200 });
+      const { client, elicitations } = await connectClient(server, { elicit: () => new Promise(() => {}) });
+      const result = await client.callTool(update);
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toMatch(/^The call to "update_model_version" needs approval, and asking the user failed: .*timed out/i);
+      expect(elicitations).toHaveLength(1);
+      expect(calls).toEqual([]);
     });
 
     it("uses options.approval instead of elicitation, with the call and the decision", async () => {
@@ -399,6 +410,18 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
     await client.callTool({ name: "search_experiments", arguments: args });
     expect(reads).toBe(1);
     expect(seen).toEqual([{ max_results: 10 }]);
+  });
+
+  it("denies raw requests whose name or arguments are not what MCP says, without running anything", async () => {
+    const calls: RecordedCall[] = [];
+    const { client } = await connectClient(guardServer(createMlflowServer({ calls }), compilePolicy(mlflowPolicy)));
+    const raw = (params: unknown) => client.request({ method: "tools/call", params } as never, CallToolResultSchema);
+    for (const params of [{ name: "get_run", arguments: "r1" }, { name: "get_run", arguments: [1] }, { name: 42 }, { name: "get_run", arguments: null }]) {
+      const result = await raw(params);
+      expect(result.isError).toBe(true);
+      expect((result._meta?.[DECISION_META_KEY] as { outcome: string; rule: string })).toMatchObject({ outcome: "deny", rule: "" });
+    }
+    expect(calls).toEqual([]);
   });
 
   describe("options", () => {

@@ -34,7 +34,7 @@ export interface TestClient {
  */
 export async function connectClient(
   server: McpServer | Server,
-  options: { elicit?: (params: ElicitRequest["params"]) => ElicitResult; authInfo?: AuthInfo } = {},
+  options: { elicit?: (params: ElicitRequest["params"]) => ElicitResult | Promise<ElicitResult>; authInfo?: AuthInfo } = {},
 ): Promise<TestClient> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   if (options.authInfo !== undefined) {

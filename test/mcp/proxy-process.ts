@@ -33,9 +33,16 @@ class ChildTransport implements Transport {
   constructor(private readonly child: ChildProcess) {}
 
   async start(): Promise<void> {
+    // One message per turn of the event loop: the SDK's Client handles a progress notification
+    // a microtask late, and drops it when the response came in the same chunk. Delivering them
+    // apart keeps that client-side race out of what the proxy tests measure.
+    let delivery = Promise.resolve();
     this.child.stdout?.on("data", (chunk: Buffer) => {
       this.buffer.append(chunk);
-      for (let message = this.buffer.readMessage(); message !== null; message = this.buffer.readMessage()) this.onmessage?.(message);
+      for (let message = this.buffer.readMessage(); message !== null; message = this.buffer.readMessage()) {
+        const m = message;
+        delivery = delivery.then(() => new Promise<void>((resolve) => setImmediate(() => resolve(this.onmessage?.(m)))));
+      }
     });
     this.child.on("close", () => this.onclose?.());
   }

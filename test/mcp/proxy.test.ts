@@ -84,6 +84,17 @@ describe("toolgate proxy, a real child process between a real SDK client and a r
     expect(textOf(refused)).toContain("does not support elicitation");
   });
 
+  it("relays the server's own requests to the client (elicitation) and its progress notifications", async () => {
+    const run = await proxy({ env: { FIXTURE_ASK_ON: "get_experiments" }, elicit: () => ({ action: "accept", content: {} }) });
+    const asked = await run.client.callTool({ name: "get_experiments", arguments: {} });
+    expect(textOf(asked)).toBe("the client answered accept");
+    expect(run.elicitations).toEqual([expect.objectContaining({ message: "The server asks: really run get_experiments?" })]);
+    const progress: unknown[] = [];
+    const result = await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } }, undefined, { onprogress: (p) => progress.push(p) });
+    expect(result).toEqual(echoResult("get_run", { run_id: "r1" }));
+    expect(progress).toEqual([{ progress: 1, total: 2, message: "get_run halfway" }]);
+  });
+
   it("gives two clients (two proxies on one policy) separate budgets", async () => {
     const [a, b] = await Promise.all([proxy(), proxy()]);
     for (const run of [a!, b!]) {
