@@ -42,5 +42,4 @@ describe("a 200,000-tool document", () => {
     });
     expect(decideMs).toBeLessThan(30_000);
   }, 180_000);
-
 });
