@@ -1,7 +1,7 @@
-// Decisions per second through RedisStore against rate-limiter-flexible's RateLimiterRedis, on
+// Decisions per second through RedisStore (via policy.decide, and the store alone) against rate-limiter-flexible's RateLimiterRedis, on
 // the same redis-server (started here by scripts/redis-server.mjs), the same ioredis client and
 // the same concurrency (64 calls in flight), in interleaved rounds so that machine noise falls
-// on both alike. RedisStore keeps an exact sliding window (a log of calls per budget);
+// on all alike. RedisStore keeps an exact sliding window (a log of calls per budget);
 // RateLimiterRedis keeps a fixed-window counter.
 //
 //   node bench/redis.mjs            6 rounds of 2 s per contender
@@ -39,6 +39,14 @@ const policy = compilePolicy(
   { store: new RedisStore({ client }), namespace: "bench", storeTimeoutMs: 5_000 },
 );
 const calls = Array.from({ length: SESSIONS }, (_, i) => ({ tool: "search_runs", args: {}, session: { id: `session-${i}` } }));
+// The store alone, as the engine would call it, to show what the engine adds.
+const store = new RedisStore({ client });
+const requests = Array.from({ length: SESSIONS }, (_, i) => ({
+  namespace: "bench-store",
+  budgets: [{ key: `session-${i}`, max: MAX, windowMs: WINDOW_S * 1000, cost: 1 }],
+  now: 0,
+  dryRun: false,
+}));
 const limiter = new RateLimiterRedis({ storeClient: client, points: MAX, duration: WINDOW_S, keyPrefix: "rlflx" });
 
 const contenders = [
@@ -50,6 +58,13 @@ const contenders = [
     },
   },
   {
+    name: "toolgate RedisStore.consume alone (no engine)",
+    async decide(i) {
+      const r = await store.consume(requests[i % SESSIONS]);
+      if (!r.allowed) throw new Error("unexpected refusal");
+    },
+  },
+  {
     name: "rate-limiter-flexible RateLimiterRedis (fixed window)",
     async decide(i) {
       await limiter.consume(`session-${i % SESSIONS}`);
@@ -57,9 +72,28 @@ const contenders = [
   },
 ];
 
-/** Runs `decide` with IN_FLIGHT calls outstanding for `ms`; returns the count and each latency. */
+/** Script time Redis spent (µs) and scripts it ran, from INFO commandstats. */
+async function scriptStats() {
+  const info = await client.info("commandstats");
+  let usec = 0;
+  let calls = 0;
+  for (const m of info.matchAll(/cmdstat_(?:eval|evalsha):calls=(\d+),usec=(\d+)/g)) {
+    calls += Number(m[1]);
+    usec += Number(m[2]);
+  }
+  return { usec, calls };
+}
+
+/**
+ * Runs `decide` with IN_FLIGHT calls outstanding for `ms`. Returns the count, each latency, and
+ * the CPU time per decision of this process (the client side: engine, client library, socket)
+ * and of Redis (the script), which unlike wall time do not depend much on what else the machine
+ * is running.
+ */
 async function round(contender, ms) {
   const latencies = [];
+  await client.config("RESETSTAT");
+  const cpu0 = process.cpuUsage();
   const end = performance.now() + ms;
   let next = 0;
   const lane = async () => {
@@ -72,38 +106,51 @@ async function round(contender, ms) {
   };
   const start = performance.now();
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
-  return { count: latencies.length, seconds: (performance.now() - start) / 1000, latencies };
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const redis = await scriptStats();
+  return { count: latencies.length, seconds, latencies, clientUs: cpu.user + cpu.system, redisUs: redis.usec };
 }
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 try {
   for (const c of contenders) await round(c, quick ? 200 : 500); // warm-up: JIT, script cache
-  const totals = contenders.map(() => ({ count: 0, seconds: 0, latencies: [] }));
+  const totals = contenders.map(() => ({ count: 0, seconds: 0, clientUs: 0, redisUs: 0, latencies: [], rates: [] }));
   for (let r = 0; r < ROUNDS; r++) {
-    // Alternate who goes first, so neither always runs on a warmer (or cooler) machine.
-    const order = r % 2 === 0 ? [0, 1] : [1, 0];
+    // Alternate who goes first, so no one always runs on a warmer (or cooler) machine.
+    const order = r % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
     for (const k of order) {
       const res = await round(contenders[k], ROUND_MS);
-      totals[k].count += res.count;
-      totals[k].seconds += res.seconds;
-      for (const l of res.latencies) totals[k].latencies.push(l);
+      const t = totals[k];
+      t.count += res.count;
+      t.seconds += res.seconds;
+      t.clientUs += res.clientUs;
+      t.redisUs += res.redisUs;
+      t.rates.push(res.count / res.seconds);
+      for (const l of res.latencies) t.latencies.push(l);
     }
   }
   console.log(`Redis ${server.url} · one ioredis client · ${IN_FLIGHT} in flight · ${ROUNDS} interleaved rounds of ${ROUND_MS} ms`);
-  const rates = [];
+  console.log(`${"".padEnd(55)} ${"decisions/s".padStart(11)} ${"p50".padStart(8)} ${"p99".padStart(8)}   CPU µs per decision: client, Redis`);
   for (const [k, c] of contenders.entries()) {
     const t = totals[k];
     const sorted = t.latencies.sort((a, b) => a - b);
-    const rate = t.count / t.seconds;
-    rates.push(rate);
     console.log(
-      `${c.name.padEnd(55)} ${Math.round(rate).toLocaleString("en-US").padStart(9)} decisions/s   p50 ${percentile(sorted, 50).toFixed(2)} ms   p99 ${percentile(sorted, 99).toFixed(2)} ms`,
+      `${c.name.padEnd(55)} ${Math.round(t.count / t.seconds).toLocaleString("en-US").padStart(11)} ${percentile(sorted, 50).toFixed(2).padStart(5)} ms ${percentile(sorted, 99).toFixed(2).padStart(5)} ms   ${(t.clientUs / t.count).toFixed(1).padStart(5)}, ${(t.redisUs / t.count).toFixed(1).padStart(5)}`,
     );
   }
-  console.log(`ratio (toolgate / rate-limiter-flexible): ${(rates[0] / rates[1]).toFixed(2)}`);
+  // Per-round ratios, then their median: each pair of rounds ran side by side on the same machine.
+  const ratio = (a, b) => median(totals[a].rates.map((rate, r) => rate / totals[b].rates[r]));
+  console.log(`ratio (median of rounds), decide through the engine / RateLimiterRedis: ${ratio(0, 2).toFixed(2)}`);
+  console.log(`ratio (median of rounds), RedisStore.consume alone / RateLimiterRedis:  ${ratio(1, 2).toFixed(2)}`);
 } finally {
   client.disconnect();
   await server.stop();
