@@ -16,10 +16,10 @@ const ARGS_SUMMARY_CHARS = 500;
 export function elicitApproval(server: Server, timeoutMs: number) {
   return async (request: ApprovalRequest, extra: RequestExtra): Promise<ApprovalAnswer> => {
     const tool = JSON.stringify(request.call.tool);
-    if (server.getClientCapabilities()?.elicitation?.form === undefined) {
+    if (!canAskForm(server.getClientCapabilities()?.elicitation)) {
       return {
         approved: false,
-        reason: `${request.decision.reason} The client cannot ask its user for approval (it does not support elicitation), so the call to ${tool} was refused.`,
+        reason: `${request.decision.reason} The client cannot ask its user for approval (it does not support form elicitation), so the call to ${tool} was refused.`,
       };
     }
     let action: string;
@@ -41,6 +41,15 @@ export function elicitApproval(server: Server, timeoutMs: number) {
         return { approved: false, reason: `The user dismissed the approval request for ${tool} without approving it; the call was not made.` };
     }
   };
+}
+
+/**
+ * Whether the client takes form elicitations: it declares `form`, or declares elicitation with
+ * neither mode (the spec's form-only default, which SDK versions before modes do not normalise).
+ */
+function canAskForm(elicitation: { form?: unknown; url?: unknown } | undefined): boolean {
+  if (typeof elicitation !== "object" || elicitation === null) return false;
+  return elicitation.form !== undefined || elicitation.url === undefined;
 }
 
 /** The question put to the user: the tool, the reason approval is needed, the arguments. */

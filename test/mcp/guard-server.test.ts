@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { CallToolRequestSchema, CallToolResultSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { compilePolicy, MemoryStore } from "toolgate";
 import { DECISION_META_KEY, guardServer } from "toolgate/mcp";
@@ -126,7 +128,18 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
       const result = await client.callTool(update);
       expect(result.isError).toBe(true);
       expect(textOf(result)).toContain("Changes model metadata");
-      expect(textOf(result)).toContain("does not support elicitation");
+      expect(textOf(result)).toContain("The client cannot ask its user for approval (it does not support form elicitation)");
+      expect(calls).toEqual([]);
+    });
+
+    it("is refused when the client takes only URL elicitations", async () => {
+      const calls: RecordedCall[] = [];
+      const server = guardServer(createMlflowServer({ calls }), compilePolicy(mlflowPolicy));
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      const client = new Client({ name: "url-only", version: "1.0.0" }, { capabilities: { elicitation: { url: {} } } });
+      await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
+      const result = await client.callTool(update);
+      expect(textOf(result)).toContain("it does not support form elicitation");
       expect(calls).toEqual([]);
     });
 

@@ -81,7 +81,7 @@ describe("toolgate proxy, a real child process between a real SDK client and a r
     const { client } = await proxy();
     const refused = await client.callTool(update);
     expect(refused.isError).toBe(true);
-    expect(textOf(refused)).toContain("does not support elicitation");
+    expect(textOf(refused)).toContain("The client cannot ask its user for approval (it does not support form elicitation)");
   });
 
   it("relays the server's own requests to the client (elicitation) and its progress notifications", async () => {
