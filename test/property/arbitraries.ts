@@ -26,13 +26,27 @@ export function params(fallbackRuns: number): { numRuns: number; seed?: number }
   return seed === undefined || seed === "" ? { numRuns: runs(fallbackRuns) } : { numRuns: runs(fallbackRuns), seed: Number(seed) };
 }
 
+/**
+ * Input classes the generators can be told to leave out, to fuzz past a known, reported engine
+ * bug while it is being fixed: `TOOLGATE_FUZZ_AVOID=backwards-clock,repeated-stars`. CI never
+ * sets it; a run that sets it says so in its output (scripts/fuzz.mjs prints it).
+ */
+export const avoid: ReadonlySet<string> = (() => {
+  const known = ["backwards-clock", "repeated-stars"];
+  const list = (process.env.TOOLGATE_FUZZ_AVOID ?? "").split(",").filter((x) => x !== "");
+  for (const x of list) if (!known.includes(x)) throw new Error(`TOOLGATE_FUZZ_AVOID: unknown class "${x}"; known: ${known.join(", ")}`);
+  return new Set(list);
+})();
+
 const nameChar = fc.constantFrom("a", "b", "/", "~");
 const patternChar = fc.constantFrom("a", "b", "/", "~", "*", "*");
 
 /** A tool name: 1–3 characters of a, b, /, ~. */
 export const toolName = fc.array(nameChar, { minLength: 1, maxLength: 3 }).map((cs) => cs.join(""));
 /** A key of `tools`: an exact name or a pattern with `*`. */
-export const toolKey = fc.array(patternChar, { minLength: 1, maxLength: 3 }).map((cs) => cs.join(""));
+export const toolKey = fc
+  .array(patternChar, { minLength: 1, maxLength: 3 })
+  .map((cs) => (avoid.has("repeated-stars") ? cs.join("").replace(/\*+/g, "*") : cs.join("")));
 
 /** A window of 1–20 ms in every written form: "Nms", seconds as a number, now and then "1s". */
 export const window: fc.Arbitrary<LimitDocument["window"]> = fc.oneof(
@@ -175,7 +189,9 @@ export const malformedCall: fc.Arbitrary<unknown> = fc.oneof(
 /** One step of a sequence: a call and how far the clock moves before it (sometimes backwards). */
 export const step = fc.record({
   call: fc.oneof({ weight: 19, arbitrary: call as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: malformedCall }),
-  dt: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 1, arbitrary: fc.integer({ min: -6, max: -1 }) }),
+  dt: avoid.has("backwards-clock")
+    ? fc.integer({ min: 0, max: 8 })
+    : fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 1, arbitrary: fc.integer({ min: -6, max: -1 }) }),
 });
 
 /** A call sequence of 1–30 steps. */

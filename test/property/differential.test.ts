@@ -55,5 +55,5 @@ describe("engine vs reference evaluator", () => {
       }),
       { numRuns: Math.max(1, Math.ceil(numRuns / SEQUENCES_PER_POLICY)), ...(seed === undefined ? {} : { seed }) },
     );
-  });
+  }, 300_000);
 });

@@ -33,5 +33,5 @@ describe("JSON round trip", () => {
       }),
       params(1_000),
     );
-  });
+  }, 300_000);
 });

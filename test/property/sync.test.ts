@@ -24,5 +24,5 @@ describe("decide and decideSync", () => {
       }),
       params(1_000),
     );
-  });
+  }, 300_000);
 });

@@ -64,5 +64,5 @@ describe("sliding window", () => {
       }),
       params(2_000),
     );
-  });
+  }, 300_000);
 });
