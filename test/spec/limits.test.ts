@@ -310,3 +310,48 @@ describe("time never runs backwards within a budget", () => {
     expect(policy.decideSync(call("a"))).toMatchObject({ outcome: "rate_limited", retryAfterMs: 5 });
   });
 });
+
+describe("MemoryStore's memory bound (maxKeys)", () => {
+  const limited = doc({ t: { rate_limit: { max: 1, window: "100ms" } } });
+
+  it("drops a budget whose window is empty before a live one", () => {
+    const clock = new Clock();
+    const policy = compilePolicy(limited, { store: new MemoryStore({ maxKeys: 2 }), clock: clock.read });
+    expect(policy.decideSync(call("t", {}, "old")).outcome).toBe("allow");
+    clock.now = 150;
+    expect(policy.decideSync(call("t", {}, "live")).outcome).toBe("allow");
+    // "old" is empty now; a third budget replaces it, and "live" keeps its count.
+    expect(policy.decideSync(call("t", {}, "new")).outcome).toBe("allow");
+    expect(policy.decideSync(call("t", {}, "live")).outcome).toBe("rate_limited");
+    expect(policy.decideSync(call("t", {}, "new")).outcome).toBe("rate_limited");
+  });
+
+  it("drops the least recently used live budget when all are live; it starts again empty", () => {
+    const clock = new Clock();
+    const policy = compilePolicy(limited, { store: new MemoryStore({ maxKeys: 2 }), clock: clock.read });
+    expect(policy.decideSync(call("t", {}, "a")).outcome).toBe("allow");
+    expect(policy.decideSync(call("t", {}, "b")).outcome).toBe("allow");
+    // Touch "a" (a refused call still uses the budget), so "b" is the least recently used.
+    expect(policy.decideSync(call("t", {}, "a")).outcome).toBe("rate_limited");
+    expect(policy.decideSync(call("t", {}, "c")).outcome).toBe("allow");
+    expect(policy.decideSync(call("t", {}, "a")).outcome).toBe("rate_limited");
+    expect(policy.decideSync(call("t", {}, "b")).outcome).toBe("allow");
+  });
+
+  it("holds at most maxKeys budgets", () => {
+    const store = new MemoryStore({ maxKeys: 50 });
+    const policy = compilePolicy(limited, { store, clock: () => 0 });
+    for (let i = 0; i < 500; i++) policy.decideSync(call("t", {}, `s${i}`));
+    expect(store.size).toBeLessThanOrEqual(50);
+  });
+});
+
+describe("per-attribute limits among the policy's limits", () => {
+  it("denies at /limits/i with a reason naming the attribute", () => {
+    const policy = compile(doc({ t: {} }, { limits: [{ max: 5, window: 1 }, { max: 5, window: 1, per: "/tenant" }] }));
+    const d = policy.decideSync(call("t"));
+    expect(d).toMatchObject({ outcome: "deny", rule: "/limits/1" });
+    expect(d.outcome === "deny" && d.reason.includes("/tenant")).toBe(true);
+    expect(policy.decideSync({ tool: "t", session: { id: "s", tenant: "x" } })).toMatchObject({ outcome: "allow", remaining: 4 });
+  });
+});
