@@ -64,6 +64,12 @@ async function installWithApt(log) {
       break;
     } catch (error) {
       if (error.code !== "EEXIST") throw error;
+      // A lock left by a process that died while installing: no install takes this long.
+      try {
+        if (Date.now() - statSync(INSTALL_LOCK).mtimeMs > 5 * 60_000) rmdirSync(INSTALL_LOCK);
+      } catch {
+        // removed meanwhile by its owner
+      }
       if (Date.now() > deadline) throw new Error(`gave up waiting for ${INSTALL_LOCK}`);
       await sleep(500);
       if (which("redis-server") !== null) return;
