@@ -355,3 +355,24 @@ describe("per-attribute limits among the policy's limits", () => {
     expect(policy.decideSync({ tool: "t", session: { id: "s", tenant: "x" } })).toMatchObject({ outcome: "allow", remaining: 4 });
   });
 });
+
+describe("MemoryStore.consume: time comes from counted calls only", () => {
+  const budget = (key: string, windowMs: number) => ({ key, max: 1, windowMs, cost: 1 });
+
+  it("is not moved forward by a dry run", () => {
+    const store = new MemoryStore({ maxKeys: 10 });
+    const budgets = [budget("k", 10)];
+    expect(store.consume({ namespace: "n", budgets, now: 0, dryRun: false })).toEqual({ allowed: true, remaining: [0] });
+    expect(store.consume({ namespace: "n", budgets, now: 100, dryRun: true })).toEqual({ allowed: true, remaining: [0] });
+    // The only counted call is at 0, so at 5 the budget is full until 10.
+    expect(store.consume({ namespace: "n", budgets, now: 5, dryRun: false })).toEqual({ allowed: false, retryAfterMs: [5] });
+  });
+
+  it("is not moved forward by a refused request", () => {
+    const store = new MemoryStore({ maxKeys: 10 });
+    const both = [budget("g", 1), budget("s", 2)];
+    expect(store.consume({ namespace: "n", budgets: both, now: 1000, dryRun: false }).allowed).toBe(true);
+    expect(store.consume({ namespace: "n", budgets: both, now: 1001, dryRun: false })).toEqual({ allowed: false, retryAfterMs: [0, 1] });
+    expect(store.consume({ namespace: "n", budgets: [budget("g", 1)], now: 1000, dryRun: false })).toEqual({ allowed: false, retryAfterMs: [1] });
+  });
+});
