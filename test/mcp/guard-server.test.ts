@@ -323,6 +323,22 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
       expect((await b.client.callTool(tag)).isError).toBe(true);
     });
 
+    it("uses the transport's session id when it has one", async () => {
+      const policy = compilePolicy(mlflowPolicy);
+      const seen: string[] = [];
+      const options = { approval: ({ call }: { call: { session: { id: string } } }) => (seen.push(call.session.id), false) };
+      const first = await connectClient(guardServer(createMlflowServer(), policy, options), { sessionId: "http-session-1" });
+      const again = await connectClient(guardServer(createMlflowServer(), policy, options), { sessionId: "http-session-1" });
+      const other = await connectClient(guardServer(createMlflowServer(), policy, options), { sessionId: "http-session-2" });
+      const tag = { name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } };
+      expect((await first.client.callTool(tag)).isError).toBeUndefined();
+      expect((await again.client.callTool(tag)).isError).toBeUndefined();
+      expect((await first.client.callTool(tag)).isError).toBe(true);
+      expect((await other.client.callTool(tag)).isError).toBeUndefined();
+      await first.client.callTool({ name: "transition_model_version_stage", arguments: { name: "m", version: "1", stage: "Staging" } });
+      expect(seen).toEqual(["http-session-1"]);
+    });
+
     it("starts a new session when a server is connected again on a new transport", async () => {
       const server = guardServer(createMlflowServer(), compilePolicy(mlflowPolicy));
       const tag = { name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } };

@@ -30,13 +30,16 @@ export interface TestClient {
 /**
  * Connects a real SDK Client to `server` over an in-memory pair. With `elicit`, the client
  * declares the elicitation capability and answers with it; `authInfo` is attached to every
- * message the client sends, as an authenticating HTTP transport would.
+ * message the client sends, as an authenticating HTTP transport would; `sessionId` is the
+ * server-side transport's session id.
  */
 export async function connectClient(
   server: McpServer | Server,
-  options: { elicit?: (params: ElicitRequest["params"]) => ElicitResult | Promise<ElicitResult>; authInfo?: AuthInfo } = {},
+  options: { elicit?: (params: ElicitRequest["params"]) => ElicitResult | Promise<ElicitResult>; authInfo?: AuthInfo; sessionId?: string } = {},
 ): Promise<TestClient> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  // As a Streamable HTTP transport names its session.
+  if (options.sessionId !== undefined) serverSide.sessionId = options.sessionId;
   if (options.authInfo !== undefined) {
     const send = clientSide.send.bind(clientSide);
     const authInfo = options.authInfo;
