@@ -79,7 +79,9 @@ const pointer = (path: string[]) => path.map((t) => `/${t.replace(/~/g, "~0").re
 const broken = fc
   .tuple(policy, fc.nat(), fc.nat(), neverValid, protoNames, fc.constantFrom("replace", "add"))
   .map(([doc, i, j, bad, name, how]) => {
-    const copy = structuredClone(doc) as unknown as Record<string, unknown>;
+    // Through JSON, so that no object is shared (fast-check reuses constant objects) and one
+    // place is broken, not every place that shares it.
+    const copy = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
     const spots = containers(copy);
     const spot = spots[i % spots.length]!;
     if (how === "replace" && Object.keys(spot.node).length > 0) {
