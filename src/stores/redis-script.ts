@@ -2,18 +2,23 @@
  * The Lua script that decides one call on Redis: it checks every budget of the call and counts
  * the call in all of them or in none, atomically, in one round trip.
  *
- * One budget is one string key: a log of the counted calls, oldest first, as packed big-endian
- * doubles (exact for any time the engine can pass). An 8-byte header holds the units counted
- * before the first entry; each 16-byte entry holds a call's time and the running total of units
- * up to and including it. Running totals make every question one subtraction or a binary
- * search — units inside the window, the wait until enough units leave — for weighted calls as
- * for calls of one unit. Time never runs backwards within a budget, so entries stay sorted.
+ * One budget is one list of the counted calls, oldest first. Time never runs backwards within a
+ * budget, so appending keeps the list sorted and pruning is a trim of its head.
+ * - Calls of one unit (every call in policy format v1) are entries `"<time>"`: the list's length
+ *   is its total, and entry i holds the (i+1)th unit.
+ * - Once a weighted call (cost ≠ 1) is counted, the list is rewritten once into the weighted
+ *   form: a header `"#<units before the first entry>"`, then entries `"<time>:<running total>"`.
+ *   Running totals make the units inside the window one subtraction, and the entry to wait for
+ *   a binary search.
  *
- * A decision is then GET, and SET when the call is counted: three Redis calls with `TIME`,
- * however full the budget. A list or sorted set would need a call per entry inspected; the cost
- * here is a copy of the log, whose length is bounded by the calls inside one window.
+ * The Redis work of a decision does not grow with the budget: one LRANGE of the list's head (for
+ * most budgets the whole list), plus LLEN and the last entry for longer lists; entries past the
+ * head are found by binary search with LINDEX; a count is LTRIM, RPUSH and PEXPIRE. (A string
+ * holding the whole log takes fewer calls, but copying it on every decision makes a large budget
+ * — a global limit of thousands of calls an hour — cost time in proportion to its size,
+ * refusals included.)
  *
- * Refusals and dry runs write nothing. Entries that have left the window are dropped only when a
+ * Refusals and dry runs write nothing. Entries that have left the window are trimmed only when a
  * call is counted: a refusal at a late time must not forget calls that an earlier time (another
  * replica's engine clock, under `clock: "engine"`) would still see.
  *
@@ -23,7 +28,7 @@
 import { createHash } from "node:crypto";
 
 /**
- * KEYS[b]: budget b's log.
+ * KEYS[b]: budget b's list.
  * ARGV[1]: the request's time in ms, or "" for the Redis server's clock (TIME).
  * ARGV[2]: "1" for a dry run, else "0".
  * ARGV[3b], ARGV[3b+1], ARGV[3b+2]: budget b's max, window (ms) and cost.
@@ -39,71 +44,119 @@ else
 end
 local dry = ARGV[2] == '1'
 local n = #KEYS
-local unpack = struct.unpack
+local HEAD = 32
+local floor = math.floor
 
-local logs, at, first, top, used, waits = {}, {}, {}, {}, {}, {}
-local refused = false
-for b = 1, n do
-  local max, window, cost = tonumber(ARGV[3 * b]), tonumber(ARGV[3 * b + 1]), tonumber(ARGV[3 * b + 2])
-  local log = redis.call('GET', KEYS[b])
-  local t, lo, total, units = now, 0, 0, 0
-  if log then
-    local count = (#log - 8) / 16
-    if count < 1 or count ~= math.floor(count) then error('toolgate: key ' .. KEYS[b] .. ' does not hold a budget log') end
-    local last
-    last, total = unpack('>dd', log, #log - 15)
-    if last > t then t = last end
-    -- The first entry inside the window (t - window, t]: the first whose time is above the edge.
-    -- Usually none or few have left since the last count, so look at the head before searching.
-    -- Entries before lo have left; entries from hi on are inside.
-    local edge, hi = t - window, count
-    while lo < hi and lo < 4 do
-      if unpack('>d', log, 9 + 16 * lo) > edge then hi = lo else lo = lo + 1 end
-    end
-    while lo < hi do
-      local mid = math.floor((lo + hi) / 2)
-      if unpack('>d', log, 9 + 16 * mid) > edge then hi = mid else lo = mid + 1 end
-    end
-    local before
-    if lo == 0 then before = unpack('>d', log, 1) else before = unpack('>d', log, 1 + 16 * lo) end
-    units = total - before
-    if units + cost > max then
-      -- The wait: until the entry whose running total reaches total + cost - max has left.
-      local need, from, to = total + cost - max, lo, count - 1
-      while from < to do
-        local mid = math.floor((from + to) / 2)
-        if unpack('>d', log, 1 + 16 * (mid + 1)) >= need then to = mid else from = mid + 1 end
-      end
-      waits[b] = math.ceil(unpack('>d', log, 9 + 16 * from) + window - now)
-      refused = true
-    end
+-- One budget's list as read so far: its key, the first HEAD items, the number of entries, and
+-- whether it is in the weighted form (then item 1 is the header and entries start at item 2).
+local function open(list)
+  local head = redis.call('LRANGE', list, 0, HEAD - 1)
+  local items = #head
+  if items == HEAD then items = redis.call('LLEN', list) end
+  local b = { list = list, head = head, weighted = false, base = 0, count = items }
+  if items > 0 and string.byte(head[1], 1) == 35 then
+    b.weighted = true
+    b.base = tonumber(string.sub(head[1], 2))
+    b.count = items - 1
   end
-  logs[b], at[b], first[b], top[b], used[b] = log, t, lo, total, units
-  if not waits[b] then waits[b] = 0 end
+  return b
+end
+
+-- Entry i (0-based) of budget b: its time and the running total of units up to and including it.
+local function entry(b, i)
+  local item = i
+  if b.weighted then item = i + 1 end
+  local e = b.head[item + 1]
+  if e == nil then e = redis.call('LINDEX', b.list, item) end
+  if not e then error('toolgate: budget ' .. b.list .. ' is shorter than it says') end
+  if not b.weighted then return tonumber(e), i + 1 end
+  local sep = string.find(e, ':', 1, true)
+  if not sep then error('toolgate: budget ' .. b.list .. ' holds an entry without its running total') end
+  return tonumber(string.sub(e, 1, sep - 1)), tonumber(string.sub(e, sep + 1))
+end
+
+-- The first i in [lo, hi) for which test(i) holds (test is false, then true), or hi. Looks at
+-- the first few near lo before bisecting: that is where the answer usually is.
+local function search(lo, hi, test)
+  local stop = lo + 4
+  while lo < hi and lo < stop do
+    if test(lo) then return lo end
+    lo = lo + 1
+  end
+  while lo < hi do
+    local mid = floor((lo + hi) / 2)
+    if test(mid) then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+
+local budgets, waits = {}, {}
+local refused = false
+for i = 1, n do
+  local max, window, cost = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
+  local b = open(KEYS[i])
+  b.t, b.k, b.used, b.top = now, 0, 0, 0
+  if b.count > 0 then
+    local last, top = entry(b, b.count - 1)
+    if last > b.t then b.t = last end
+    local edge = b.t - window
+    -- Entries at or before the edge have left the window (t - window, t].
+    b.k = search(0, b.count, function(j) return (entry(b, j)) > edge end)
+    local before = b.base
+    if b.k > 0 then before = select(2, entry(b, b.k - 1)) end
+    if not b.weighted then top, before = b.count, b.k end
+    b.top, b.used = top, top - before
+  end
+  waits[i] = 0
+  if b.used + cost > max then
+    refused = true
+    -- The entry whose leaving makes room: the first whose running total reaches top + cost - max.
+    local need = b.top + cost - max
+    local j = search(b.k, b.count, function(j) return select(2, entry(b, j)) >= need end)
+    waits[i] = math.ceil((entry(b, j)) + window - now)
+  end
+  budgets[i] = b
 end
 
 if refused then
   local reply = {0}
-  for b = 1, n do reply[b + 1] = waits[b] end
+  for i = 1, n do reply[i + 1] = waits[i] end
   return reply
 end
 
 local reply = {1}
-for b = 1, n do
-  local max, window, cost = tonumber(ARGV[3 * b]), tonumber(ARGV[3 * b + 1]), tonumber(ARGV[3 * b + 2])
-  reply[b + 1] = max - used[b] - cost
+for i = 1, n do
+  local max, window, cost = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
+  local b = budgets[i]
+  reply[i + 1] = max - b.used - cost
   if not dry then
-    local log, t, lo = logs[b], at[b], first[b]
-    local entry = struct.pack('>dd', t, top[b] + cost)
-    local value
-    if not log then
-      value = struct.pack('>d', 0) .. entry
-    elseif lo == 0 then
-      value = log .. entry
+    local list, t = b.list, b.t
+    local stamp = string.format('%.17g', t)
+    if b.weighted then
+      local before = b.base
+      if b.k > 0 then before = select(2, entry(b, b.k - 1)) end
+      redis.call('LTRIM', list, b.k + 1, -1)
+      redis.call('RPUSH', list, stamp .. ':' .. string.format('%d', b.top + cost))
+      redis.call('LPUSH', list, '#' .. string.format('%d', before))
+    elseif cost ~= 1 then
+      -- First weighted call: rewrite the entries still inside the window in the weighted form,
+      -- once for the life of the budget. Entry j holds unit j + 1.
+      local kept = {}
+      if b.count > b.k then kept = redis.call('LRANGE', list, b.k, -1) end
+      redis.call('DEL', list)
+      local batch = {}
+      for j = 1, #kept do
+        batch[#batch + 1] = kept[j] .. ':' .. string.format('%d', b.k + j)
+        if #batch == 1000 then redis.call('RPUSH', list, unpack(batch)); batch = {} end
+      end
+      batch[#batch + 1] = stamp .. ':' .. string.format('%d', b.top + cost)
+      redis.call('RPUSH', list, unpack(batch))
+      redis.call('LPUSH', list, '#' .. string.format('%d', b.k))
     else
-      value = string.sub(log, 1 + 16 * lo, 8 + 16 * lo) .. string.sub(log, 9 + 16 * lo) .. entry
+      if b.k > 0 then redis.call('LTRIM', list, b.k, -1) end
+      redis.call('RPUSH', list, stamp)
     end
-    redis.call('SET', KEYS[b], value, 'PX', math.ceil(t + window - now))
+    redis.call('PEXPIRE', list, math.ceil(t + window - now))
   end
 end
 return reply

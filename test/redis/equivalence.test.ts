@@ -97,6 +97,39 @@ describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
     );
   }, 300_000);
 
+  it("gives identical consume results on long budgets, filled and emptied in bursts", async () => {
+    // Budgets of up to 120 units, filled in bursts at one instant, so that lists outgrow the
+    // script's head read and whole bursts leave the window at once.
+    const burst = fc.record({
+      dt: fc.constantFrom(0, 1, 4_999, 5_000, 9_999, 10_000, 10_001, 20_000),
+      calls: fc.integer({ min: 1, max: 45 }),
+      keys: fc.uniqueArray(fc.integer({ min: 0, max: 1 }), { minLength: 1, maxLength: 2 }),
+      cost: fc.constantFrom(1, 1, 1, 2, 3),
+      dryRun: fc.boolean(),
+    });
+    const spec = fc.record({ max: fc.integer({ min: 30, max: 120 }), windowMs: fc.constantFrom(10_000, 20_000) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(spec, { minLength: 2, maxLength: 2 }), fc.array(burst, { minLength: 1, maxLength: 12 }), async (specs, bursts) => {
+        let now = 50_000;
+        const namespace = `long-equivalence-${Date.now()}-${++sequences}`;
+        const memory = new MemoryStore();
+        const redis = new RedisStore({ client: node!, clock: "engine" });
+        for (const [i, s] of bursts.entries()) {
+          now += s.dt;
+          const budgets: BudgetRequest[] = s.keys.map((k) => ({ key: `${namespace}/k${k}`, max: specs[k]!.max, windowMs: specs[k]!.windowMs, cost: s.cost }));
+          for (let c = 0; c < s.calls; c++) {
+            const request = { namespace, budgets, now: now + Math.floor(c / 10), dryRun: s.dryRun };
+            const m = plain(memory.consume(request));
+            const r = plain(await redis.consume(request));
+            expect(r, `burst ${i}, call ${c}: ${JSON.stringify(request)}`).toEqual(m);
+          }
+          now += 5;
+        }
+      }),
+      { ...fuzzParams(100), numRuns: Math.max(1, Math.ceil(fuzzParams(100).numRuns / 4)) },
+    );
+  }, 300_000);
+
   it("gives identical consume results, with costs and dry runs, on generated request sequences", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(budgetSpec, { minLength: 3, maxLength: 3 }), fc.array(consumeStep, { minLength: 1, maxLength: 40 }), async (specs, steps) => {

@@ -1,0 +1,51 @@
+// The Redis work of a decision must not grow with the budget: a full global budget of thousands
+// of calls is refused, and counted into, with a handful of commands each, never a read of the
+// whole log. Counted from Redis's own statistics (INFO commandstats counts the commands that
+// scripts run), so the test does not depend on timing.
+
+import type { Redis } from "ioredis";
+import { RedisStore } from "toolgate/redis";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { closeClient, connectIORedis, describeWithRedis } from "../helpers/redis-server.js";
+
+async function commandsRun(admin: Redis): Promise<Map<string, number>> {
+  const info = await admin.info("commandstats");
+  const counts = new Map<string, number>();
+  for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) counts.set(m[1]!, Number(m[2]));
+  return counts;
+}
+
+describeWithRedis("RedisStore work per decision", (server) => {
+  let io: Redis | undefined;
+  beforeAll(async () => {
+    io = await connectIORedis(server());
+  });
+  afterAll(async () => {
+    await closeClient(io);
+  });
+
+  it.each([1, 2])("stays a few commands per decision on a budget of 5,000 calls (cost %i)", async (cost) => {
+    const store = new RedisStore({ client: io!, clock: "engine", prefix: `scale${cost}:` });
+    const budgets = [{ key: "global", max: 5_000, windowMs: 3_600_000, cost }];
+    let now = 1_000;
+    for (let filled = 0; filled < 5_000; filled += 500) {
+      await Promise.all(Array.from({ length: 500 / cost }, () => store.consume({ namespace: "scale", budgets, now: now++, dryRun: false })));
+    }
+    expect(await store.consume({ namespace: "scale", budgets, now, dryRun: false })).toMatchObject({ allowed: false });
+    expect(await io!.llen((await io!.keys(`scale${cost}:*`))[0]!)).toBeGreaterThanOrEqual(5_000 / cost);
+
+    await io!.config("RESETSTAT");
+    for (let i = 0; i < 100; i++) {
+      expect(await store.consume({ namespace: "scale", budgets, now: now + i, dryRun: false })).toMatchObject({ allowed: false });
+    }
+    // One hour later every call has left: counted, with the whole log trimmed in one LTRIM.
+    expect(await store.consume({ namespace: "scale", budgets, now: now + 3_600_000, dryRun: false })).toMatchObject({ allowed: true });
+    const counts = await commandsRun(io!);
+    const scripts = (counts.get("evalsha") ?? 0) + (counts.get("eval") ?? 0);
+    expect(scripts).toBe(101);
+    let inScripts = 0;
+    for (const [name, calls] of counts) if (name !== "evalsha" && name !== "eval" && !name.startsWith("config")) inScripts += calls;
+    // LRANGE, LLEN and LINDEX (the last entry, and the oldest for the wait) per decision.
+    expect(inScripts / scripts).toBeLessThanOrEqual(5);
+  });
+});
