@@ -19,10 +19,14 @@ import type {
   PolicyIssue,
   ValidationResult,
 } from "../types.js";
+import { BudgetKeys } from "./keys.js";
 import { includes, NameMatcher } from "./match.js";
 import { Act, Scope, type ConditionalRule, type Conditions, type Entry, type Plan, type PlanLimit, type Terminal } from "./plan.js";
 import { compileCondition, type Condition } from "./when.js";
 import { formatWindow, parseWindow } from "./window.js";
+
+/** One shared empty list for every rule without limits: fewer objects for the hot path to touch. */
+const NO_LIMITS: readonly PlanLimit[] = Object.freeze([]);
 
 /** The default for {@link CompileOptions.storeTimeoutMs}. */
 export const DEFAULT_STORE_TIMEOUT_MS = 1000;
@@ -210,7 +214,7 @@ class Builder {
       action: Act.Deny,
       reason: undefined,
       refusal: "Not allowed: none of the default's conditional rules holds for this call.",
-      limits: [],
+      limits: NO_LIMITS,
     };
     return { plan: { names, fallback, namespace: ns, noRuleHeld }, issues: this.issues, warnings: this.warnings };
   }
@@ -257,7 +261,7 @@ class Builder {
       action,
       reason,
       refusal: reason ?? generatedRefusal(action, pointer),
-      limits: action === Act.Deny ? [] : [...own, ...this.policyLimits],
+      limits: action === Act.Deny || (own.length === 0 && this.policyLimits.length === 0) ? NO_LIMITS : [...own, ...this.policyLimits],
     };
   }
 
@@ -268,8 +272,6 @@ class Builder {
     else windowMs = parsed;
     const per = l.per ?? "session";
     const scope = per === "session" ? Scope.Session : per === "global" ? Scope.Global : Scope.Attribute;
-    // Budget keys: a JSON array naming the budget, then the raw per-value. The array text is a
-    // complete JSON value, so no key prefix is a prefix of another: the encoding is injective.
     const head = (tag: string) => JSON.stringify([ns, pointer, tag]);
     const keyPrefix = head(scope === Scope.Session ? "session" : scope === Scope.Global ? "global" : "attr:string");
     const info = Object.freeze({ max: l.max, windowMs, per });
@@ -280,8 +282,8 @@ class Builder {
       scope,
       tokens: scope === Scope.Attribute ? parsePointer(per) : [],
       per,
-      keyPrefix,
-      keyPrefixNumber: head("attr:number"),
+      keys: new BudgetKeys(keyPrefix),
+      keysNumber: new BudgetKeys(head("attr:number")),
       globalBudget: scope === Scope.Global ? Object.freeze({ key: keyPrefix, max: l.max, windowMs, cost: 1 }) : undefined,
       info,
       own,

@@ -54,11 +54,12 @@ export class NameMatcher<T> {
       this.#patterns.push(p);
       const first = segments[0]!;
       const last = segments[segments.length - 1]!;
+      // "a*" and "a**" share a literal and a specificity: the first written keeps the slot.
       if (segments.length === 2 && last === "" && first !== "") {
-        this.#prefix.set(first, p);
+        if (!this.#prefix.has(first)) this.#prefix.set(first, p);
         prefixLengths.add(first.length);
       } else if (segments.length === 2 && first === "" && last !== "") {
-        this.#suffix.set(last, p);
+        if (!this.#suffix.has(last)) this.#suffix.set(last, p);
         suffixLengths.add(last.length);
       } else {
         this.#general.push(p);

@@ -8,6 +8,7 @@ import type { BudgetRequest } from "../store.js";
 import type { LimitInfo } from "../types.js";
 import type { Condition } from "./when.js";
 import type { NameMatcher } from "./match.js";
+import type { BudgetKeys } from "./keys.js";
 
 /** Whose budget: one per session, one for everyone, or one per value of a session attribute. */
 export const enum Scope {
@@ -27,10 +28,10 @@ export interface PlanLimit {
   readonly tokens: readonly string[];
   /** The `per` as written, for messages. */
   readonly per: string;
-  /** Key prefix; the session id or a string attribute value follows. */
-  readonly keyPrefix: string;
-  /** Key prefix for a numeric attribute value (so `7` and `"7"` are different budgets). */
-  readonly keyPrefixNumber: string;
+  /** Keys for a session id or a string attribute value. */
+  readonly keys: BudgetKeys;
+  /** Keys for a numeric attribute value (another prefix, so `7` and `"7"` are different budgets). */
+  readonly keysNumber: BudgetKeys;
   /** For `Scope.Global`: the one request this limit ever makes, built once. */
   readonly globalBudget: BudgetRequest | undefined;
   /** The `limit` field of a rate-limited decision. */

@@ -26,10 +26,15 @@ const addFormats: FormatsPlugin =
 /** A compiled condition on one part of the call. */
 export type Condition = ValidateFunction;
 
-/** ajv's `code.regExp` hook: RE2 semantics, linear time, the `test` method ajv calls. */
-function linearRegExp(pattern: string, flags: string): { test(s: string): boolean } {
+/**
+ * ajv's `code.regExp` hook: RE2 semantics, linear time, the `test` method ajv calls. ajv
+ * shares compiled patterns by their `toString()`, so it must name the pattern as a RegExp
+ * does: with the default "[object Object]" every pattern would run as the first one compiled.
+ */
+function linearRegExp(pattern: string, flags: string): { test(s: string): boolean; toString(): string } {
   const re = RE2JS.compile(pattern, flags.includes("i") ? RE2JS.CASE_INSENSITIVE : 0);
-  return { test: (s: string) => re.test(s) };
+  const name = `/${pattern}/${flags}`;
+  return { test: (s: string) => re.test(s), toString: () => name };
 }
 linearRegExp.code = "linearRegExp";
 

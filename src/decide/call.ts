@@ -1,20 +1,11 @@
 /**
- * Checking a call's shape. A malformed call is denied with a reason that says what is wrong;
- * every field is read exactly once, so a getter cannot answer differently on a second look.
+ * Checking a call's shape. A malformed call is denied with a reason that says what is wrong.
+ * The check itself runs inline in the engine's hot path; this module holds what it needs.
  */
 
-/** A call whose fields have been read once and checked. */
-export interface CheckedCall {
-  readonly tool: string;
-  readonly args: object;
-  readonly session: Record<string, unknown>;
-  readonly sessionId: string;
-  readonly annotations: object;
-  readonly approved: boolean;
-}
-
 const objectProto = Object.prototype;
-const hasOwn = Object.prototype.hasOwnProperty;
+/** `hasOwnProperty`, taken once: a call or a session may shadow their own. */
+export const hasOwn = Object.prototype.hasOwnProperty;
 /** The arguments of a call that has none: frozen, so no condition can change what others see. */
 export const EMPTY: object = Object.freeze({});
 
@@ -24,7 +15,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   // Reading `constructor` is an inline-cached load, several times cheaper than
   // Object.getPrototypeOf on this hot path; only objects that shadow or lack it (a
   // "constructor" key, a null prototype) take the exact, slower check.
-  if ((v as { constructor?: unknown }).constructor === Object) return true;
+  if ((v as { constructor?: unknown }).constructor === Object && !hasOwn.call(v, "constructor")) return true;
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === objectProto || proto === null;
 }
@@ -38,53 +29,47 @@ const SUGGEST: Record<string, string | undefined> = Object.assign(Object.create(
   approval: "approved",
 });
 
-/**
- * Reads and checks a call. Returns the checked call, or the reason it is malformed as a
- * string. Throws only if a hostile object throws while being read.
- */
-export function checkCall(call: unknown): CheckedCall | string {
-  if (typeof call !== "object" || call === null) return `the call must be an object, got ${kind(call)}`;
-  let tool: unknown;
-  let args: unknown;
-  let session: unknown;
-  let annotations: unknown;
-  let approved: unknown;
-  // Own fields only, each read once: an inherited `approved` (a polluted prototype) is never
-  // read, and a getter cannot answer differently on a second look.
-  for (const key in call) {
-    if (!hasOwn.call(call, key)) return `unknown field ${quote(key)} (inherited)`;
-    if (key === "tool") tool = (call as ToolCallFields).tool;
-    else if (key === "args") args = (call as ToolCallFields).args;
-    else if (key === "session") session = (call as ToolCallFields).session;
-    else if (key === "annotations") annotations = (call as ToolCallFields).annotations;
-    else if (key === "approved") approved = (call as ToolCallFields).approved;
-    else {
-      const hint = SUGGEST[key];
-      return `unknown field ${quote(key)}${hint === undefined ? "" : ` (did you mean "${hint}"?)`}`;
-    }
-  }
-  if (typeof tool !== "string" || tool.length === 0) return `"tool" must be a non-empty string, got ${kind(tool)}`;
-  if (typeof session !== "object" || session === null) {
-    return `"session" must be an object with an "id", got ${kind(session)}`;
-  }
-  const id = hasOwn.call(session, "id") ? (session as { id?: unknown }).id : undefined;
-  if (typeof id !== "string" || id.length === 0) return `"session.id" must be a non-empty string, got ${kind(id)}`;
-  if (args !== undefined && !isPlainObject(args)) return `"args" must be a plain object when present, got ${kind(args)}`;
-  if (annotations !== undefined && !isPlainObject(annotations)) {
-    return `"annotations" must be a plain object when present, got ${kind(annotations)}`;
-  }
-  if (approved !== undefined && typeof approved !== "boolean") return `"approved" must be a boolean when present, got ${kind(approved)}`;
-  return {
-    tool,
-    args: args ?? EMPTY,
-    session: session as Record<string, unknown>,
-    sessionId: id,
-    annotations: annotations ?? EMPTY,
-    approved: approved === true,
-  };
+/** What is wrong with a malformed call; the engine's hot path reports a code, never a string. */
+export const enum Malformed {
+  NotObject,
+  Inherited,
+  Unknown,
+  Tool,
+  Session,
+  SessionId,
+  Args,
+  Annotations,
+  Approved,
 }
 
-interface ToolCallFields {
+/** The reason for a malformed call, built only when one is refused. */
+export function malformedReason(what: Malformed, value: unknown): string {
+  switch (what) {
+    case Malformed.NotObject:
+      return `the call must be an object, got ${kind(value)}`;
+    case Malformed.Inherited:
+      return `unknown field ${quote(String(value))} (inherited, not the call's own)`;
+    case Malformed.Unknown: {
+      const hint = SUGGEST[String(value)];
+      return `unknown field ${quote(String(value))}${hint === undefined ? "" : ` (did you mean "${hint}"?)`}`;
+    }
+    case Malformed.Tool:
+      return `"tool" must be a non-empty string, got ${kind(value)}`;
+    case Malformed.Session:
+      return `"session" must be an object with an "id", got ${kind(value)}`;
+    case Malformed.SessionId:
+      return `"session.id" must be a non-empty string, got ${kind(value)}`;
+    case Malformed.Args:
+      return `"args" must be a plain object when present, got ${kind(value)}`;
+    case Malformed.Annotations:
+      return `"annotations" must be a plain object when present, got ${kind(value)}`;
+    default:
+      return `"approved" must be a boolean when present, got ${kind(value)}`;
+  }
+}
+
+/** The fields of a call, for typed reads of an object not yet checked. */
+export interface ToolCallFields {
   tool?: unknown;
   args?: unknown;
   session?: unknown;

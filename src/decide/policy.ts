@@ -22,7 +22,7 @@ import type {
   ToolCall,
   ToolContext,
 } from "../types.js";
-import { checkCall, EMPTY, isPlainObject, kind, quote, type CheckedCall } from "./call.js";
+import { EMPTY, hasOwn, isPlainObject, kind, Malformed, malformedReason, quote, type ToolCallFields } from "./call.js";
 
 /** Compile options after checking, with defaults applied. */
 export interface EngineOptions {
@@ -44,6 +44,13 @@ type Step = Decision | NeedsStore;
 
 const TIMED_OUT = Symbol("timed out");
 
+/** What conditions are checked against. */
+interface Inputs {
+  args: unknown;
+  session: Record<string, unknown>;
+  annotations: unknown;
+}
+
 /** What `explain` collects along the way. */
 interface Trace {
   steps: ExplanationStep[];
@@ -54,24 +61,51 @@ interface Trace {
 export function createPolicy(plan: Plan, document: PolicyDocument, warnings: PolicyIssue[], options: EngineOptions): Policy {
   const { store, clock, storeTimeoutMs, failOpen } = options;
   const { names, namespace } = plan;
-  /** Everything before the store. `trace` is filled only by `explain`. */
+  /**
+   * Everything before the store. `trace` is filled only by `explain`. The call's fields are
+   * read once each into locals — never a second time, so a getter cannot answer differently,
+   * and never into a shared scratch record, since a getter may call back into the engine.
+   */
   function evaluate(call: unknown, dryRun: boolean, trace: Trace | null): Step {
-    // A fresh record per call, never a shared scratch: a getter inside the arguments may call
-    // back into the engine while this call is being decided.
-    const c = checkCall(call);
-    if (typeof c === "string") return { outcome: "deny", rule: "", reason: `Malformed call: ${c}` };
-    const entry = names.resolve(c.tool);
+    if (typeof call !== "object" || call === null) return malformed(Malformed.NotObject, call);
+    let tool: unknown;
+    let args: unknown;
+    let session: unknown;
+    let annotations: unknown;
+    let approved: unknown;
+    // Own fields only: an inherited `approved` (a polluted prototype) is never read.
+    for (const key in call) {
+      if (!hasOwn.call(call, key)) return malformed(Malformed.Inherited, key);
+      if (key === "tool") tool = (call as ToolCallFields).tool;
+      else if (key === "args") args = (call as ToolCallFields).args;
+      else if (key === "session") session = (call as ToolCallFields).session;
+      else if (key === "annotations") annotations = (call as ToolCallFields).annotations;
+      else if (key === "approved") approved = (call as ToolCallFields).approved;
+      else return malformed(Malformed.Unknown, key);
+    }
+    if (typeof tool !== "string" || tool.length === 0) return malformed(Malformed.Tool, tool);
+    if (typeof session !== "object" || session === null) return malformed(Malformed.Session, session);
+    const id = hasOwn.call(session, "id") ? (session as { id?: unknown }).id : undefined;
+    if (typeof id !== "string" || id.length === 0) return malformed(Malformed.SessionId, id);
+    if (args !== undefined && !isPlainObject(args)) return malformed(Malformed.Args, args);
+    if (annotations !== undefined && !isPlainObject(annotations)) return malformed(Malformed.Annotations, annotations);
+    if (approved !== undefined && typeof approved !== "boolean") return malformed(Malformed.Approved, approved);
+
+    const entry = names.resolve(tool);
     if (trace !== null) trace.steps.push({ path: entry.pointer, message: entry === plan.fallback ? "no key of tools matches the name: the default decides" : "governs this tool name" });
-    const t = choose(entry, c, trace);
-    if (t.action === Act.Deny) {
-      return { outcome: "deny", rule: t.pointer, reason: t.refusal };
-    }
-    if (t.action === Act.Approval && !c.approved) {
-      return { outcome: "needs_approval", rule: t.pointer, reason: t.refusal };
-    }
+    const t =
+      entry.terminal ??
+      choose(entry, { args: args ?? EMPTY, session: session as Record<string, unknown>, annotations: annotations ?? EMPTY }, trace);
+    if (t.action === Act.Deny) return { outcome: "deny", rule: t.pointer, reason: t.refusal };
+    if (t.action === Act.Approval && approved !== true) return { outcome: "needs_approval", rule: t.pointer, reason: t.refusal };
+    if (t.limits.length === 0) return { outcome: "allow", rule: t.pointer };
+    return limited(t, tool, session as Record<string, unknown>, id, dryRun, trace);
+  }
+
+  /** The rule allows and has limits: the budgets to ask the store about, or why there are none. */
+  function limited(t: Terminal, tool: string, session: Record<string, unknown>, id: string, dryRun: boolean, trace: Trace | null): Step {
     const limits = t.limits;
     const n = limits.length;
-    if (n === 0) return { outcome: "allow", rule: t.pointer };
     if (trace !== null) {
       for (const l of limits) {
         trace.limits.push(l.pointer);
@@ -81,7 +115,7 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
     const budgets: BudgetRequest[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const l = limits[i]!;
-      const b = budgetFor(l, c);
+      const b = budgetFor(l, session, id);
       if (b === undefined) {
         return {
           outcome: "deny",
@@ -98,11 +132,10 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
       return storeFailed(t, `the clock failed: ${errorText(e)}`);
     }
     if (typeof now !== "number" || !Number.isFinite(now)) return storeFailed(t, `the clock returned ${kind(now)}, not a time in milliseconds`);
-    return { terminal: t, tool: c.tool, request: { namespace, budgets, now, dryRun } };
+    return { terminal: t, tool, request: { namespace, budgets, now, dryRun } };
   }
 
-  function choose(entry: Entry, c: CheckedCall, trace: Trace | null): Terminal {
-    if (entry.terminal !== null) return entry.terminal;
+  function choose(entry: Entry, c: Inputs, trace: Trace | null): Terminal {
     const held = firstHolding(entry, c, trace);
     if (held !== null) return held;
     if (entry === plan.fallback) return plan.noRuleHeld;
@@ -111,7 +144,7 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
     return firstHolding(plan.fallback, c, trace) ?? plan.noRuleHeld;
   }
 
-  function firstHolding(entry: Entry, c: CheckedCall, trace: Trace | null): Terminal | null {
+  function firstHolding(entry: Entry, c: Inputs, trace: Trace | null): Terminal | null {
     const rules = entry.rules!;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
@@ -129,16 +162,16 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
     return null;
   }
 
-  function budgetFor(l: PlanLimit, c: CheckedCall): BudgetRequest | undefined {
+  function budgetFor(l: PlanLimit, session: Record<string, unknown>, id: string): BudgetRequest | undefined {
     switch (l.scope) {
       case Scope.Global:
         return l.globalBudget;
       case Scope.Session:
-        return { key: l.keyPrefix + c.sessionId, max: l.max, windowMs: l.windowMs, cost: 1 };
+        return { key: l.keys.keyFor(id), max: l.max, windowMs: l.windowMs, cost: 1 };
       default: {
-        const v = readPointer(c.session, l.tokens);
-        if (typeof v === "string" && v.length > 0) return { key: l.keyPrefix + v, max: l.max, windowMs: l.windowMs, cost: 1 };
-        if (typeof v === "number" && Number.isFinite(v)) return { key: l.keyPrefixNumber + String(v), max: l.max, windowMs: l.windowMs, cost: 1 };
+        const v = readPointer(session, l.tokens);
+        if (typeof v === "string" && v.length > 0) return { key: l.keys.keyFor(v), max: l.max, windowMs: l.windowMs, cost: 1 };
+        if (typeof v === "number" && Number.isFinite(v)) return { key: l.keysNumber.keyFor(String(v)), max: l.max, windowMs: l.windowMs, cost: 1 };
         return undefined;
       }
     }
@@ -328,7 +361,9 @@ function reachable(entry: Entry, ctx: ToolContext): "may-allow" | "denied" | "ma
 
 function terminalMay(t: Terminal, ctx: ToolContext): boolean {
   if (t.action === Act.Deny) return false;
-  if (ctx.session === undefined) return true;
+  // An unapproved call of an approval rule is answered needs_approval, never deny, whatever
+  // its limits would say once approved.
+  if (t.action === Act.Approval || ctx.session === undefined) return true;
   for (const l of t.limits) {
     if (l.scope !== Scope.Attribute) continue;
     const v = readPointer(ctx.session, l.tokens);
@@ -362,6 +397,10 @@ function matchedKeys(plan: Plan, tool: string): string[] {
   if (plan.names.hasExact(tool)) out.push(plan.names.resolve(tool).pointer);
   for (const p of plan.names.matchingPatterns(tool)) out.push(p.value.pointer);
   return out;
+}
+
+function malformed(what: Malformed, value: unknown): Decision {
+  return { outcome: "deny", rule: "", reason: `Malformed call: ${malformedReason(what, value)}` };
 }
 
 function unreadable(e: unknown): Decision {

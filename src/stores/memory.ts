@@ -16,22 +16,38 @@ export interface MemoryStoreOptions {
 
 /**
  * One budget: the times (and, for weighted calls, the units) of the calls counted in its
- * window, oldest first. Entries before `head` have left the window and are dropped lazily.
+ * window, oldest first, and its place in the queue of budgets with the same window length.
  */
 class Budget {
-  times: number[] = [];
+  /** Entries before `head` have left the window and are dropped lazily. */
+  head = 0;
+  /** Units from `head` on. */
+  total: number;
   /** `null` while every entry weighs 1, which is every entry in policy format v1. */
   weights: number[] | null = null;
-  head = 0;
-  /** Units inside the window (entries from `head` on). */
-  total = 0;
-  /** Time of the latest counted entry: a budget's time never runs backwards past it. */
-  last = Number.NEGATIVE_INFINITY;
-  constructor(public windowMs: number) {}
+  prev: Budget | null = null;
+  next: Budget | null = null;
 
-  /** Drops the entries that have left the window at `now` (window is half-open: `(now - W, now]`). */
-  prune(now: number): void {
-    const edge = now - this.windowMs;
+  constructor(
+    readonly key: string,
+    public windowMs: number,
+    /** Times of the counted calls. Created with the first one: `[t]` costs far less than `[]` grown. */
+    readonly times: number[],
+    cost: number,
+    /** Time of the latest counted call: the budget's time never runs backwards past it. */
+    public last: number,
+  ) {
+    this.total = cost;
+    if (cost !== 1) this.weights = [cost];
+  }
+
+  /**
+   * Drops the entries that have left the window for good: those at or before `last - window`.
+   * Pruning further on a call that is not counted would be wrong with a clock that steps
+   * back: a later call may count as `last` and still see those entries.
+   */
+  prune(): void {
+    const edge = this.last - this.windowMs;
     const times = this.times;
     let head = this.head;
     const end = times.length;
@@ -62,25 +78,83 @@ class Budget {
     }
   }
 
-  /** Whole ms from `now` until `cost` more units fit under `max`; the budget must be full. */
-  waitFor(cost: number, max: number, now: number): number {
+  /** Index of the first entry inside the window `(t - window, t]` (binary search; times are sorted). */
+  firstIn(t: number): number {
+    const edge = t - this.windowMs;
     const times = this.times;
-    const weights = this.weights;
-    let total = this.total;
-    let i = this.head;
-    while (total + cost > max) {
-      total -= weights === null ? 1 : weights[i]!;
-      i++;
+    let lo = this.head;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (times[mid]! <= edge) lo = mid + 1;
+      else hi = mid;
     }
-    return times[i - 1]! + this.windowMs - now;
+    return lo;
   }
 
+  /** Units counted from entry `from` on. */
+  unitsFrom(from: number): number {
+    const weights = this.weights;
+    if (weights === null) return this.times.length - from;
+    let units = this.total;
+    for (let i = this.head; i < from; i++) units -= weights[i]!;
+    return units;
+  }
+
+  /** Whole ms from `now` until `cost` more units fit under `max`, given `used` units from `from` on. */
+  waitFor(from: number, used: number, cost: number, max: number, now: number): number {
+    const weights = this.weights;
+    let i = from;
+    while (used + cost > max) {
+      used -= weights === null ? 1 : weights[i]!;
+      i++;
+    }
+    return this.times[i - 1]! + this.windowMs - now;
+  }
+
+  /** Counts `cost` units at `time` (never earlier than `last`). */
   add(time: number, cost: number): void {
     if (cost !== 1 && this.weights === null) this.weights = this.times.map(() => 1);
     this.times.push(time);
     if (this.weights !== null) this.weights.push(cost);
     this.total += cost;
     this.last = time;
+    this.prune();
+  }
+}
+
+/**
+ * The budgets of one window length, in the order of their latest counted call. With one window
+ * length, budgets empty in that order, so the first is the only candidate for "empty": an
+ * empty budget is found in O(window lengths), without scanning every budget.
+ */
+class Queue {
+  first: Budget | null = null;
+  lastBudget: Budget | null = null;
+
+  append(b: Budget): void {
+    b.prev = this.lastBudget;
+    b.next = null;
+    if (this.lastBudget === null) this.first = b;
+    else this.lastBudget.next = b;
+    this.lastBudget = b;
+  }
+
+  remove(b: Budget): void {
+    if (b.prev === null) {
+      if (this.first === b) this.first = b.next;
+    } else b.prev.next = b.next;
+    if (b.next === null) {
+      if (this.lastBudget === b) this.lastBudget = b.prev;
+    } else b.next.prev = b.prev;
+    b.prev = null;
+    b.next = null;
+  }
+
+  toEnd(b: Budget): void {
+    if (this.lastBudget === b) return;
+    this.remove(b);
+    this.append(b);
   }
 }
 
@@ -104,13 +178,7 @@ export class MemoryStore implements SyncStore {
   /** The bound on budgets kept at once. */
   readonly maxKeys: number;
   readonly #budgets: LRUCache<string, Budget>;
-  /**
-   * One queue per window length, in order of each budget's latest count. With one window
-   * length every budget in a queue empties in that order, so the first entry of each queue is
-   * the only candidate for "empty" — which finds an empty budget to drop in O(window lengths)
-   * instead of scanning every budget.
-   */
-  readonly #byWindow = new Map<number, Map<string, Budget>>();
+  readonly #queues = new Map<number, Queue>();
 
   /** @throws TypeError when an option is unknown or out of range. */
   constructor(options: MemoryStoreOptions = {}) {
@@ -127,9 +195,8 @@ export class MemoryStore implements SyncStore {
     this.maxKeys = maxKeys;
     this.#budgets = new LRUCache<string, Budget>({
       max: maxKeys,
-      dispose: (budget, key) => {
-        this.#byWindow.get(budget.windowMs)?.delete(key);
-      },
+      // Called for every budget that leaves, evicted or deleted: it leaves its queue too.
+      dispose: (budget) => this.#queue(budget.windowMs).remove(budget),
     });
   }
 
@@ -141,91 +208,109 @@ export class MemoryStore implements SyncStore {
   /** Drops every budget. */
   clear(): void {
     this.#budgets.clear();
-    this.#byWindow.clear();
+    this.#queues.clear();
   }
 
   /** Checks every budget of the request and counts the call in all of them if all have room. */
   consume(request: ConsumeRequest): ConsumeResult {
     const { budgets: requests, now, dryRun } = request;
+    // One budget is the common case (a rule's limit, no policy limits): no arrays to fill.
+    if (requests.length === 1) return this.#consumeOne(requests[0]!, now, dryRun);
     const n = requests.length;
     const found: (Budget | undefined)[] = new Array(n);
-    const times: number[] = new Array(n);
+    const from: number[] = new Array(n);
+    const used: number[] = new Array(n);
     let refused = false;
     for (let i = 0; i < n; i++) {
       const r = requests[i]!;
       checkCost(r);
-      const b = this.#budgets.get(r.key);
-      let t = now;
-      if (b !== undefined) {
-        if (b.windowMs !== r.windowMs) this.#moveQueue(r.key, b, r.windowMs);
-        if (b.last > t) t = b.last;
-        b.prune(t);
-        if (b.total + r.cost > r.max) refused = true;
-      } else if (r.cost > r.max) {
-        refused = true;
-      }
+      const b = this.#lookup(r);
       found[i] = b;
-      times[i] = t;
+      if (b === undefined) {
+        used[i] = 0;
+        continue;
+      }
+      from[i] = b.firstIn(now > b.last ? now : b.last);
+      used[i] = b.unitsFrom(from[i]!);
+      if (used[i]! + r.cost > r.max) refused = true;
     }
     if (refused) {
       const retryAfterMs: number[] = new Array(n);
       for (let i = 0; i < n; i++) {
         const r = requests[i]!;
-        const b = found[i];
-        const used = b === undefined ? 0 : b.total;
-        retryAfterMs[i] = used + r.cost <= r.max ? 0 : b!.waitFor(r.cost, r.max, now);
+        retryAfterMs[i] = used[i]! + r.cost <= r.max ? 0 : found[i]!.waitFor(from[i]!, used[i]!, r.cost, r.max, now);
       }
       return { allowed: false, retryAfterMs };
     }
     const remaining: number[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const r = requests[i]!;
-      let b = found[i];
-      if (dryRun) {
-        remaining[i] = r.max - (b === undefined ? 0 : b.total) - r.cost;
-        continue;
+    if (dryRun) {
+      for (let i = 0; i < n; i++) remaining[i] = requests[i]!.max - used[i]! - requests[i]!.cost;
+      return { allowed: true, remaining };
+    }
+    // Existing budgets first: once counted they are live, so making room for the new ones
+    // can never drop a budget this call is counted in.
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < n; i++) {
+        if ((found[i] === undefined) !== (pass === 1)) continue;
+        const r = requests[i]!;
+        remaining[i] = r.max - this.#count(r, found[i], now).total;
       }
-      if (b === undefined) b = this.#create(r.key, r.windowMs, now);
-      b.add(times[i]!, r.cost);
-      const queue = this.#queue(r.windowMs);
-      queue.delete(r.key);
-      queue.set(r.key, b);
-      remaining[i] = r.max - b.total;
     }
     return { allowed: true, remaining };
   }
 
-  #queue(windowMs: number): Map<string, Budget> {
-    let q = this.#byWindow.get(windowMs);
+  #consumeOne(r: BudgetRequest, now: number, dryRun: boolean): ConsumeResult {
+    checkCost(r);
+    const b = this.#lookup(r);
+    if (b === undefined) return { allowed: true, remaining: [dryRun ? r.max - r.cost : r.max - this.#count(r, b, now).total] };
+    const from = b.firstIn(now > b.last ? now : b.last);
+    const used = b.unitsFrom(from);
+    if (used + r.cost > r.max) return { allowed: false, retryAfterMs: [b.waitFor(from, used, r.cost, r.max, now)] };
+    return { allowed: true, remaining: [dryRun ? r.max - used - r.cost : r.max - this.#count(r, b, now).total] };
+  }
+
+  #lookup(r: BudgetRequest): Budget | undefined {
+    const b = this.#budgets.get(r.key);
+    if (b !== undefined && b.windowMs !== r.windowMs) {
+      // The same key under another window length (two policies sharing a namespace).
+      this.#queue(b.windowMs).remove(b);
+      b.windowMs = r.windowMs;
+      this.#queue(r.windowMs).append(b);
+      b.prune();
+    }
+    return b;
+  }
+
+  /** Counts a call in a budget, creating it if needed; returns the budget. */
+  #count(r: BudgetRequest, b: Budget | undefined, now: number): Budget {
+    if (b === undefined) {
+      if (this.#budgets.size >= this.maxKeys) this.#dropOneEmpty(now);
+      b = new Budget(r.key, r.windowMs, [now], r.cost, now);
+      // When no empty budget was found, this evicts the least recently used budget.
+      this.#budgets.set(r.key, b);
+      this.#queue(r.windowMs).append(b);
+      return b;
+    }
+    b.add(now > b.last ? now : b.last, r.cost);
+    this.#queue(b.windowMs).toEnd(b);
+    return b;
+  }
+
+  #queue(windowMs: number): Queue {
+    let q = this.#queues.get(windowMs);
     if (q === undefined) {
-      q = new Map();
-      this.#byWindow.set(windowMs, q);
+      q = new Queue();
+      this.#queues.set(windowMs, q);
     }
     return q;
   }
 
-  #moveQueue(key: string, b: Budget, windowMs: number): void {
-    this.#byWindow.get(b.windowMs)?.delete(key);
-    b.windowMs = windowMs;
-    this.#queue(windowMs).set(key, b);
-  }
-
-  #create(key: string, windowMs: number, now: number): Budget {
-    if (this.#budgets.size >= this.maxKeys) this.#dropOneEmpty(now);
-    const b = new Budget(windowMs);
-    // When no empty budget was found, this set evicts the least recently used budget.
-    this.#budgets.set(key, b);
-    return b;
-  }
-
   #dropOneEmpty(now: number): void {
-    for (const queue of this.#byWindow.values()) {
-      for (const [key, b] of queue) {
-        if (b.last + b.windowMs <= now) {
-          this.#budgets.delete(key);
-          return;
-        }
-        break;
+    for (const queue of this.#queues.values()) {
+      const b = queue.first;
+      if (b !== null && b.last + b.windowMs <= now) {
+        this.#budgets.delete(b.key);
+        return;
       }
     }
   }
@@ -235,6 +320,7 @@ function checkCost(r: BudgetRequest): void {
   if (!Number.isSafeInteger(r.cost) || r.cost < 1) {
     throw new RangeError(`MemoryStore: cost must be a positive integer, got ${describeValue(r.cost)}`);
   }
+  if (r.cost > r.max) throw new RangeError(`MemoryStore: cost ${r.cost} can never fit under max ${r.max}`);
 }
 
 function describeValue(v: unknown): string {
