@@ -55,6 +55,5 @@ describe("engine vs reference evaluator", () => {
       }),
       { numRuns: Math.max(1, Math.ceil(numRuns / SEQUENCES_PER_POLICY)), ...(seed === undefined ? {} : { seed }) },
     );
-    // A generous bound that grows with the run count, so `npm run fuzz` is never cut short.
-  }, Math.max(300_000, numRuns * 10));
+  }, Math.max(300_000, numRuns * 10)); // grows with the run count, so `npm run fuzz` is never cut short
 });
