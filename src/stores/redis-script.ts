@@ -11,9 +11,9 @@
  *   Running totals make the units inside the window one subtraction, and the entry to wait for
  *   a binary search.
  *
- * The Redis work of a decision does not grow with the budget: one LRANGE of the list's first
- * eight items (for small budgets the whole list), plus LLEN and the last entry for longer lists;
- * entries past those are found by binary search with LINDEX; a count is LTRIM, RPUSH and
+ * The Redis work of a decision does not grow with the budget: one LRANGE of the list's first 32
+ * items (for most per-session budgets the whole list), plus LLEN and the last entry for longer
+ * lists; entries past those are found by binary search with LINDEX; a count is LTRIM, RPUSH and
  * PEXPIRE. (A string holding the whole log takes fewer calls, but copying it on every decision
  * makes a large budget — a global limit of thousands of calls an hour — cost time in proportion
  * to its size, refusals included.)
@@ -44,7 +44,7 @@ else
 end
 local dry = ARGV[2] == '1'
 local n = #KEYS
-local HEAD = 8
+local HEAD = 32
 local floor = math.floor
 
 -- One budget's list as read so far: its key, the first HEAD items, the number of entries, and
