@@ -163,6 +163,13 @@ describe("when: schema errors are policy errors at their path", () => {
     expect(issues.some((i) => i.path.startsWith("/tools/t/rules/0/when/args") && i.message.includes("maximun"))).toBe(true);
   });
 
+  it("reports every unknown keyword of one when schema, not just the first", () => {
+    const paths = pathsOf(doc({ t: { rules: [{ when: { args: { maximun: 3, minimun: 1, properties: { a: { tpye: "string" } } } } }] } }));
+    expect(paths).toEqual(
+      expect.arrayContaining(["/tools/t/rules/0/when/args/maximun", "/tools/t/rules/0/when/args/minimun", "/tools/t/rules/0/when/args/properties/a/tpye"]),
+    );
+  });
+
   it("rejects an unknown format", () => {
     const paths = pathsOf(doc({ t: { rules: [{ when: { args: { properties: { e: { format: "emial" } } } } }] } }));
     expect(paths.some((p) => p.startsWith("/tools/t/rules/0/when/args"))).toBe(true);
