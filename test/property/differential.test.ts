@@ -7,6 +7,9 @@
  * sequences, each on a fresh, empty MemoryStore (the policy's store delegates to it). CI runs
  * 10,000 cases; `npm run fuzz` sets TOOLGATE_FUZZ_RUNS to the number of cases (and
  * TOOLGATE_FUZZ_SEED to replay a failure).
+ *
+ * A second property interleaves `peek` from 50 ms in the future (a dry run) with the calls and
+ * checks it against the reference's dry run, and that it changes nothing for what follows.
  */
 
 import fc from "fast-check";
@@ -56,4 +59,33 @@ describe("engine vs reference evaluator", () => {
       { numRuns: Math.max(1, Math.ceil(numRuns / SEQUENCES_PER_POLICY)), ...(seed === undefined ? {} : { seed }) },
     );
   }, Math.max(300_000, numRuns * 10)); // grows with the run count, so `npm run fuzz` is never cut short
+
+  it("answers peek as the reference's dry run, and peek counts nothing", async () => {
+    await fc.assert(
+      fc.asyncProperty(policy, sequence, fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), async (doc, steps, peeks) => {
+        let now = 1_000;
+        const engine = compilePolicy(doc, { clock: () => now, store: new MemoryStore({ maxKeys: 1_000 }) });
+        const reference = new ReferenceEngine(doc);
+        for (const [i, { call, dt }] of steps.entries()) {
+          now += dt;
+          if (peeks[i] === true) {
+            // A look from later in time must change nothing for the calls that follow.
+            now += 50;
+            const expected = reference.decide(call, now, true);
+            const actual = await engine.peek(call as never);
+            if (!sameDecision(actual, expected)) {
+              throw new Error(`peek at ${now}: ${JSON.stringify(call)}\n  engine:    ${JSON.stringify(actual)}\n  reference: ${JSON.stringify(expected)}`);
+            }
+            now -= 50;
+          }
+          const expected = reference.decide(call, now);
+          const actual = engine.decideSync(call as never);
+          if (!sameDecision(actual, expected)) {
+            throw new Error(`at ${now}: ${JSON.stringify(call)}\n  engine:    ${JSON.stringify(actual)}\n  reference: ${JSON.stringify(expected)}`);
+          }
+        }
+      }),
+      params(1_000),
+    );
+  }, 300_000);
 });
