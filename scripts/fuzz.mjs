@@ -5,6 +5,7 @@
  * 1. The engine against the reference evaluator (test/property/differential.test.ts) on
  *    1,000,000 cases. A case is one generated (policy, call sequence) pair; each sequence has
  *    1–30 calls, so a run decides about 15 million calls. Set TOOLGATE_FUZZ_CASES to change it.
+ *    The same file checks `peek` against the reference's dry run on a hundredth as many cases.
  * 2. The exact-window property (test/property/window.test.ts) on 100,000 scenarios.
  * 3. MemoryStore against RedisStore (test/redis/equivalence.test.ts, when present) on 10,000
  *    sequences (TOOLGATE_FUZZ_SEQUENCES).
