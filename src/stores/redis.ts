@@ -74,6 +74,9 @@ const DEFAULT_MAX_PENDING = 10_000;
  * one namespace's budgets live on one shard; different namespaces spread over the cluster.
  *
  * A call that timed out in the engine may still have been counted by Redis.
+ *
+ * Needs Redis 5 or later, or Valkey: the script reads the server's clock before it writes, which
+ * needs the script effects replication that Redis 5 made the default.
  */
 export class RedisStore implements Store {
   /** The key prefix. */
