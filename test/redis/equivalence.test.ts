@@ -18,6 +18,9 @@ function fuzzParams(fallback: number): { numRuns: number; seed?: number } {
   return seed === undefined || seed === "" ? { numRuns } : { numRuns, seed: Number(seed) };
 }
 
+// Long fuzz runs (npm run fuzz) take as long as they need: about 250 ms a sequence at worst.
+const TIMEOUT_MS = Math.max(300_000, fuzzParams(100).numRuns * 250);
+
 // Windows of whole seconds: the keys expire in Redis's real time, so a window must outlast the
 // real time a sequence takes, while the fake clock jumps across it.
 const WINDOWS_S = [10, 20, 60] as const;
@@ -95,7 +98,7 @@ describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
       }),
       fuzzParams(100),
     );
-  }, 300_000);
+  }, TIMEOUT_MS);
 
   it("gives identical consume results on long budgets, filled and emptied in bursts", async () => {
     // Budgets of up to 120 units, filled in bursts at one instant, so that lists outgrow the
@@ -128,7 +131,7 @@ describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
       }),
       { ...fuzzParams(100), numRuns: Math.max(1, Math.ceil(fuzzParams(100).numRuns / 4)) },
     );
-  }, 300_000);
+  }, TIMEOUT_MS);
 
   it("gives identical consume results, with costs and dry runs, on generated request sequences", async () => {
     await fc.assert(
@@ -153,5 +156,5 @@ describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
       }),
       fuzzParams(100),
     );
-  }, 300_000);
+  }, TIMEOUT_MS);
 });
