@@ -174,7 +174,7 @@ function valueIssues(data: unknown, known: readonly PolicyIssue[]): PolicyIssue[
         const schema = c.when[part];
         if (schema === undefined || (typeof schema !== "boolean" && !obj(schema))) continue;
         const compiled = compileCondition(schema, child(child(cat, "when"), part));
-        if (!compiled.ok) out.push({ path: compiled.path, message: compiled.message });
+        if (!compiled.ok) out.push(...compiled.issues);
       }
     });
   };
@@ -298,7 +298,7 @@ class Builder {
       if (when[name] === undefined) return null;
       const c = compileCondition(when[name], child(pointer, name));
       if (c.ok) return c.check;
-      this.issues.push({ path: c.path, message: c.message });
+      this.issues.push(...c.issues);
       return null;
     };
     return { args: part("args"), session: part("session"), annotations: part("annotations") };

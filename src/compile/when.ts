@@ -69,7 +69,7 @@ function ajv(): Ajv2020 {
 }
 
 /** A condition compiled, or the issue that stopped it, at a JSON Pointer into the policy. */
-export type CompiledCondition = { ok: true; check: Condition } | { ok: false; path: string; message: string };
+export type CompiledCondition = { ok: true; check: Condition } | { ok: false; issues: { path: string; message: string }[] };
 
 const cache = new Map<string, Condition>();
 
@@ -82,18 +82,26 @@ export function compileCondition(schema: unknown, path: string): CompiledConditi
   try {
     key = JSON.stringify(schema);
   } catch (e) {
-    return { ok: false, path, message: `cannot be read as JSON: ${errorText(e)}` };
+    return { ok: false, issues: [{ path, message: `cannot be read as JSON: ${errorText(e)}` }] };
   }
   const hit = cache.get(key);
   if (hit !== undefined) return { ok: true, check: hit };
   const instance = ajv();
+  const unknown: { path: string; message: string }[] = [];
+  walk(schema, path, (node, at) => {
+    for (const k of Object.keys(node)) {
+      if (!knownKeywords(instance).has(k)) unknown.push({ path: child(at, k), message: unknownKeywordMessage(k) });
+    }
+    return undefined;
+  });
+  if (unknown.length > 0) return { ok: false, issues: unknown };
   try {
     const check = instance.compile(schema as object);
     if (cache.size >= 1000) cache.clear();
     cache.set(key, check);
     return { ok: true, check };
   } catch (e) {
-    return { ok: false, ...locateSchemaError(schema, path, errorText(e)) };
+    return { ok: false, issues: [locateSchemaError(schema, path, errorText(e))] };
   } finally {
     try {
       instance.removeSchema(schema as object);
@@ -108,6 +116,26 @@ export function firstFailure(check: Condition): { keyword: string; instancePath:
   const e: ErrorObject | undefined = check.errors?.[0];
   if (e === undefined) return undefined;
   return { keyword: e.keyword, instancePath: e.instancePath, schemaPath: e.schemaPath, message: e.message ?? "fails" };
+}
+
+let known: Set<string> | undefined;
+
+/**
+ * The keywords ajv knows. Checked by us before ajv compiles: ajv looks keywords up in plain
+ * objects, so "constructor", "__proto__" or "toString" in a schema pass as known and are
+ * silently ignored — a schema that always holds, which SPEC.md forbids.
+ */
+function knownKeywords(instance: Ajv2020): Set<string> {
+  if (known === undefined) {
+    const rules = instance.RULES as unknown as { all: object; keywords: object };
+    known = new Set([...Object.keys(rules.all), ...Object.keys(rules.keywords)]);
+  }
+  return known;
+}
+
+function unknownKeywordMessage(keyword: string): string {
+  const guess = closest(keyword, KEYWORDS);
+  return `unknown keyword ${JSON.stringify(keyword)} in a when schema${guess === undefined ? "" : ` (did you mean "${guess}"?)`}`;
 }
 
 /** The JSON Schema 2020-12 keywords, for "did you mean" hints. */
@@ -134,11 +162,7 @@ function locateSchemaError(schema: unknown, path: string, message: string): { pa
   const ref = /can't resolve reference (\S+)/.exec(message)?.[1];
   const found = walk(schema, path, (node, at) => {
     if (keyword !== undefined && Object.prototype.hasOwnProperty.call(node, keyword)) {
-      const guess = closest(keyword, KEYWORDS);
-      return {
-        path: child(at, keyword),
-        message: `unknown keyword "${keyword}" in a when schema${guess === undefined ? "" : ` (did you mean "${guess}"?)`}`,
-      };
+      return { path: child(at, keyword), message: unknownKeywordMessage(keyword) };
     }
     if (format !== undefined && node.format === format) {
       return { path: child(at, "format"), message: `unknown format "${format}" in a when schema` };
@@ -184,13 +208,13 @@ function walk(schema: unknown, at: string, visit: Visit, depth = 0): { path: str
   const hit = visit(node, at);
   if (hit !== undefined) return hit;
   for (const k of SCHEMA_VALUED) {
-    if (k in node && !Array.isArray(node[k])) {
+    if (Object.prototype.hasOwnProperty.call(node, k) && !Array.isArray(node[k])) {
       const r = walk(node[k], child(at, k), visit, depth + 1);
       if (r !== undefined) return r;
     }
   }
   for (const k of SCHEMA_LISTS) {
-    const list = node[k];
+    const list = Object.prototype.hasOwnProperty.call(node, k) ? node[k] : undefined;
     if (Array.isArray(list)) {
       for (let i = 0; i < list.length; i++) {
         const r = walk(list[i], child(child(at, k), i), visit, depth + 1);
@@ -199,7 +223,7 @@ function walk(schema: unknown, at: string, visit: Visit, depth = 0): { path: str
     }
   }
   for (const k of SCHEMA_MAPS) {
-    const map = node[k];
+    const map = Object.prototype.hasOwnProperty.call(node, k) ? node[k] : undefined;
     if (map !== null && typeof map === "object" && !Array.isArray(map)) {
       for (const name of Object.keys(map)) {
         const r = walk((map as Record<string, unknown>)[name], child(child(at, k), name), visit, depth + 1);

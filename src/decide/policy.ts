@@ -179,6 +179,14 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
 
   /** Turns the store's answer into a decision; anything unexpected is a store failure. */
   function finish(p: NeedsStore, r: unknown): Decision {
+    try {
+      return readAnswer(p, r);
+    } catch (e) {
+      return storeFailed(p.terminal, `its answer could not be read: ${errorText(e)}`);
+    }
+  }
+
+  function readAnswer(p: NeedsStore, r: unknown): Decision {
     const t = p.terminal;
     const n = t.limits.length;
     if (r === null || typeof r !== "object") return storeFailed(t, `the store answered ${kind(r)}`);
@@ -229,12 +237,12 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
     let r: unknown;
     try {
       r = store.consume(p.request);
+      if (isThenable(r)) {
+        Promise.resolve(r).catch(ignore);
+        return storeFailed(p.terminal, "a store marked synchronous returned a promise");
+      }
     } catch (e) {
       return storeFailed(p.terminal, errorText(e));
-    }
-    if (isThenable(r)) {
-      Promise.resolve(r).catch(ignore);
-      return storeFailed(p.terminal, "a store marked synchronous returned a promise");
     }
     return finish(p, r);
   }
