@@ -1,20 +1,15 @@
-import { existsSync } from "node:fs";
 import { defineConfig } from "tsup";
-
-// DEV-ONLY: entries appear as their modules land; removed before the first release.
-const present = (entries: Record<string, string>) =>
-  Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
 
 // One build for every public entry point. ESM and CJS side by side, each with its own
 // declaration file, so `import` and `require` users both get types that match.
 export default defineConfig([
   {
-    entry: present({
+    entry: {
       index: "src/index.ts",
       redis: "src/stores/redis.ts",
       mcp: "src/mcp/index.ts",
       testing: "src/testing/index.ts",
-    }),
+    },
     format: ["esm", "cjs"],
     dts: true,
     sourcemap: true,
@@ -28,12 +23,12 @@ export default defineConfig([
     // bundling a second copy of it: one PolicyError class, one store contract.
     external: ["toolgate"],
   },
-  ...(existsSync("src/cli/main.ts") ? [{
+  {
     entry: { cli: "src/cli/main.ts" },
     format: ["esm" as const],
     sourcemap: true,
     target: "node20",
     banner: { js: "#!/usr/bin/env node" },
     external: ["toolgate"],
-  }] : []),
+  },
 ]);
