@@ -209,13 +209,7 @@ class Builder {
     const entries = keys.map((key) => [key, this.entry(doc.tools[key] as Record<string, unknown>, child("/tools", key), ns)] as const);
     const names = new NameMatcher<Entry>(entries, fallback);
     this.shadowWarnings(names);
-    const noRuleHeld: Terminal = {
-      pointer: "/default",
-      action: Act.Deny,
-      reason: undefined,
-      refusal: "Not allowed: none of the default's conditional rules holds for this call.",
-      limits: NO_LIMITS,
-    };
+    const noRuleHeld = terminal("/default", Act.Deny, undefined, "Not allowed: none of the default's conditional rules holds for this call.", NO_LIMITS);
     return { plan: { names, fallback, namespace: ns, noRuleHeld }, issues: this.issues, warnings: this.warnings };
   }
 
@@ -256,13 +250,13 @@ class Builder {
     if (action === Act.Deny && raw !== undefined) {
       this.warnings.push({ path: child(pointer, "rate_limit"), message: "never applies: a deny rule's calls are refused before any limit is checked" });
     }
-    return {
+    return terminal(
       pointer,
       action,
       reason,
-      refusal: reason ?? generatedRefusal(action, pointer),
-      limits: action === Act.Deny || (own.length === 0 && this.policyLimits.length === 0) ? NO_LIMITS : [...own, ...this.policyLimits],
-    };
+      reason ?? generatedRefusal(action, pointer),
+      action === Act.Deny || (own.length === 0 && this.policyLimits.length === 0) ? NO_LIMITS : [...own, ...this.policyLimits],
+    );
   }
 
   limit(l: LimitDocument, pointer: string, ns: string, own: boolean): PlanLimit {
@@ -332,6 +326,16 @@ class Builder {
       }
     }
   }
+}
+
+/** A terminal rule with the decisions that depend on nothing but the rule, built once. */
+function terminal(pointer: string, action: Act, reason: string | undefined, refusal: string, limits: readonly PlanLimit[]): Terminal {
+  const refused =
+    action === Act.Approval
+      ? Object.freeze({ outcome: "needs_approval", rule: pointer, reason: refusal } as const)
+      : Object.freeze({ outcome: "deny", rule: pointer, reason: refusal } as const);
+  const allowed = Object.freeze({ outcome: "allow", rule: pointer } as const);
+  return { pointer, action, reason, refusal, refused, allowed, limits };
 }
 
 /** The reason for a refusal whose rule has none of its own. */

@@ -38,6 +38,7 @@ export class NameMatcher<T> {
   readonly #patterns: Pattern<T>[] = [];
   readonly #cache = new Map<string, T>();
   readonly #fallback: T;
+  readonly #hasPatterns: boolean;
 
   /** `entries` in document order; `fallback` governs names no key matches. */
   constructor(entries: readonly (readonly [string, T])[], fallback: T) {
@@ -68,6 +69,7 @@ export class NameMatcher<T> {
     this.#prefixLengths = [...prefixLengths].sort((a, b) => b - a);
     this.#suffixLengths = [...suffixLengths].sort((a, b) => b - a);
     this.#general.sort(better);
+    this.#hasPatterns = this.#patterns.length > 0;
   }
 
   /** The patterns, in document order. */
@@ -77,7 +79,7 @@ export class NameMatcher<T> {
 
   /** The value governing `name`: exact key, else best pattern, else the fallback. */
   resolve(name: string): T {
-    if (this.#patterns.length === 0) return this.#exact.get(name) ?? this.#fallback;
+    if (!this.#hasPatterns) return this.#exact.get(name) ?? this.#fallback;
     // With patterns, the cache holds exact names too: a hot name costs one lookup either way.
     const cached = this.#cache.get(name);
     if (cached !== undefined) return cached;

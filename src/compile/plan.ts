@@ -5,7 +5,7 @@
  */
 
 import type { BudgetRequest } from "../store.js";
-import type { LimitInfo } from "../types.js";
+import type { AllowDecision, DenyDecision, LimitInfo, NeedsApprovalDecision } from "../types.js";
 import type { Condition } from "./when.js";
 import type { NameMatcher } from "./match.js";
 import type { BudgetKeys } from "./keys.js";
@@ -57,6 +57,10 @@ export interface Terminal {
   readonly reason: string | undefined;
   /** The reason a deny or needs-approval outcome of this rule carries: the author's, else generated. */
   readonly refusal: string;
+  /** This rule's deny or needs-approval decision, built once (frozen). */
+  readonly refused: DenyDecision | NeedsApprovalDecision;
+  /** This rule's allow decision when no limit applies, built once (frozen). */
+  readonly allowed: AllowDecision;
   readonly limits: readonly PlanLimit[];
 }
 

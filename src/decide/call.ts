@@ -12,10 +12,6 @@ export const EMPTY: object = Object.freeze({});
 /** Plain data objects only: no arrays, no class instances, no null. */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== "object" || v === null) return false;
-  // Reading `constructor` is an inline-cached load, several times cheaper than
-  // Object.getPrototypeOf on this hot path; only objects that shadow or lack it (a
-  // "constructor" key, a null prototype) take the exact, slower check.
-  if ((v as { constructor?: unknown }).constructor === Object && !hasOwn.call(v, "constructor")) return true;
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === objectProto || proto === null;
 }
