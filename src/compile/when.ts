@@ -95,6 +95,14 @@ export function compileCondition(schema: unknown, path: string): CompiledConditi
     return undefined;
   });
   if (unknown.length > 0) return { ok: false, issues: unknown };
+  // Check against the meta-schema first: ajv's compile error for a bad keyword value names no
+  // place, its validateSchema errors do. The deepest error is the most specific one (the
+  // meta-schema's alternatives add shallower ones).
+  if (!instance.validateSchema(schema as object)) {
+    const errors = instance.errors ?? [];
+    const e = errors.reduce<ErrorObject | undefined>((a, b) => (a === undefined || b.instancePath.length > a.instancePath.length ? b : a), undefined);
+    if (e !== undefined) return { ok: false, issues: [{ path: path + e.instancePath, message: `${e.message ?? "is invalid"} (in a when schema)` }] };
+  }
   try {
     const check = instance.compile(schema as object);
     if (cache.size >= 1000) cache.clear();

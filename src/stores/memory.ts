@@ -177,7 +177,7 @@ export class MemoryStore implements SyncStore {
   readonly synchronous = true as const;
   /** The bound on budgets kept at once. */
   readonly maxKeys: number;
-  readonly #budgets: LRUCache<string, Budget>;
+  #cache: LRUCache<string, Budget> | undefined;
   readonly #queues = new Map<number, Queue>();
 
   /** @throws TypeError when an option is unknown or out of range. */
@@ -193,21 +193,30 @@ export class MemoryStore implements SyncStore {
       throw new TypeError(`MemoryStore: maxKeys must be a positive integer, got ${describeValue(maxKeys)}`);
     }
     this.maxKeys = maxKeys;
-    this.#budgets = new LRUCache<string, Budget>({
-      max: maxKeys,
-      // Called for every budget that leaves, evicted or deleted: it leaves its queue too.
-      dispose: (budget) => this.#queue(budget.windowMs).remove(budget),
-    });
+  }
+
+  // lru-cache allocates its index arrays for `max` entries up front (about 1.5 MB and tens of
+  // milliseconds at the default bound), so the cache is made on first use: a policy compiled
+  // without a store, or one whose limits are never reached, pays nothing.
+  get #budgets(): LRUCache<string, Budget> {
+    if (this.#cache === undefined) {
+      this.#cache = new LRUCache<string, Budget>({
+        max: this.maxKeys,
+        // Called for every budget that leaves, evicted or deleted: it leaves its queue too.
+        dispose: (budget) => this.#queue(budget.windowMs).remove(budget),
+      });
+    }
+    return this.#cache;
   }
 
   /** The number of budgets held now (live or not yet reclaimed). */
   get size(): number {
-    return this.#budgets.size;
+    return this.#cache?.size ?? 0;
   }
 
   /** Drops every budget. */
   clear(): void {
-    this.#budgets.clear();
+    this.#cache?.clear();
     this.#queues.clear();
   }
 
