@@ -130,3 +130,24 @@ export async function closeClient(client: { disconnect?: () => unknown; destroy?
     // already closed
   }
 }
+
+/** A node-redis client as connectNodeRedis returns it. */
+export type NodeRedisClient = Awaited<ReturnType<typeof connectNodeRedis>>;
+
+/**
+ * One ioredis and one node-redis client on the suite's server, connected before its tests and
+ * closed after them. Call inside a describe body; read the clients inside tests.
+ */
+export function bothClients(server: () => RedisServerHandle): { io: () => Redis; node: () => NodeRedisClient } {
+  let io: Redis | undefined;
+  let node: NodeRedisClient | undefined;
+  beforeAll(async () => {
+    io = await connectIORedis(server());
+    node = await connectNodeRedis(server());
+  });
+  afterAll(async () => {
+    await closeClient(io);
+    await closeClient(node);
+  });
+  return { io: () => io!, node: () => node! };
+}

@@ -4,11 +4,10 @@
 // (±1 ms) often. Scale up with TOOLGATE_FUZZ_SEQUENCES (replay with TOOLGATE_FUZZ_SEED).
 
 import fc from "fast-check";
-import type { Redis } from "ioredis";
 import { compilePolicy, MemoryStore, type BudgetRequest, type ConsumeResult, type LimitDocument, type PolicyDocument } from "toolgate";
 import { RedisStore } from "toolgate/redis";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { closeClient, connectIORedis, connectNodeRedis, describeWithRedis } from "../helpers/redis-server.js";
+import { expect, it } from "vitest";
+import { bothClients, describeWithRedis } from "../helpers/redis-server.js";
 
 function fuzzParams(fallback: number): { numRuns: number; seed?: number } {
   const raw = process.env.TOOLGATE_FUZZ_SEQUENCES ?? process.env.TOOLGATE_FUZZ_RUNS ?? "";
@@ -65,16 +64,7 @@ const plain = (r: ConsumeResult) =>
   r.allowed ? { allowed: true, remaining: Array.from(r.remaining) } : { allowed: false, retryAfterMs: Array.from(r.retryAfterMs) };
 
 describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
-  let io: Redis | undefined;
-  let node: Awaited<ReturnType<typeof connectNodeRedis>> | undefined;
-  beforeAll(async () => {
-    io = await connectIORedis(server());
-    node = await connectNodeRedis(server());
-  });
-  afterAll(async () => {
-    await closeClient(io);
-    await closeClient(node);
-  });
+  const clients = bothClients(server);
 
   let sequences = 0;
 
@@ -85,7 +75,7 @@ describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
         const clock = () => now;
         const namespace = `equivalence-${Date.now()}-${++sequences}`;
         const memory = compilePolicy(doc, { store: new MemoryStore(), clock, namespace });
-        const redis = compilePolicy(doc, { store: new RedisStore({ client: useNode ? node! : io!, clock: "engine" }), clock, namespace, storeTimeoutMs: 10_000 });
+        const redis = compilePolicy(doc, { store: new RedisStore({ client: useNode ? clients.node() : clients.io(), clock: "engine" }), clock, namespace, storeTimeoutMs: 10_000 });
         for (const [i, s] of steps.entries()) {
           now += s.dt;
           const session = s.user === undefined ? { id: s.id } : { id: s.id, user: s.user };
@@ -116,7 +106,7 @@ describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
         let now = 50_000;
         const namespace = `long-equivalence-${Date.now()}-${++sequences}`;
         const memory = new MemoryStore();
-        const redis = new RedisStore({ client: node!, clock: "engine" });
+        const redis = new RedisStore({ client: clients.node(), clock: "engine" });
         for (const [i, s] of bursts.entries()) {
           now += s.dt;
           const budgets: BudgetRequest[] = s.keys.map((k) => ({ key: `${namespace}/k${k}`, max: specs[k]!.max, windowMs: specs[k]!.windowMs, cost: s.cost }));
@@ -139,7 +129,7 @@ describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
         let now = 1_000;
         const namespace = `consume-equivalence-${Date.now()}-${++sequences}`;
         const memory = new MemoryStore();
-        const redis = new RedisStore({ client: io!, clock: "engine" });
+        const redis = new RedisStore({ client: clients.io(), clock: "engine" });
         for (const [i, s] of steps.entries()) {
           now += s.dt;
           const budgets: BudgetRequest[] = s.keys.map((k) => ({

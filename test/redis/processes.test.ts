@@ -5,9 +5,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { compilePolicy } from "toolgate";
 import { RedisStore } from "toolgate/redis";
-import type { Redis } from "ioredis";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { closeClient, connectIORedis, connectNodeRedis, describeWithRedis, type RedisServerHandle } from "../helpers/redis-server.js";
+import { expect, it } from "vitest";
+import { bothClients, describeWithRedis, type RedisServerHandle } from "../helpers/redis-server.js";
 
 const WORKER = fileURLToPath(new URL("./fixtures/decide-worker.mjs", import.meta.url));
 
@@ -42,16 +41,7 @@ function startWorker(server: RedisServerHandle, env: Record<string, string>): Wo
 }
 
 describeWithRedis("RedisStore shared across processes and clients", (server) => {
-  let io: Redis | undefined;
-  let node: Awaited<ReturnType<typeof connectNodeRedis>> | undefined;
-  beforeAll(async () => {
-    io = await connectIORedis(server());
-    node = await connectNodeRedis(server());
-  });
-  afterAll(async () => {
-    await closeClient(io);
-    await closeClient(node);
-  });
+  const clients = bothClients(server);
 
   it("gives exactly max allows to two OS processes deciding 250 calls each at once (max 50)", async () => {
     const namespace = `processes-${Date.now()}`;
@@ -71,7 +61,7 @@ describeWithRedis("RedisStore shared across processes and clients", (server) => 
   it("gives exactly max allows to 500 concurrent calls on one session over both clients, on the server's clock", async () => {
     const namespace = `in-process-${Date.now()}`;
     const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 50, window: "1h" } } } } as const;
-    const policies = [io!, node!].map((client) => compilePolicy(doc, { store: new RedisStore({ client }), namespace, storeTimeoutMs: 10_000 }));
+    const policies = [clients.io(), clients.node()].map((client) => compilePolicy(doc, { store: new RedisStore({ client }), namespace, storeTimeoutMs: 10_000 }));
     const decisions = await Promise.all(
       Array.from({ length: 500 }, (_, i) => policies[i % 2]!.decide({ tool: "t", session: { id: "s" } })),
     );
@@ -82,8 +72,8 @@ describeWithRedis("RedisStore shared across processes and clients", (server) => 
   it("lets replicas whose clocks disagree by hours share exact windows (time from Redis)", async () => {
     const namespace = `skew-${Date.now()}`;
     const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 2, window: "1m" } } } } as const;
-    const ahead = compilePolicy(doc, { store: new RedisStore({ client: io! }), namespace, clock: () => Date.now() + 3_600_000 });
-    const behind = compilePolicy(doc, { store: new RedisStore({ client: node! }), namespace, clock: () => Date.now() - 3_600_000 });
+    const ahead = compilePolicy(doc, { store: new RedisStore({ client: clients.io() }), namespace, clock: () => Date.now() + 3_600_000 });
+    const behind = compilePolicy(doc, { store: new RedisStore({ client: clients.node() }), namespace, clock: () => Date.now() - 3_600_000 });
     const call = { tool: "t", session: { id: "s" } };
     expect(await ahead.decide(call)).toMatchObject({ outcome: "allow", remaining: 1 });
     expect(await behind.decide(call)).toMatchObject({ outcome: "allow", remaining: 0 });
@@ -99,17 +89,17 @@ describeWithRedis("RedisStore shared across processes and clients", (server) => 
     const namespace = `expiry-${Date.now()}`;
     const policy = compilePolicy(
       { version: "1", default: "deny", tools: { t: { rate_limit: { max: 1, window: "300ms" } } } },
-      { store: new RedisStore({ client: io!, prefix: "expiry:" }), namespace },
+      { store: new RedisStore({ client: clients.io(), prefix: "expiry:" }), namespace },
     );
     expect(await policy.decide({ tool: "t", session: { id: "s" } })).toMatchObject({ outcome: "allow" });
-    const keys = await io!.keys("expiry:*");
+    const keys = await clients.io().keys("expiry:*");
     expect(keys).toHaveLength(1);
-    const ttl = await io!.pttl(keys[0]!);
+    const ttl = await clients.io().pttl(keys[0]!);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(300);
     expect(await policy.decide({ tool: "t", session: { id: "s" } })).toMatchObject({ outcome: "rate_limited" });
     await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(await io!.exists(keys[0]!)).toBe(0);
+    expect(await clients.io().exists(keys[0]!)).toBe(0);
     expect(await policy.decide({ tool: "t", session: { id: "s" } })).toMatchObject({ outcome: "allow" });
   });
 });
