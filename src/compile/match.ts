@@ -33,8 +33,17 @@ export class NameMatcher<T> {
   readonly #suffix = new Map<string, Pattern<T>>();
   #prefixLengths: number[] = [];
   #suffixLengths: number[] = [];
-  /** Patterns that are neither a plain prefix nor a plain suffix, best first. */
-  #general: Pattern<T>[] = [];
+  /**
+   * Patterns with a star inside (`x_*_y`, `*a*`): bucketed by their leading literal, else by
+   * their trailing literal, each bucket best first, so a name probes only the buckets its own
+   * prefixes and suffixes name. Only patterns with stars at both ends (`*`, `*a*`) are tried
+   * one by one.
+   */
+  readonly #innerByPrefix = new Map<string, Pattern<T>[]>();
+  readonly #innerBySuffix = new Map<string, Pattern<T>[]>();
+  #innerPrefixLengths: number[] = [];
+  #innerSuffixLengths: number[] = [];
+  #floating: Pattern<T>[] = [];
   readonly #patterns: Pattern<T>[] = [];
   readonly #cache = new Map<string, T>();
   readonly #fallback: T;
@@ -62,13 +71,21 @@ export class NameMatcher<T> {
       } else if (segments.length === 2 && first === "" && last !== "") {
         if (!this.#suffix.has(last)) this.#suffix.set(last, p);
         suffixLengths.add(last.length);
+      } else if (first !== "") {
+        bucket(this.#innerByPrefix, first, p);
+      } else if (last !== "") {
+        bucket(this.#innerBySuffix, last, p);
       } else {
-        this.#general.push(p);
+        this.#floating.push(p);
       }
     });
     this.#prefixLengths = [...prefixLengths].sort((a, b) => b - a);
     this.#suffixLengths = [...suffixLengths].sort((a, b) => b - a);
-    this.#general.sort(better);
+    for (const list of this.#innerByPrefix.values()) list.sort(better);
+    for (const list of this.#innerBySuffix.values()) list.sort(better);
+    this.#innerPrefixLengths = [...new Set([...this.#innerByPrefix.keys()].map((k) => k.length))];
+    this.#innerSuffixLengths = [...new Set([...this.#innerBySuffix.keys()].map((k) => k.length))];
+    this.#floating.sort(better);
     this.#hasPatterns = this.#patterns.length > 0;
   }
 
@@ -122,12 +139,30 @@ export class NameMatcher<T> {
         break;
       }
     }
-    for (const p of this.#general) {
-      if (best !== undefined && better(p, best) > 0) break;
-      if (matches(p.segments, name)) return p;
+    for (const len of this.#innerPrefixLengths) {
+      if (len <= name.length) best = firstMatch(this.#innerByPrefix.get(name.slice(0, len)), name, best);
     }
-    return best;
+    for (const len of this.#innerSuffixLengths) {
+      if (len <= name.length) best = firstMatch(this.#innerBySuffix.get(name.slice(name.length - len)), name, best);
+    }
+    return firstMatch(this.#floating, name, best);
   }
+}
+
+function bucket<T>(map: Map<string, Pattern<T>[]>, literal: string, p: Pattern<T>): void {
+  const list = map.get(literal);
+  if (list === undefined) map.set(literal, [p]);
+  else list.push(p);
+}
+
+/** The better of `best` and the first pattern of a best-first list that matches `name`. */
+function firstMatch<T>(list: readonly Pattern<T>[] | undefined, name: string, best: Pattern<T> | undefined): Pattern<T> | undefined {
+  if (list === undefined) return best;
+  for (const p of list) {
+    if (best !== undefined && better(p, best) > 0) return best;
+    if (matches(p.segments, name)) return p;
+  }
+  return best;
 }
 
 /** Orders patterns best first: more specific, then written earlier. */
