@@ -129,11 +129,11 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
       const l = limits[i]!;
       const b = budgetFor(l, session, id);
       if (b === undefined) {
-        return Object.freeze({
+        return {
           outcome: "deny",
           rule: l.pointer,
           reason: `The limit ${l.pointer} counts per ${l.per}, and this session has no usable value there (a non-empty string or a finite number).`,
-        } as const);
+        };
       }
       budgets[i] = b;
     }
@@ -212,7 +212,7 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
         if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0) return storeFailed(t, `the store answered a remaining count of ${kind(x)}`);
         if (x < min) min = x;
       }
-      return Object.freeze({ outcome: "allow", rule: t.pointer, remaining: min } as const);
+      return { outcome: "allow", rule: t.pointer, remaining: min };
     }
     if (answer.allowed === false) {
       const waits = answer.retryAfterMs;
@@ -229,20 +229,20 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
       }
       if (worst < 0) return storeFailed(t, "the store refused the call without a wait");
       const l = t.limits[worst]!;
-      return Object.freeze({
+      return {
         outcome: "rate_limited",
         rule: l.pointer,
         reason: l.own && t.reason !== undefined ? t.reason : `Rate limit reached for ${quote(p.tool)}: ${l.describe} (${l.pointer}). Retry in ${formatWait(wait)}.`,
         retryAfterMs: wait,
         limit: l.info,
-      } as const);
+      };
     }
     return storeFailed(t, "the store answered neither allowed nor refused");
   }
 
   function storeFailed(t: Terminal, why: string): Decision {
-    if (failOpen) return Object.freeze({ outcome: "allow", rule: t.pointer, failedOpen: true } as const);
-    return Object.freeze({ outcome: "deny", rule: t.pointer, reason: `The rate-limit store failed (${why}), so the call is refused.` } as const);
+    if (failOpen) return { outcome: "allow", rule: t.pointer, failedOpen: true };
+    return { outcome: "deny", rule: t.pointer, reason: `The rate-limit store failed (${why}), so the call is refused.` };
   }
 
   function consumeSync(p: NeedsStore): Decision {
@@ -420,11 +420,11 @@ function matchedKeys(plan: Plan, tool: string): string[] {
 }
 
 function malformed(what: Malformed, value: unknown): Decision {
-  return Object.freeze({ outcome: "deny", rule: "", reason: `Malformed call: ${malformedReason(what, value)}` } as const);
+  return { outcome: "deny", rule: "", reason: `Malformed call: ${malformedReason(what, value)}` };
 }
 
 function unreadable(e: unknown): Decision {
-  return Object.freeze({ outcome: "deny", rule: "", reason: `Malformed call: it could not be read (${errorText(e)}).` } as const);
+  return { outcome: "deny", rule: "", reason: `Malformed call: it could not be read (${errorText(e)}).` };
 }
 
 function isThenable(v: unknown): boolean {
