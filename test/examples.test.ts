@@ -14,6 +14,14 @@ describe("examples", () => {
     expect(out).toMatch(/delete_run \(approved\)\s+allow/);
     expect(out).toMatch(/drop_database\s+deny\s+\/default/);
     expect(out).toMatch(/Malformed call: unknown field "arguments"/);
+    // The README shows this output: every line it shows must be a line the example prints.
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const shown = /## Two commands[\s\S]*?```text\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(shown).toBeDefined();
+    const printed = new Set(out.split("\n").map((l) => l.trimEnd()));
+    for (const line of shown!.split("\n").filter((l) => l.trim() !== "" && l.trim() !== "...")) {
+      expect(printed.has(line.trimEnd()), line).toBe(true);
+    }
   });
 
   it("the README quickstart runs as written and prints what it says", () => {
