@@ -4,10 +4,10 @@
  * characters, else the one written first.
  *
  * Everything is prepared at compile time so a lookup never builds a RegExp: exact keys sit in
- * a Map; prefix patterns (`get_*`) and suffix patterns (`*_run`) in Maps keyed by their literal,
- * probed once per distinct literal length, so their number does not slow a lookup; other
- * patterns are split into literal segments and tried best-first. Pattern results are cached
- * per name in a bounded table (attackers choose names, so it must stay bounded).
+ * a Map; patterns are split into literal segments and bucketed by their leading (else
+ * trailing) literal, probed once per distinct literal length, so their number does not slow a
+ * lookup. Results are cached per name in a bounded table (attackers choose names, so it must
+ * stay bounded).
  */
 
 /** A pattern key as compiled: where it is, how specific, and how to test a name. */
@@ -29,20 +29,16 @@ export const NAME_CACHE_SIZE = 8192;
 /** Resolves tool names to the value of the key that governs them. */
 export class NameMatcher<T> {
   readonly #exact = new Map<string, T>();
-  readonly #prefix = new Map<string, Pattern<T>>();
-  readonly #suffix = new Map<string, Pattern<T>>();
+  /**
+   * Patterns bucketed by their leading literal (`get_*`, `x_*_y`), else by their trailing one
+   * (`*_run`), each bucket best first: a name probes only the buckets its own prefixes and
+   * suffixes name, once per distinct literal length, so the number of patterns does not slow
+   * a lookup. Only patterns with stars at both ends (`*`, `*a*`) are tried one by one.
+   */
+  readonly #byPrefix = new Map<string, Pattern<T>[]>();
+  readonly #bySuffix = new Map<string, Pattern<T>[]>();
   #prefixLengths: number[] = [];
   #suffixLengths: number[] = [];
-  /**
-   * Patterns with a star inside (`x_*_y`, `*a*`): bucketed by their leading literal, else by
-   * their trailing literal, each bucket best first, so a name probes only the buckets its own
-   * prefixes and suffixes name. Only patterns with stars at both ends (`*`, `*a*`) are tried
-   * one by one.
-   */
-  readonly #innerByPrefix = new Map<string, Pattern<T>[]>();
-  readonly #innerBySuffix = new Map<string, Pattern<T>[]>();
-  #innerPrefixLengths: number[] = [];
-  #innerSuffixLengths: number[] = [];
   #floating: Pattern<T>[] = [];
   readonly #patterns: Pattern<T>[] = [];
   readonly #cache = new Map<string, T>();
@@ -52,8 +48,6 @@ export class NameMatcher<T> {
   /** `entries` in document order; `fallback` governs names no key matches. */
   constructor(entries: readonly (readonly [string, T])[], fallback: T) {
     this.#fallback = fallback;
-    const prefixLengths = new Set<number>();
-    const suffixLengths = new Set<number>();
     entries.forEach(([key, value], order) => {
       if (!key.includes("*")) {
         this.#exact.set(key, value);
@@ -64,28 +58,17 @@ export class NameMatcher<T> {
       this.#patterns.push(p);
       const first = segments[0]!;
       const last = segments[segments.length - 1]!;
-      // "a*" and "a**" share a literal and a specificity: the first written keeps the slot.
-      if (segments.length === 2 && last === "" && first !== "") {
-        if (!this.#prefix.has(first)) this.#prefix.set(first, p);
-        prefixLengths.add(first.length);
-      } else if (segments.length === 2 && first === "" && last !== "") {
-        if (!this.#suffix.has(last)) this.#suffix.set(last, p);
-        suffixLengths.add(last.length);
-      } else if (first !== "") {
-        bucket(this.#innerByPrefix, first, p);
-      } else if (last !== "") {
-        bucket(this.#innerBySuffix, last, p);
-      } else {
-        this.#floating.push(p);
-      }
+      if (first !== "") bucket(this.#byPrefix, first, p);
+      else if (last !== "") bucket(this.#bySuffix, last, p);
+      else this.#floating.push(p);
     });
-    this.#prefixLengths = [...prefixLengths].sort((a, b) => b - a);
-    this.#suffixLengths = [...suffixLengths].sort((a, b) => b - a);
-    for (const list of this.#innerByPrefix.values()) list.sort(better);
-    for (const list of this.#innerBySuffix.values()) list.sort(better);
-    this.#innerPrefixLengths = [...new Set([...this.#innerByPrefix.keys()].map((k) => k.length))];
-    this.#innerSuffixLengths = [...new Set([...this.#innerBySuffix.keys()].map((k) => k.length))];
+    // Sorting best first also settles "a*" against "a**": same bucket, same specificity, so
+    // the one written first comes first.
+    for (const list of this.#byPrefix.values()) list.sort(better);
+    for (const list of this.#bySuffix.values()) list.sort(better);
     this.#floating.sort(better);
+    this.#prefixLengths = [...new Set([...this.#byPrefix.keys()].map((k) => k.length))];
+    this.#suffixLengths = [...new Set([...this.#bySuffix.keys()].map((k) => k.length))];
     this.#hasPatterns = this.#patterns.length > 0;
   }
 
@@ -124,26 +107,10 @@ export class NameMatcher<T> {
   bestPattern(name: string): Pattern<T> | undefined {
     let best: Pattern<T> | undefined;
     for (const len of this.#prefixLengths) {
-      if (len > name.length) continue;
-      const p = this.#prefix.get(name.slice(0, len));
-      if (p !== undefined) {
-        best = p;
-        break;
-      }
+      if (len <= name.length) best = firstMatch(this.#byPrefix.get(name.slice(0, len)), name, best);
     }
     for (const len of this.#suffixLengths) {
-      if (len > name.length) continue;
-      const p = this.#suffix.get(name.slice(name.length - len));
-      if (p !== undefined) {
-        if (best === undefined || better(p, best) < 0) best = p;
-        break;
-      }
-    }
-    for (const len of this.#innerPrefixLengths) {
-      if (len <= name.length) best = firstMatch(this.#innerByPrefix.get(name.slice(0, len)), name, best);
-    }
-    for (const len of this.#innerSuffixLengths) {
-      if (len <= name.length) best = firstMatch(this.#innerBySuffix.get(name.slice(name.length - len)), name, best);
+      if (len <= name.length) best = firstMatch(this.#bySuffix.get(name.slice(name.length - len)), name, best);
     }
     return firstMatch(this.#floating, name, best);
   }
