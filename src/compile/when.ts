@@ -16,7 +16,7 @@ import formatsModule from "ajv-formats";
 import { RE2JS } from "re2js";
 import { child } from "../document/pointer.js";
 import { errorText } from "../document/data.js";
-import { closest } from "../document/schema.js";
+import { closest } from "../document/words.js";
 
 type FormatsPlugin = (ajv: Ajv2020) => Ajv2020;
 // ajv-formats is CommonJS; depending on the loader its function is the module or its default.

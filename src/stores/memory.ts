@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import { describe } from "../document/words.js";
 import type { BudgetRequest, ConsumeRequest, ConsumeResult, SyncStore } from "../store.js";
 
 /** Options of {@link MemoryStore}. Unknown options are rejected. */
@@ -183,14 +184,14 @@ export class MemoryStore implements SyncStore {
   /** @throws TypeError when an option is unknown or out of range. */
   constructor(options: MemoryStoreOptions = {}) {
     if (options === null || typeof options !== "object") {
-      throw new TypeError(`MemoryStore: options must be an object, got ${describeValue(options)}`);
+      throw new TypeError(`MemoryStore: options must be an object, got ${describe(options)}`);
     }
     for (const key of Object.keys(options)) {
       if (key !== "maxKeys") throw new TypeError(`MemoryStore: unknown option "${key}"`);
     }
     const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
     if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) {
-      throw new TypeError(`MemoryStore: maxKeys must be a positive integer, got ${describeValue(maxKeys)}`);
+      throw new TypeError(`MemoryStore: maxKeys must be a positive integer, got ${describe(maxKeys)}`);
     }
     this.maxKeys = maxKeys;
   }
@@ -327,13 +328,7 @@ export class MemoryStore implements SyncStore {
 
 function checkCost(r: BudgetRequest): void {
   if (!Number.isSafeInteger(r.cost) || r.cost < 1) {
-    throw new RangeError(`MemoryStore: cost must be a positive integer, got ${describeValue(r.cost)}`);
+    throw new RangeError(`MemoryStore: cost must be a positive integer, got ${describe(r.cost)}`);
   }
   if (r.cost > r.max) throw new RangeError(`MemoryStore: cost ${r.cost} can never fit under max ${r.max}`);
-}
-
-function describeValue(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) return String(v);
-  return typeof v;
 }
