@@ -7,6 +7,7 @@
  * something other than what the policy saw.
  */
 
+import { isPlainObject } from "./decide/call.js";
 import type { AllowDecision, Decision, NeedsApprovalDecision, Policy, Session, ToolCall } from "./types.js";
 
 /** A call as the guarded function receives it: the {@link ToolCall} fields a host supplies. */
@@ -219,10 +220,4 @@ function copyJson(value: unknown): unknown {
 function firstLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
   return text.split("\n", 1)[0] ?? text;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== "object" || v === null) return false;
-  const proto = Object.getPrototypeOf(v) as unknown;
-  return proto === Object.prototype || proto === null;
 }
