@@ -11,7 +11,8 @@ export default defineConfig([
       testing: "src/testing/index.ts",
     },
     format: ["esm", "cjs"],
-    dts: true,
+    // TOOLGATE_NO_DTS=1 skips declarations: a quick build for local test runs while types are in flux.
+    dts: process.env.TOOLGATE_NO_DTS === undefined,
     sourcemap: true,
     // Not cleaned: several builds may run at once (tests, benchmarks, watchers), and a clean
     // would delete files another process is importing. Entry names are fixed, so nothing stale ships.

@@ -60,6 +60,10 @@ export type {
   ConsumeRefused,
   ConsumeRequest,
   ConsumeResult,
+  RefundEntry,
+  RefundRequest,
+  RefundResult,
   Store,
   SyncStore,
 } from "./store.js";
+export { StoreBusyError } from "./store.js";

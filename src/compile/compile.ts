@@ -278,7 +278,7 @@ class Builder {
       per,
       keys: new BudgetKeys(keyPrefix),
       keysNumber: new BudgetKeys(head("attr:number")),
-      globalBudget: scope === Scope.Global ? Object.freeze({ key: keyPrefix, max: l.max, windowMs, cost: 1 }) : undefined,
+      globalBudget: scope === Scope.Global ? Object.freeze({ key: keyPrefix, max: l.max, windowMs, cost: 1, refundable: false, shared: true }) : undefined,
       info,
       own,
       describe: `at most ${l.max} call${l.max === 1 ? "" : "s"} per ${formatWindow(windowMs)}${

@@ -179,11 +179,11 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: Pol
       case Scope.Global:
         return l.globalBudget;
       case Scope.Session:
-        return { key: l.keys.keyFor(id), max: l.max, windowMs: l.windowMs, cost: 1 };
+        return { key: l.keys.keyFor(id), max: l.max, windowMs: l.windowMs, cost: 1, refundable: false, shared: false };
       default: {
         const v = readPointer(session, l.tokens);
-        if (typeof v === "string" && v.length > 0) return { key: l.keys.keyFor(v), max: l.max, windowMs: l.windowMs, cost: 1 };
-        if (typeof v === "number" && Number.isFinite(v)) return { key: l.keysNumber.keyFor(String(v)), max: l.max, windowMs: l.windowMs, cost: 1 };
+        if (typeof v === "string" && v.length > 0) return { key: l.keys.keyFor(v), max: l.max, windowMs: l.windowMs, cost: 1, refundable: false, shared: true };
+        if (typeof v === "number" && Number.isFinite(v)) return { key: l.keysNumber.keyFor(String(v)), max: l.max, windowMs: l.windowMs, cost: 1, refundable: false, shared: true };
         return undefined;
       }
     }
