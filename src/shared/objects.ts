@@ -1,0 +1,21 @@
+/** Checks on objects that hostile input may shape: plain data, own properties. Dependency-free. */
+
+const objectProto = Object.prototype;
+
+/** `hasOwnProperty`, taken once: an object may shadow its own. */
+export const hasOwn: (this: unknown, key: PropertyKey) => boolean = Object.prototype.hasOwnProperty;
+
+/**
+ * Plain data objects only: the prototype is `Object.prototype` or `null`. No arrays, no class
+ * instances, no null. A proxy whose `getPrototypeOf` trap throws is not plain.
+ */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null) return false;
+  let proto: unknown;
+  try {
+    proto = Object.getPrototypeOf(v);
+  } catch {
+    return false;
+  }
+  return proto === objectProto || proto === null;
+}
