@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 
-import type { Store } from "./store.js";
+import type { Store, StoreBusyError } from "./store.js";
 
 // ---------------------------------------------------------------------------------------------
 // The policy document, version "1"
@@ -28,9 +28,15 @@ export type Window = number | `${number}${"ms" | "s" | "m" | "h" | "d"}`;
  */
 export type LimitScope = "session" | "global" | `/${string}`;
 
-/** A rate limit: at most `max` calls in any sliding window of `window`. */
+/**
+ * A rate limit: at most `max` calls (with `cost`: units) in any sliding window of `window`.
+ * docs/spec.md, "Limit" and "Budgets: identity, spend caps, refunds".
+ */
 export interface LimitDocument {
-  /** The most calls allowed in any window; an integer from 1 to 1,000,000,000. */
+  /**
+   * The most calls allowed in any window: an integer from 1 to 1,000,000,000. With `cost`, the
+   * most units: a number > 0 with at most six decimal places.
+   */
   max: number;
   /** The window length. */
   window: Window;
@@ -39,6 +45,23 @@ export interface LimitDocument {
    * @default "session"
    */
   per?: LimitScope;
+  /**
+   * The budget's name (1–128 characters). Limits with the same `id` share one budget (and must
+   * agree on `max`, `window` and `per`), and a budget keeps its count across edits that move
+   * the limit. Without it the budget is named by the limit's JSON Pointer.
+   */
+  id?: string;
+  /**
+   * Units one call uses: a number ≥ 0 (at most six decimal places), or a JSON Pointer into the
+   * call's arguments (`"/amount"`) whose value is the call's units.
+   * @default 1
+   */
+  cost?: number | `/${string}`;
+  /**
+   * `"on_error"` gives a call's units back when the tool then fails (see {@link Policy.refund}).
+   * @default "never"
+   */
+  refund?: "never" | "on_error";
 }
 
 /** A JSON Schema (draft 2020-12) as a `when` condition: an object or a boolean schema. */
@@ -128,12 +151,14 @@ export interface ToolCall {
 
 /** The limit that refused a call, as written in the policy (window in milliseconds). */
 export interface LimitInfo {
-  /** The most calls in a window. */
+  /** The most calls (or, with `cost`, units) in a window. */
   max: number;
   /** The window length in milliseconds. */
   windowMs: number;
-  /** Whose budget: `"session"`, `"global"` or a JSON Pointer into the session. */
+  /** Whose budget: `"session"`, `"global"` or a JSON Pointer into the session, as written. */
   per: string;
+  /** The limit's `cost` as written (a number, or a JSON Pointer into the arguments), when it has one. */
+  cost?: number | string;
 }
 
 /** The call may go ahead. */
@@ -145,15 +170,61 @@ export interface AllowDecision {
   remaining?: number;
   /** Present (and `true`) only when the store failed and the policy was compiled with `failOpen`. */
   failedOpen?: true;
+  /**
+   * Present when the call counted units in a limit with `refund: "on_error"`: hand it to
+   * {@link Policy.refund} if the tool then fails. Plain JSON data.
+   */
+  refund?: RefundTicket;
+  /** In shadow mode, the refusal that enforcement would have answered (the call was allowed). */
+  shadow?: Refusal;
 }
+
+/**
+ * What {@link Policy.refund} needs to give back a call's units: the namespace and, per
+ * refundable budget that counted units, the budget's key and the store's entry id. Plain JSON
+ * data: it survives `JSON.parse(JSON.stringify(decision))`.
+ */
+export interface RefundTicket {
+  /** The namespace of the policy that counted the call. */
+  namespace: string;
+  /** One per refundable budget in which the call counted units. */
+  entries: { key: string; entry: string }[];
+}
+
+/**
+ * Why a call was denied, for programs (logs, dashboards, retries); `reason` is for people.
+ *
+ * - `policy`: a deny rule, the default, or no conditional rule held
+ * - `malformed_call`: the call is not a well-formed call (docs/spec.md, "Evaluation", step 1)
+ * - `missing_attribute`: the session lacks a usable value for a `per` limit
+ * - `invalid_cost`: a `cost` pointer found no usable amount in the arguments
+ * - `cost_exceeds_max`: the call's cost alone is more than a limit's `max`
+ * - `tool_changed`: the tool's definition changed after it was first listed (MCP proxy)
+ * - `not_approved`: the call needed approval and no person gave it (declined, cancelled, timed
+ *   out, or the client cannot be asked)
+ * - `host_failure`: a host callback threw (a `session` callback, an approval function)
+ * - `store_failure`: the store (or the clock) failed, timed out, or was overloaded
+ */
+export type DenyCause =
+  | "policy"
+  | "malformed_call"
+  | "missing_attribute"
+  | "invalid_cost"
+  | "cost_exceeds_max"
+  | "tool_changed"
+  | "not_approved"
+  | "host_failure"
+  | "store_failure";
 
 /** The call is refused. */
 export interface DenyDecision {
   outcome: "deny";
   /** JSON Pointer of what decided; `""` for a malformed call. */
   rule: string;
-  /** Why, written for the agent and its user. */
+  /** Why, written for the agent and its user. Never carries text from a store, clock or callback. */
   reason: string;
+  /** Why, for programs. */
+  cause: DenyCause;
 }
 
 /** The call needs a human's approval; call again with `approved: true` once given. */
@@ -181,6 +252,9 @@ export interface RateLimitedDecision {
 /** The answer for one call: plain, JSON-serialisable data. */
 export type Decision = AllowDecision | DenyDecision | NeedsApprovalDecision | RateLimitedDecision;
 
+/** A decision that refuses the call. */
+export type Refusal = DenyDecision | NeedsApprovalDecision | RateLimitedDecision;
+
 /** The four outcomes. */
 export type Outcome = Decision["outcome"];
 
@@ -188,8 +262,41 @@ export type Outcome = Decision["outcome"];
 // Compiling
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The kind of a {@link PolicyIssue}, stable across releases, for programs that act on issues
+ * (editors, CI annotations):
+ *
+ * - `json`: the text is not JSON (a syntax error, a duplicate key, a non-JSON value)
+ * - `too_large`: the document is deeper or larger than the documented limits
+ * - `version`: `version` is missing or not a supported version
+ * - `unknown_field`: a field the format does not have (often a typo)
+ * - `missing_field`: a required field is absent
+ * - `type`: a value of the wrong type
+ * - `value`: a value outside what the field allows (a range, an enumeration, a format)
+ * - `conflict`: parts of the document that contradict each other (a rule with `rules` and
+ *   `action`; limits sharing an `id` that disagree)
+ * - `condition`: a `when` schema that is not a valid condition (an unknown keyword or format, a
+ *   bad keyword value, a pattern the linear engine cannot run)
+ * - `warning`: legal but suspicious (only in `warnings`): a pattern never chosen, a rule never reached
+ * - `internal`: the document could not be checked at all (a bug: please report it)
+ */
+export type PolicyIssueCode =
+  | "json"
+  | "too_large"
+  | "version"
+  | "unknown_field"
+  | "missing_field"
+  | "type"
+  | "value"
+  | "conflict"
+  | "condition"
+  | "warning"
+  | "internal";
+
 /** A problem found in a policy document, at a JSON Pointer into it. */
 export interface PolicyIssue {
+  /** The kind of problem, stable across releases. */
+  code: PolicyIssueCode;
   /** JSON Pointer into the document (RFC 6901), `""` for the document itself. */
   path: string;
   /** Written for a policy author. */
@@ -230,10 +337,52 @@ export interface CompileOptions {
   storeTimeoutMs?: number;
   /**
    * When the store fails or times out: `false` denies the call, `true` allows it marked
-   * `failedOpen: true`.
+   * `failedOpen: true`. Never for an ill-formed answer of a synchronous store, nor for a store
+   * refusing at once because it is overloaded ({@link StoreBusyError}).
    * @default false
    */
   failOpen?: boolean;
+  /**
+   * Called once for every `decide` and `decideSync` (never for `peek` or `explain`), after the
+   * decision is made and before it is returned. An observer that throws changes no decision.
+   */
+  onDecision?: (event: DecisionEvent) => void;
+  /** Called once for every {@link Policy.refund} that reached the store. */
+  onRefund?: (event: RefundEvent) => void;
+  /**
+   * `"shadow"` allows every well-formed call, carrying what enforcement would have refused in
+   * `shadow` and counting nothing; observers see the real decision.
+   * @default "enforce"
+   */
+  mode?: "enforce" | "shadow";
+}
+
+/** What an `onDecision` observer sees (docs/spec.md, "Observing decisions"). */
+export interface DecisionEvent {
+  /** The engine's clock at the decision, in milliseconds. */
+  time: number;
+  /** The policy's budget namespace. */
+  namespace: string;
+  /** The call's fields as they were read (nothing is copied or checked for observers). */
+  call: { tool: unknown; args?: unknown; session?: unknown; annotations?: unknown; approved?: unknown };
+  /** What enforcement decided (also in shadow mode, where the caller got an allow). */
+  decision: Decision;
+  /** `true` when the policy runs in shadow mode. */
+  shadow: boolean;
+  /** What failed, for store failures and malformed calls: text that never goes into a reason. */
+  detail?: string;
+}
+
+/** What an `onRefund` observer sees. */
+export interface RefundEvent {
+  /** The engine's clock at the refund, in milliseconds. */
+  time: number;
+  /** The policy's budget namespace. */
+  namespace: string;
+  /** The ticket that was handed in. */
+  refund: RefundTicket;
+  /** `true` when some units were given back. */
+  given: boolean;
 }
 
 /** Context for {@link Policy.mayAllow}: what is known of the caller without the arguments. */
@@ -242,6 +391,18 @@ export interface ToolContext {
   session?: Session;
   /** The tool's MCP annotations, if known. */
   annotations?: Record<string, unknown>;
+}
+
+/** A rule that can decide calls, as the compiled plan sees it. */
+export interface RuleSummary {
+  /** JSON Pointer of the rule: `/tools/x`, `/tools/x/rules/0`, `/default`. */
+  rule: string;
+  /** What the rule does with a call it decides. */
+  action: Action;
+  /** `true` when the rule has a `when` condition that may not hold. */
+  conditional: boolean;
+  /** JSON Pointers of the limits that apply to the calls it allows: its own, then the policy's. */
+  limits: string[];
 }
 
 /** One step of how a decision was reached, for people reading {@link Explanation}. */
@@ -292,10 +453,29 @@ export interface Policy {
   mayAllow(tool: string, context?: ToolContext): boolean;
   /** JSON Pointer of the key of `tools` that governs `tool`, or `"/default"`. */
   ruleFor(tool: string): string;
+  /**
+   * The rules that may decide a call of `tool`, in the order the engine tries them, worked out
+   * from the compiled plan (the one interpreter of rule semantics): conditions on the session
+   * and annotations are judged when `context` gives them, conditions on arguments are assumed
+   * to hold or not. `mayAllow`, the CLI's `check` and `explain` and the test coverage use it.
+   */
+  rulesFor(tool: string, context?: ToolContext): RuleSummary[];
+  /** Every rule of the policy that can decide a call, in document order (for coverage). */
+  readonly rules: readonly RuleSummary[];
   /** The budget namespace of this policy. */
   readonly namespace: string;
   /** Legal but suspicious parts of the document: patterns never chosen, rules never reached. */
   readonly warnings: readonly PolicyIssue[];
   /** The validated document, a deep-frozen copy of what was compiled. */
   readonly document: PolicyDocument;
+  /**
+   * Gives back the units an allow decision counted in its refundable limits (`refund:
+   * "on_error"`), when the tool then failed. Resolves `true` when units were given back,
+   * `false` when there is nothing to give back (no ticket, already refunded, left the window, a
+   * ticket of another namespace, or not a decision at all); rejects only when the store fails.
+   * At most once per counted call, even for copies of the decision.
+   */
+  refund(decision: unknown): Promise<boolean>;
+  /** `"enforce"` or `"shadow"`, as compiled. */
+  readonly mode: "enforce" | "shadow";
 }
