@@ -44,6 +44,20 @@ describe("examples", () => {
     }
   });
 
+  it("the README's Claude Desktop configuration is the example's, which runs the local build", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("### Without code: `toolgate proxy`"));
+    const shown = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(shown).toBeDefined();
+    const example = JSON.parse(readFileSync(join(root, "examples/mcp-proxy/claude_desktop_config.json"), "utf8")) as {
+      mcpServers: { mlflow: { command: string; args: string[] } };
+    };
+    const { command, args } = (JSON.parse(shown!) as typeof example).mcpServers.mlflow;
+    expect({ command, args }).toEqual({ command: example.mcpServers.mlflow.command, args: example.mcpServers.mlflow.args });
+    expect(command).toBe("node");
+    expect(args[0]).toMatch(/\/dist\/cli\.js$/);
+  });
+
   it("the MLflow policy covers every tool of the fixture as the README says", async () => {
     const { compilePolicy } = await import("toolgate");
     const policy = compilePolicy(readFileSync(join(root, "examples/mlflow/policy.json"), "utf8"));

@@ -57,13 +57,17 @@ describe("examples/mcp-proxy", () => {
   const config = JSON.parse(read("examples/mcp-proxy/claude_desktop_config.json")) as {
     mcpServers: { mlflow: { command: string; args: string[]; env: Record<string, string> } };
   };
-  const { args } = config.mcpServers.mlflow;
-  const proxyArgs = args.slice(args.indexOf("proxy"));
+  const { command, args } = config.mcpServers.mlflow;
+  // The configuration names the clone by a placeholder that users replace; here it is this clone.
+  const PLACEHOLDER = "/absolute/path/to/toolgate/";
+  const local = (a: string) => (a.startsWith(PLACEHOLDER) ? `${root}${a.slice(PLACEHOLDER.length)}` : a);
 
-  it("configures toolgate proxy with the example policy in front of uvx mlflow-mcp", () => {
-    expect(config.mcpServers.mlflow.command).toBe("npx");
-    expect(proxyArgs).toEqual(["proxy", "--policy", "/absolute/path/to/examples/mcp-proxy/policy.json", "--", "uvx", "mlflow-mcp"]);
-    expect(args).toEqual(expect.arrayContaining(["-p", "@modelcontextprotocol/sdk"]));
+  it("runs the local build's proxy with node (never npx of a package name) in front of uvx mlflow-mcp", () => {
+    expect(command).toBe("node");
+    expect(args).toEqual([
+      `${PLACEHOLDER}dist/cli.js`, "proxy", "--policy", `${PLACEHOLDER}examples/mcp-proxy/policy.json`, "--", "uvx", "mlflow-mcp",
+    ]);
+    expect(local(args[0]!)).toBe(CLI);
   });
 
   it("has a rule of its own for every tool of the MLflow server", () => {
@@ -73,8 +77,9 @@ describe("examples/mcp-proxy", () => {
   });
 
   it("works as configured, with the MLflow-shaped fixture server standing in for uvx mlflow-mcp", async () => {
-    const own = proxyArgs.slice(0, proxyArgs.indexOf("--")).map((a) => (a.startsWith("/absolute/path/to/") ? `${root}${a.slice("/absolute/path/to/".length)}` : a));
-    const client = await connect(process.execPath, [CLI, ...own, "--", process.execPath, UPSTREAM]);
+    // The configured arguments as they are (run by this process's node), with only the upstream replaced.
+    const own = args.slice(0, args.indexOf("--")).map(local);
+    const client = await connect(process.execPath, [...own, "--", process.execPath, UPSTREAM]);
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain("get_run");
     expect(names.filter((n) => n.startsWith("delete_"))).toEqual([]);
