@@ -115,7 +115,7 @@ const wellFormed: [string, () => Record<string, unknown>][] = [
   ["args with constructor and prototype keys", () => ({ tool: "t", session, args: { constructor: { prototype: { polluted: true } }, q: "abc" } })],
   ["annotations with an own __proto__ key", () => ({ tool: "t", session, annotations: JSON.parse('{"__proto__":{"destructiveHint":true}}') })],
   ["a session with an own __proto__ key", () => ({ tool: "t", session: JSON.parse('{"id":"s","org":{"id":"o"},"__proto__":{"role":"admin"}}') })],
-  // SPEC §3 step 1 asks plain objects of args and annotations only; a call or session that is a
+  // docs/spec.md §3 step 1 asks plain objects of args and annotations only; a call or session that is a
   // class instance with the right fields is read by its fields.
   ["a call that is a class instance", () => new Weird() as unknown as Record<string, unknown>],
   ["a session that is a class instance", () => ({ tool: "t", session: new (class S { id = "s"; org = { id: "o" }; })() })],

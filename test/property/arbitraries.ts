@@ -176,7 +176,7 @@ export const call: fc.Arbitrary<ToolCall> = fc
     return c as unknown as ToolCall;
   });
 
-/** A malformed call, now and then (SPEC §3 step 1). */
+/** A malformed call, now and then (docs/spec.md §3 step 1). */
 export const malformedCall: fc.Arbitrary<unknown> = fc.oneof(
   call.map((c) => ({ ...c, tool: "" })),
   call.map((c) => ({ ...c, arguments: {} })),

@@ -1,5 +1,5 @@
 /**
- * Property (a): the engine agrees with the reference evaluator written from SPEC.md, decision by
+ * Property (a): the engine agrees with the reference evaluator written from docs/spec.md, decision by
  * decision, on generated policies and generated call sequences under a driven clock.
  *
  * A case is one (policy, call sequence) pair, each sequence 1–30 calls. Compiling costs far more
@@ -31,7 +31,7 @@ class SwappableStore implements SyncStore {
 
 describe("engine vs reference evaluator", () => {
   const { numRuns, seed } = params(10_000);
-  it(`decides every generated call as SPEC.md says (${numRuns} policy × sequence cases)`, () => {
+  it(`decides every generated call as docs/spec.md says (${numRuns} policy × sequence cases)`, () => {
     fc.assert(
       fc.property(policy, fc.array(sequence, { minLength: SEQUENCES_PER_POLICY, maxLength: SEQUENCES_PER_POLICY }), (doc, sequences) => {
         let now = 1_000;

@@ -1,12 +1,12 @@
 /**
- * A reference evaluator written straight from SPEC.md, to check the engine against.
+ * A reference evaluator written straight from docs/spec.md, to check the engine against.
  *
  * It is meant to be obviously correct, not fast: tool names are matched by trying every key of
  * `tools`, and each budget is the list of every time a call was counted in it. It reads documents
  * that are already valid (the generators only make valid ones) and `when` schemas from a small
  * subset of JSON Schema that it evaluates by hand, so it shares no code with the engine (no ajv).
  *
- * Readings of SPEC.md that this file commits to (each also noted in the report):
+ * Readings that this file commits to (normative text in docs/spec.md since 0.2):
  * - "Time never runs backwards within a budget": a call at `now` is checked and counted at
  *   `max(now, latest counted time of that budget)`; `retryAfterMs` is measured from the real
  *   `now`, so a refused call is allowed exactly when the clock reaches `now + retryAfterMs`.
@@ -67,7 +67,7 @@ export function globMatches(pattern: string, name: string): boolean {
   return prev[s.length]!;
 }
 
-/** The key of `tools` that governs `name` (SPEC §1), or null when none matches. */
+/** The key of `tools` that governs `name` (docs/spec.md §1), or null when none matches. */
 export function chooseKey(tools: Record<string, unknown>, name: string): string | null {
   const keys = Object.keys(tools);
   if (keys.includes(name) && !name.includes("*")) return name;
@@ -185,7 +185,7 @@ export function schemaHolds(schema: unknown, v: unknown): boolean {
 
 const CALL_FIELDS = new Set(["tool", "args", "session", "annotations", "approved"]);
 
-/** Why a call is malformed (SPEC §3 step 1), or null when it is well formed. */
+/** Why a call is malformed (docs/spec.md §3 step 1), or null when it is well formed. */
 export function malformed(call: unknown): string | null {
   if (!isPlainObject(call)) return "call is not an object";
   for (const k of Object.keys(call)) if (!CALL_FIELDS.has(k)) return `unknown field ${k}`;

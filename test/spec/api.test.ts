@@ -1,5 +1,5 @@
 /**
- * SPEC.md §2 and §3 step 1 and 6: the API — compile options, malformed calls, store failures,
+ * docs/spec.md §2 and §3 step 1 and 6: the API — compile options, malformed calls, store failures,
  * `failOpen`, `storeTimeoutMs`, `decide` that never rejects, `decideSync` on an async store,
  * `peek`/`explain` that count nothing, `validatePolicy`, `PolicyError`, and the CommonJS entry.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC.md §3: the decision of each outcome and every field — `rule`, `reason`, `remaining`,
+ * docs/spec.md §3: the decision of each outcome and every field — `rule`, `reason`, `remaining`,
  * `retryAfterMs`, `limit` — and approval.
  */
 

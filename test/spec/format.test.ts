@@ -1,5 +1,5 @@
 /**
- * SPEC.md §1: the policy document. Required fields, the version message, unknown fields
+ * docs/spec.md §1: the policy document. Required fields, the version message, unknown fields
  * anywhere, duplicate keys in JSON text, windows, limits and `per`, rule objects and `rules`.
  */
 
@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { doc, issuesOf, pathsOf, valid } from "./helpers.js";
 
 describe("required fields and metadata", () => {
-  it("accepts the example document of SPEC.md §1", () => {
+  it("accepts the example document of docs/spec.md §1", () => {
     valid({
       $schema: "https://toolgate.dev/schemas/policy.v1.json",
       version: "1",

@@ -1,4 +1,4 @@
-/** Shared helpers of the SPEC.md conformance suite: a driven clock and short ways to compile. */
+/** Shared helpers of the docs/spec.md conformance suite: a driven clock and short ways to compile. */
 
 import { compilePolicy, MemoryStore, PolicyError, validatePolicy, type CompileOptions, type PolicyIssue, type ToolCall } from "toolgate";
 import { expect } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * SPEC.md §1 "Limit" and "Budgets", §2 clock and store, §3 steps 4–5 and "Sliding window":
+ * docs/spec.md §1 "Limit" and "Budgets", §2 clock and store, §3 steps 4–5 and "Sliding window":
  * the exact window, all-or-nothing counting, which limit is reported, `per`, shared budgets,
  * namespaces, and time that never runs backwards within a budget.
  */
@@ -286,9 +286,10 @@ describe("time never runs backwards within a budget", () => {
   });
 
   it("takes a budget's time from counted calls only: a refused call does not move it", () => {
-    // SPEC: "a now earlier than the latest counted call counts as that call's time" and refused
-    // calls are "counted in none of them". At 1001 the session limit refuses; the global budget
-    // holds only the call at 1000, so a call at 1000 from another session is refused by it.
+    // docs/spec.md: "a `now` earlier than the latest call counted in that budget counts as that
+    // call's time", and refused calls are "counted in none of them". At 1001 the session limit
+    // refuses; the global budget holds only the call at 1000, so a call at 1000 from another
+    // session is refused by it.
     const clock = new Clock();
     const policy = compile(doc({ a: { rate_limit: [{ max: 1, window: "1ms", per: "global" }, { max: 1, window: "2ms" }] } }), clock);
     clock.now = 1000;

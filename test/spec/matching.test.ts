@@ -1,5 +1,5 @@
 /**
- * SPEC.md §1 "Tool-name patterns": exact keys, `*` as the only special character, the most
+ * docs/spec.md §1 "Tool-name patterns": exact keys, `*` as the only special character, the most
  * specific key wins, ties go to the key written first; and the `rule` pointer of the decision.
  */
 

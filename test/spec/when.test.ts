@@ -1,5 +1,5 @@
 /**
- * SPEC.md §1 "rules" and "Conditional rule": `when` on args, session and annotations, JSON
+ * docs/spec.md §1 "rules" and "Conditional rule": `when` on args, session and annotations, JSON
  * Schema 2020-12 with unknown keywords and formats as errors and nothing stricter than JSON
  * Schema, no coercion or defaults, arguments never changed, `$ref` within the schema, and the
  * fall-back to `default` when no rule holds.
