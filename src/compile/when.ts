@@ -17,6 +17,7 @@ import { RE2JS } from "re2js";
 import { child } from "../document/pointer.js";
 import { errorText } from "../document/data.js";
 import { closest } from "../document/words.js";
+import { addToolgateKeywords } from "./keywords/index.js";
 
 type FormatsPlugin = (ajv: Ajv2020) => Ajv2020;
 // ajv-formats is CommonJS; depending on the loader its function is the module or its default.
@@ -64,6 +65,7 @@ function ajv(): Ajv2020 {
       logger: false,
     });
     addFormats(shared);
+    addToolgateKeywords(shared);
   }
   return shared;
 }
