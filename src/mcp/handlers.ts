@@ -11,7 +11,7 @@
  * server so it cannot be swapped for an unguarded one.
  */
 
-import type { RawHandler, Server } from "./sdk.js";
+import type { LowLevelServer, RawHandler } from "./sdk.js";
 
 /** Wraps the handler found for a method (or `undefined` when the server has none). */
 export type HandlerWrapper = (inner: RawHandler | undefined) => RawHandler | undefined;
@@ -31,11 +31,13 @@ export interface HandlerAccess {
  * Routes every lookup of the methods in `wrappers` through its wrapper. Throws a `TypeError`
  * when the server does not keep its handlers the way this SDK version does.
  */
-export function interceptHandlers(server: Server, wrappers: Readonly<Record<string, HandlerWrapper>>): HandlerAccess {
+export function interceptHandlers(server: LowLevelServer, wrappers: Readonly<Record<string, HandlerWrapper>>): HandlerAccess {
   const internals = server as unknown as ProtocolInternals;
   const map = internals._requestHandlers;
   if (!(map instanceof Map) || typeof map.get !== "function") {
-    throw new TypeError("guardServer: this version of @modelcontextprotocol/sdk keeps its request handlers in an unknown way; toolgate/mcp supports @modelcontextprotocol/sdk ^1.20");
+    throw new TypeError(
+      "guardServer: this MCP SDK keeps its request handlers in an unknown way; toolgate/mcp supports @modelcontextprotocol/sdk ^1.20 and @modelcontextprotocol/server ^2.4",
+    );
   }
   const handlers = map as Map<string, RawHandler>;
   const lookup = Map.prototype.get;

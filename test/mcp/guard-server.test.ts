@@ -28,7 +28,7 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
     const result = await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toBe("Destructive operations are blocked");
-    expect(result._meta?.[DECISION_META_KEY]).toEqual({ outcome: "deny", rule: "/tools/delete_*", reason: "Destructive operations are blocked" });
+    expect(result._meta?.[DECISION_META_KEY]).toEqual({ outcome: "deny", rule: "/tools/delete_*", reason: "Destructive operations are blocked", cause: "policy" });
     expect(calls).toEqual([]);
   });
 
@@ -86,7 +86,7 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
       const message = elicitations[0]?.message ?? "";
       expect(message).toContain('"update_model_version"');
       expect(message).toContain("Changes model metadata");
-      expect(message).toContain('"description":"better"');
+      expect(message).toContain('  "description": "better"');
       expect(elicitations[0]).toMatchObject({ requestedSchema: { type: "object", properties: {} } });
 
       // The approved call used the one call of its limit: the next is refused without asking.
@@ -105,7 +105,7 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
       const result = await client.callTool(update);
       expect(result.isError).toBe(true);
       expect(textOf(result)).toBe('The user declined the call to "update_model_version".');
-      expect(result._meta?.[DECISION_META_KEY]).toEqual({ outcome: "deny", rule: "/tools/update_model_version", reason: textOf(result) });
+      expect(result._meta?.[DECISION_META_KEY]).toEqual({ outcome: "needs_approval", rule: "/tools/update_model_version", reason: textOf(result), cause: "not_approved" });
       expect(elicitations).toHaveLength(1);
       expect(calls).toEqual([]);
       // Nothing was counted: once accepted, the one call of the limit is still there.
@@ -165,7 +165,8 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
       const { client, elicitations } = await connectClient(server, { elicit: () => new Promise(() => {}) });
       const result = await client.callTool(update);
       expect(result.isError).toBe(true);
-      expect(textOf(result)).toMatch(/^The call to "update_model_version" needs approval, and asking the user failed: .*timed out/i);
+      expect(textOf(result)).toBe('Nobody answered the approval request for "update_model_version" in time; the call was not made.');
+      expect(result._meta?.[DECISION_META_KEY]).toMatchObject({ outcome: "needs_approval", cause: "not_approved" });
       expect(elicitations).toHaveLength(1);
       expect(calls).toEqual([]);
     });
@@ -375,7 +376,10 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
       });
       const { client } = await connectClient(server);
       const result = await client.callTool({ name: "get_run", arguments: { run_id: "r1" } });
-      expect(textOf(result)).toBe("The session of this call could not be determined: no token.");
+      expect(textOf(result)).toBe("The session of this call could not be determined (the host's session function failed), so the call was refused.");
+      expect(result._meta?.[DECISION_META_KEY]).toEqual({ outcome: "deny", rule: "", reason: textOf(result), cause: "host_failure" });
+      // The listing agrees: no tool is offered that every call of would be refused.
+      expect((await client.listTools()).tools).toEqual([]);
       expect(calls).toEqual([]);
     });
 
