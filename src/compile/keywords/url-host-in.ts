@@ -45,7 +45,9 @@ export function urlHost(value: unknown): UrlHost {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return { ok: false, why: `must be an http: or https: URL (got a ${quoteName(url.protocol)} URL)` };
   }
-  if (url.username !== "" || url.password !== "") return { ok: false, why: "must not carry a user name or password" };
+  if (url.username !== "" || url.password !== "") {
+    return { ok: false, why: `must not carry a user name or password (it goes to host ${quoteName(url.hostname)})` };
+  }
   const name = url.hostname;
   const host = name.endsWith(".") ? name.slice(0, -1) : name;
   if (host === "" || hasEmptyLabel(host)) return { ok: false, why: `must name a host without empty labels (got ${quoteName(name)})` };
