@@ -7,8 +7,10 @@
  * something other than what the policy saw.
  */
 
-import { isPlainObject } from "./decide/call.js";
-import type { AllowDecision, Decision, NeedsApprovalDecision, Policy, Session, ToolCall } from "./types.js";
+import { isPlainObject } from "./shared/objects.js";
+import { checkOptionKeys } from "./shared/options.js";
+import { describeValue, errorMessage } from "./shared/text.js";
+import type { AllowDecision, Decision, DenyDecision, NeedsApprovalDecision, Policy, Session, ToolCall } from "./types.js";
 
 /** A call as the guarded function receives it: the {@link ToolCall} fields a host supplies. */
 export interface GuardedCall {
@@ -44,7 +46,8 @@ export interface ApprovalRequest {
 
 /**
  * An approval's answer: `true` approves; `false` refuses; `{ approved: false, reason }` refuses
- * with a reason of the host's own (for example, "the user declined").
+ * and records the host's own words (for example, "the user declined") as the error's `detail`
+ * — never in the decision's reason, which goes to the model.
  */
 export type ApprovalAnswer = boolean | { approved: boolean; reason?: string };
 
@@ -64,24 +67,40 @@ export interface GuardOptions<A extends unknown[] = []> {
 export type RefusalDecision = Exclude<Decision, AllowDecision>;
 
 /**
- * Thrown (as a rejection) by a guarded function when the policy refuses the call. The tool was
- * not dispatched. `decision` says why; `message` is its reason.
+ * Thrown (as a rejection) by a guarded function when the call is refused. The tool was not
+ * dispatched. `decision` says why (with `cause` on a deny); `message` is its reason.
  */
-export class ToolCallRefused extends Error {
+export class ToolCallRefusedError extends Error {
   /** The refusing decision: deny, rate_limited or needs_approval. */
   readonly decision: RefusalDecision;
   /** The tool that was refused. */
   readonly tool: string;
+  /**
+   * When the call was refused for want of approval (`cause: "not_approved"` or
+   * `"host_failure"`), the needs-approval decision it was refused on.
+   */
+  readonly approval: NeedsApprovalDecision | undefined;
+  /** What the host said or what failed (an approval's own reason, an error's message): for logs, never for the model. */
+  readonly detail: string | undefined;
 
-  constructor(tool: string, decision: RefusalDecision) {
+  constructor(tool: string, decision: RefusalDecision, approval?: NeedsApprovalDecision, detail?: string) {
     super(decision.reason);
-    this.name = "ToolCallRefused";
+    this.name = "ToolCallRefusedError";
     this.tool = tool;
     this.decision = decision;
+    this.approval = approval;
+    this.detail = detail;
   }
 }
 
-const OPTION_KEYS = new Set(["approval"]);
+/**
+ * The former name of {@link ToolCallRefusedError}, the same class.
+ * @deprecated Use `ToolCallRefusedError`; this alias stays until 1.0.
+ */
+export const ToolCallRefused = ToolCallRefusedError;
+/** @deprecated Use `ToolCallRefusedError`; this alias stays until 1.0. */
+export type ToolCallRefused = ToolCallRefusedError;
+
 
 /**
  * Wraps a tool dispatcher so that every call is decided by `policy` before it runs.
@@ -91,15 +110,17 @@ const OPTION_KEYS = new Set(["approval"]);
  * (a request context, an abort signal); the guarded function has the same shape and returns a
  * promise of the dispatcher's result. An allowed call is dispatched with a deep copy of its
  * arguments — the copy the policy decided on. A refused call rejects with
- * {@link ToolCallRefused} and is never dispatched. Arguments that cannot be copied as JSON data
+ * {@link ToolCallRefusedError} and is never dispatched. Arguments that cannot be copied as JSON data
  * (a cycle, a BigInt, a getter that throws) are denied, not dispatched. A call may not carry
- * `approved`: approval is given only through `options.approval`.
+ * `approved`: approval is given only through `options.approval`. When the dispatcher throws or
+ * rejects after a call was allowed, the units the call counted in limits with
+ * `refund: "on_error"` are given back before the error is passed on.
  *
  * @example
  * ```ts
  * const run = guard(policy, ({ tool, args }) => tools[tool](args));
  * try { await run({ tool: "delete_run", args: { run_id: "r1" }, session: { id: "s1" } }) }
- * catch (e) { if (e instanceof ToolCallRefused) console.log(e.decision.outcome, e.message) }
+ * catch (e) { if (e instanceof ToolCallRefusedError) console.log(e.decision.outcome, e.message) }
  * ```
  */
 export function guard<R, A extends unknown[] = []>(
@@ -111,65 +132,95 @@ export function guard<R, A extends unknown[] = []>(
     throw new TypeError("guard: policy must be a compiled policy (from compilePolicy)");
   }
   if (typeof dispatch !== "function") throw new TypeError("guard: dispatch must be a function");
-  if (typeof options !== "object" || options === null) throw new TypeError("guard: options must be an object");
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new TypeError(`guard: unknown option "${key}"`);
+  const approval = checkOptionKeys("guard", options, ["approval"]).approval;
+  if (approval !== undefined && typeof approval !== "function") {
+    throw new TypeError(`guard: options.approval must be a function, got ${describeValue(approval)}`);
   }
-  const approval = options.approval;
-  if (approval !== undefined && typeof approval !== "function") throw new TypeError("guard: options.approval must be a function");
 
   return async (call: GuardedCall, ...rest: A): Promise<Awaited<R>> => {
     const taken = takeCall(call);
-    if ("refusal" in taken) throw new ToolCallRefused(taken.tool, taken.refusal);
+    if ("refusal" in taken) throw new ToolCallRefusedError(taken.tool, taken.refusal, undefined, taken.detail);
     const { call: snapshot, tool } = taken;
     const decided: ToolCall = { ...snapshot };
     const decision = await policy.decide(decided);
-    if (decision.outcome === "allow") return await dispatch(snapshot, ...rest);
-    if (decision.outcome !== "needs_approval" || approval === undefined) throw new ToolCallRefused(tool, decision);
+    if (decision.outcome === "allow") return await run(policy, decision, () => dispatch(snapshot, ...rest));
+    if (decision.outcome !== "needs_approval" || approval === undefined) throw new ToolCallRefusedError(tool, decision);
 
     // A look first: a call that a limit or a rule would refuse even once approved is refused
     // now, without asking anyone.
     const approvedCall: ToolCall = { ...decided, approved: true };
     const look = await policy.peek(approvedCall);
-    if (look.outcome !== "allow") throw new ToolCallRefused(tool, look);
+    if (look.outcome !== "allow") throw new ToolCallRefusedError(tool, look);
 
     const answer = await ask(approval, { call: { ...snapshot, args: copyJson(snapshot.args) as Record<string, unknown> }, decision }, rest);
-    if (answer !== true) {
-      throw new ToolCallRefused(tool, { outcome: "deny", rule: decision.rule, reason: answer });
-    }
+    if (answer !== true) throw new ToolCallRefusedError(tool, notApproved(decision, answer.cause), decision, answer.detail);
     const final = await policy.decide(approvedCall);
-    if (final.outcome !== "allow") throw new ToolCallRefused(tool, final);
-    return await dispatch(snapshot, ...rest);
+    if (final.outcome !== "allow") throw new ToolCallRefusedError(tool, final);
+    return await run(policy, final, () => dispatch(snapshot, ...rest));
   };
 }
 
-/** Asks the approval function; `true` when approved, else the reason of the refusal. */
+/** Dispatches an allowed call; if the tool fails, gives its refundable units back first. */
+async function run<R>(policy: Policy, decision: AllowDecision, dispatch: () => R | Promise<R>): Promise<Awaited<R>> {
+  try {
+    return await dispatch();
+  } catch (e) {
+    if (decision.refund !== undefined) {
+      // A store failure while refunding must not hide the tool's own error.
+      await policy.refund(decision).catch(() => false);
+    }
+    throw e;
+  }
+}
+
+/** The deny for a call that needed approval and did not get it. */
+function notApproved(decision: NeedsApprovalDecision, cause: "not_approved" | "host_failure"): DenyDecision {
+  return {
+    outcome: "deny",
+    rule: decision.rule,
+    reason:
+      cause === "host_failure"
+        ? "The call was not approved: asking for approval failed."
+        : "The call was not approved by the person asked.",
+    cause,
+  };
+}
+
+/** Asks the approval function; `true` when approved, else why not (the host's words only as detail). */
 async function ask<A extends unknown[]>(
   approval: NonNullable<GuardOptions<A>["approval"]>,
   request: ApprovalRequest,
   rest: A,
-): Promise<true | string> {
-  const tool = JSON.stringify(request.call.tool);
+): Promise<true | { cause: "not_approved" | "host_failure"; detail: string | undefined }> {
   let answer: unknown;
   try {
     answer = await approval(request, ...rest);
   } catch (e) {
-    return `The call to ${tool} was not approved: the approval failed (${firstLine(e)}).`;
+    return { cause: "host_failure", detail: `the approval function failed: ${firstLine(e)}` };
   }
   if (answer === true) return true;
-  if (typeof answer === "object" && answer !== null) {
-    const { approved, reason } = answer as { approved?: unknown; reason?: unknown };
-    if (approved === true) return true;
-    if (typeof reason === "string" && reason.length > 0) return reason;
+  try {
+    if (typeof answer === "object" && answer !== null) {
+      const { approved, reason } = answer as { approved?: unknown; reason?: unknown };
+      if (approved === true) return true;
+      if (typeof reason === "string" && reason.length > 0) return { cause: "not_approved", detail: reason.slice(0, 1000) };
+    }
+  } catch (e) {
+    return { cause: "host_failure", detail: `the approval's answer could not be read: ${firstLine(e)}` };
   }
-  return `The call to ${tool} was not approved.`;
+  return { cause: "not_approved", detail: undefined };
 }
 
-type Taken = { call: DispatchedCall; tool: string } | { tool: string; refusal: RefusalDecision };
+type Taken = { call: DispatchedCall; tool: string } | { tool: string; refusal: RefusalDecision; detail: string };
 
 /** Reads the guarded call once and copies its arguments; a call that cannot be taken is denied. */
 function takeCall(call: unknown): Taken {
-  const malformed = (tool: string, reason: string): Taken => ({ tool, refusal: { outcome: "deny", rule: "", reason: `Malformed call: ${reason}.` } });
+  // The reason names the field and what it must be; what was sent goes only into the detail.
+  const malformed = (tool: string, reason: string, detail = reason): Taken => ({
+    tool,
+    refusal: { outcome: "deny", rule: "", reason: `Malformed call: ${reason}.`, cause: "malformed_call" },
+    detail,
+  });
   if (typeof call !== "object" || call === null) return malformed("", "the call must be an object");
   let tool: unknown;
   let args: unknown;
@@ -183,22 +234,26 @@ function takeCall(call: unknown): Taken {
       if (key === "approved") {
         return malformed(name, `"approved" cannot be set by the caller; approval is given through the guard's approval option`);
       }
-      const hint = key === "arguments" || key === "params" || key === "input" ? ` (did you mean "args"?)` : "";
-      return malformed(name, `unknown field ${JSON.stringify(key)}${hint}; a call has tool, args, session and annotations`);
+      const known = key === "arguments" || key === "params" || key === "input";
+      return malformed(
+        name,
+        known ? `unknown field "${key}" (did you mean "args"?)` : "it has a field that a call does not have (a call has tool, args, session and annotations)",
+        `unknown field ${JSON.stringify(key.slice(0, 200))}`,
+      );
     }
     ({ tool, args, session, annotations } = fields);
   } catch (e) {
-    return malformed("", `the call could not be read (${firstLine(e)})`);
+    return malformed("", "the call could not be read", `the call could not be read: ${firstLine(e)}`);
   }
   const name = typeof tool === "string" ? tool : "";
   if (args !== undefined && !isPlainObject(args)) {
-    return malformed(name, `"args" must be a plain object when present, got ${args === null ? "null" : Array.isArray(args) ? "an array" : typeof args}`);
+    return malformed(name, '"args" must be a plain object when present', `"args" is ${describeValue(args)}`);
   }
   let copy: unknown;
   try {
     copy = args === undefined ? {} : copyJson(args);
   } catch (e) {
-    return malformed(name, `the arguments could not be copied as JSON data (${firstLine(e)})`);
+    return malformed(name, "the arguments could not be copied as JSON data", `the arguments could not be copied as JSON data: ${firstLine(e)}`);
   }
   const snapshot: DispatchedCall = { tool: tool as string, args: copy as Record<string, unknown>, session: session as Session };
   if (annotations !== undefined) snapshot.annotations = annotations as Record<string, unknown>;
@@ -218,6 +273,6 @@ function copyJson(value: unknown): unknown {
 
 /** An error's message as one line (JSON.stringify explains a cycle over several). */
 function firstLine(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
+  const text = errorMessage(e);
   return text.split("\n", 1)[0] ?? text;
 }

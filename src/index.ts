@@ -12,11 +12,12 @@
  * @packageDocumentation
  */
 
-export { compilePolicy, validatePolicy } from "./compile/compile.js";
+export { compilePolicy, definePolicy, DEFAULT_STORE_TIMEOUT_MS, validatePolicy } from "./policy.js";
 export { PolicyError } from "./errors.js";
 export {
   guard,
   ToolCallRefused,
+  ToolCallRefusedError,
   type ApprovalAnswer,
   type ApprovalRequest,
   type DispatchedCall,
@@ -31,6 +32,8 @@ export type {
   CompileOptions,
   ConditionalRuleDocument,
   Decision,
+  DecisionEvent,
+  DenyCause,
   DenyDecision,
   Explanation,
   ExplanationStep,
@@ -44,9 +47,14 @@ export type {
   Policy,
   PolicyDocument,
   PolicyIssue,
+  PolicyIssueCode,
   RateLimitedDecision,
+  Refusal,
+  RefundEvent,
+  RefundTicket,
   RuleDocument,
   RulesDocument,
+  RuleSummary,
   Session,
   ToolCall,
   ToolContext,

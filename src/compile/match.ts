@@ -25,9 +25,15 @@ export interface Pattern<T> {
 
 /** How many resolved names the cache keeps before it starts again. */
 export const NAME_CACHE_SIZE = 8192;
+/**
+ * How many characters of names the cache keeps before it starts again. Names reaching the
+ * matcher are at most 128 characters (a longer one is a malformed call), so this bounds the
+ * cache's memory whatever names callers send.
+ */
+export const NAME_CACHE_CHARS = 256 * 1024;
 
 /** Resolves tool names to the value of the key that governs them. */
-export class NameMatcher<T> {
+export class NameMatcher<T extends { readonly pointer: string }> {
   readonly #exact = new Map<string, T>();
   /**
    * Patterns bucketed by their leading literal (`get_*`, `x_*_y`), else by their trailing one
@@ -42,6 +48,7 @@ export class NameMatcher<T> {
   #floating: Pattern<T>[] = [];
   readonly #patterns: Pattern<T>[] = [];
   readonly #cache = new Map<string, T>();
+  #cacheChars = 0;
   readonly #fallback: T;
   readonly #hasPatterns: boolean;
 
@@ -88,8 +95,12 @@ export class NameMatcher<T> {
     const value = exact ?? (found === undefined ? this.#fallback : found.value);
     // Starting again when full keeps the bound without LRU bookkeeping on every hit; the
     // cache only saves work, it never changes an answer.
-    if (this.#cache.size >= NAME_CACHE_SIZE) this.#cache.clear();
+    if (this.#cache.size >= NAME_CACHE_SIZE || this.#cacheChars + name.length > NAME_CACHE_CHARS) {
+      this.#cache.clear();
+      this.#cacheChars = 0;
+    }
     this.#cache.set(name, value);
+    this.#cacheChars += name.length;
     return value;
   }
 
@@ -98,9 +109,12 @@ export class NameMatcher<T> {
     return this.#exact.has(name);
   }
 
-  /** Every pattern matching `name`, best first (for explanations). */
-  matchingPatterns(name: string): Pattern<T>[] {
-    return this.#patterns.filter((p) => matches(p.segments, name)).sort(better);
+  /** The pointers of every pattern matching `name`, best first (for explanations). */
+  matchingPointers(name: string): string[] {
+    return this.#patterns
+      .filter((p) => matches(p.segments, name))
+      .sort(better)
+      .map((p) => p.value.pointer);
   }
 
   /** The best pattern matching `name`, if any. */

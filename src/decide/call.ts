@@ -1,21 +1,56 @@
 /**
- * Checking a call's shape. A malformed call is denied with a reason that says what is wrong.
- * The check itself runs inline in the engine's hot path; this module holds what it needs.
+ * Reading a call (docs/spec.md, "Evaluation", step 1). A call is a plain object whose fields are
+ * read once each, as own properties by name, enumerable or not: the engine never decides on
+ * less than the host will pass on, and a getter is never asked twice. A malformed call is
+ * denied with a reason that names the field; what was read (a value, a getter's message) goes
+ * only to observers.
  */
 
-const objectProto = Object.prototype;
-/** `hasOwnProperty`, taken once: a call or a session may shadow their own. */
-export const hasOwn = Object.prototype.hasOwnProperty;
-/** The arguments of a call that has none: frozen, so no condition can change what others see. */
-export const EMPTY: object = Object.freeze({});
+import { hasOwn } from "../shared/objects.js";
+import { describeValue } from "../shared/text.js";
 
-/** Plain data objects only: no arrays, no class instances, no null. */
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== "object" || v === null) return false;
-  const proto = Object.getPrototypeOf(v) as unknown;
-  return proto === objectProto || proto === null;
+/** The longest tool name: MCP names are 1–128 characters; a longer one is a malformed call. */
+export const MAX_TOOL_NAME = 128;
+
+const objectProto = Object.prototype;
+
+/** The fields of a well-formed call, read once. */
+export interface CallFields {
+  readonly tool: string;
+  readonly args: Record<string, unknown> | undefined;
+  readonly session: Record<string, unknown>;
+  readonly id: string;
+  readonly annotations: Record<string, unknown> | undefined;
+  readonly approved: boolean | undefined;
 }
 
+/** What is wrong with a malformed call. */
+export const enum Malformed {
+  NotObject,
+  NotPlain,
+  Inherited,
+  Unknown,
+  Tool,
+  ToolTooLong,
+  Session,
+  SessionId,
+  Args,
+  Annotations,
+  Approved,
+  Unreadable,
+}
+
+/** A malformed call: what is wrong, and the detail for observers (never for a reason). */
+export class MalformedCall {
+  constructor(
+    readonly what: Malformed,
+    /** The field's name when it is one of the call's own names or a known misspelling. */
+    readonly field: string | undefined,
+    readonly detail: string,
+  ) {}
+}
+
+/** Field names a caller may have meant, with the call's name for them. */
 const SUGGEST: Record<string, string | undefined> = Object.assign(Object.create(null) as object, {
   arguments: "args",
   params: "args",
@@ -25,47 +60,8 @@ const SUGGEST: Record<string, string | undefined> = Object.assign(Object.create(
   approval: "approved",
 });
 
-/** What is wrong with a malformed call; the engine's hot path reports a code, never a string. */
-export const enum Malformed {
-  NotObject,
-  Inherited,
-  Unknown,
-  Tool,
-  Session,
-  SessionId,
-  Args,
-  Annotations,
-  Approved,
-}
-
-/** The reason for a malformed call, built only when one is refused. */
-export function malformedReason(what: Malformed, value: unknown): string {
-  switch (what) {
-    case Malformed.NotObject:
-      return `the call must be an object, got ${kind(value)}`;
-    case Malformed.Inherited:
-      return `unknown field ${quote(String(value))} (inherited, not the call's own)`;
-    case Malformed.Unknown: {
-      const hint = SUGGEST[String(value)];
-      return `unknown field ${quote(String(value))}${hint === undefined ? "" : ` (did you mean "${hint}"?)`}`;
-    }
-    case Malformed.Tool:
-      return `"tool" must be a non-empty string, got ${kind(value)}`;
-    case Malformed.Session:
-      return `"session" must be an object with an "id", got ${kind(value)}`;
-    case Malformed.SessionId:
-      return `"session.id" must be a non-empty string, got ${kind(value)}`;
-    case Malformed.Args:
-      return `"args" must be a plain object when present, got ${kind(value)}`;
-    case Malformed.Annotations:
-      return `"annotations" must be a plain object when present, got ${kind(value)}`;
-    default:
-      return `"approved" must be a boolean when present, got ${kind(value)}`;
-  }
-}
-
-/** The fields of a call, for typed reads of an object not yet checked. */
-export interface ToolCallFields {
+/** The call's fields as far as they were read, for observers. */
+export interface SeenCall {
   tool?: unknown;
   args?: unknown;
   session?: unknown;
@@ -73,29 +69,115 @@ export interface ToolCallFields {
   approved?: unknown;
 }
 
-/** A short description of a value's kind, safe for hostile values. */
-export function kind(v: unknown): string {
-  if (v === null) return "null";
-  if (v === undefined) return "nothing";
-  if (Array.isArray(v)) return "an array";
-  switch (typeof v) {
-    case "string":
-      return v.length === 0 ? "an empty string" : "a string";
-    case "number":
-      return String(v);
-    case "boolean":
-      return String(v);
-    case "object": {
-      const proto = Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null;
-      const name = proto?.constructor?.name;
-      return typeof name === "string" && name !== "" && name !== "Object" ? `an instance of ${name.slice(0, 40)}` : "an object";
-    }
-    default:
-      return `a ${typeof v}`;
+/**
+ * Reads and checks a call. `seen`, when given, receives each field as it is read (for
+ * observers). Throws only what a getter or proxy trap throws; the engine turns that into a
+ * malformed call.
+ */
+export function readCall(call: unknown, seen: SeenCall | null): CallFields | MalformedCall {
+  if (typeof call !== "object" || call === null) return malformed(Malformed.NotObject, undefined, `the call is ${describeValue(call)}`);
+  const proto = Object.getPrototypeOf(call) as unknown;
+  if (proto !== objectProto && proto !== null) {
+    return malformed(Malformed.NotPlain, undefined, `the call is ${describeValue(call)}, not a plain object`);
   }
+  // Enumerable keys, own or inherited (from a polluted Object.prototype): only the five names,
+  // and only as the call's own. Non-enumerable own fields are read by name below, so an `args`
+  // made with defineProperty is decided on, as the host will pass it on.
+  for (const key in call) {
+    if (key !== "tool" && key !== "session" && key !== "args" && key !== "annotations" && key !== "approved") {
+      return hasOwn.call(call, key)
+        ? malformed(Malformed.Unknown, SUGGEST[key] === undefined ? undefined : key, `unknown field ${JSON.stringify(key.slice(0, 200))}`)
+        : malformed(Malformed.Inherited, undefined, `inherited field ${JSON.stringify(key.slice(0, 200))}`);
+    }
+    if (!hasOwn.call(call, key)) return malformed(Malformed.Inherited, key, `inherited field "${key}"`);
+  }
+  const c = call as SeenCall;
+  const tool = hasOwn.call(c, "tool") ? c.tool : undefined;
+  if (seen !== null) seen.tool = tool;
+  if (typeof tool !== "string" || tool.length === 0) return malformed(Malformed.Tool, "tool", `"tool" is ${describeValue(tool)}`);
+  if (tool.length > MAX_TOOL_NAME) return malformed(Malformed.ToolTooLong, "tool", `"tool" has ${tool.length} characters`);
+  const session = hasOwn.call(c, "session") ? c.session : undefined;
+  if (seen !== null) seen.session = session;
+  if (typeof session !== "object" || session === null || Array.isArray(session)) {
+    return malformed(Malformed.Session, "session", `"session" is ${describeValue(session)}`);
+  }
+  const id = hasOwn.call(session, "id") ? (session as { id?: unknown }).id : undefined;
+  if (typeof id !== "string" || id.length === 0) return malformed(Malformed.SessionId, "session.id", `"session.id" is ${describeValue(id)}`);
+  let args: unknown;
+  if (hasOwn.call(c, "args")) {
+    args = c.args;
+    if (seen !== null) seen.args = args;
+    if (args !== undefined && !isPlain(args)) return malformed(Malformed.Args, "args", `"args" is ${describeValue(args)}`);
+  }
+  let annotations: unknown;
+  if (hasOwn.call(c, "annotations")) {
+    annotations = c.annotations;
+    if (seen !== null) seen.annotations = annotations;
+    if (annotations !== undefined && !isPlain(annotations)) {
+      return malformed(Malformed.Annotations, "annotations", `"annotations" is ${describeValue(annotations)}`);
+    }
+  }
+  let approved: unknown;
+  if (hasOwn.call(c, "approved")) {
+    approved = c.approved;
+    if (seen !== null) seen.approved = approved;
+    if (approved !== undefined && typeof approved !== "boolean") {
+      return malformed(Malformed.Approved, "approved", `"approved" is ${describeValue(approved)}`);
+    }
+  }
+  return {
+    tool,
+    args: args as Record<string, unknown> | undefined,
+    session: session as Record<string, unknown>,
+    id,
+    annotations: annotations as Record<string, unknown> | undefined,
+    approved: approved as boolean | undefined,
+  };
 }
 
-/** A name for a message: JSON-quoted and cut to a readable length (attackers choose names). */
-export function quote(name: string): string {
-  return JSON.stringify(name.length > 80 ? `${name.slice(0, 77)}...` : name);
+function isPlain(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === objectProto || proto === null;
+}
+
+function malformed(what: Malformed, field: string | undefined, detail: string): MalformedCall {
+  return new MalformedCall(what, field, detail);
+}
+
+/**
+ * The reason for a malformed call: the field and what it must be, never what was sent (the
+ * value is the caller's text, and the reason goes to the model).
+ */
+export function malformedReason(m: MalformedCall): string {
+  switch (m.what) {
+    case Malformed.NotObject:
+      return "Malformed call: the call must be an object.";
+    case Malformed.NotPlain:
+      return "Malformed call: the call must be a plain object (not a class instance, array or proxy of one).";
+    case Malformed.Inherited:
+      return m.field === undefined
+        ? "Malformed call: it has a field inherited from its prototype, not its own."
+        : `Malformed call: "${m.field}" is inherited from the call's prototype, not its own.`;
+    case Malformed.Unknown:
+      return m.field === undefined
+        ? "Malformed call: it has a field that a call does not have (a call has tool, args, session, annotations and approved)."
+        : `Malformed call: unknown field "${m.field}" (did you mean "${SUGGEST[m.field]}"?).`;
+    case Malformed.Tool:
+      return 'Malformed call: "tool" must be a non-empty string.';
+    case Malformed.ToolTooLong:
+      return `Malformed call: "tool" must be at most ${MAX_TOOL_NAME} characters.`;
+    case Malformed.Session:
+      return 'Malformed call: "session" must be an object with an "id".';
+    case Malformed.SessionId:
+      return 'Malformed call: "session.id" must be a non-empty string.';
+    case Malformed.Args:
+      return 'Malformed call: "args" must be a plain object when present.';
+    case Malformed.Annotations:
+      return 'Malformed call: "annotations" must be a plain object when present.';
+    case Malformed.Approved:
+      return 'Malformed call: "approved" must be a boolean when present.';
+    default:
+      return "Malformed call: it could not be read.";
+  }
 }

@@ -6,6 +6,7 @@
 
 import { MAX_DEPTH, MAX_NODES } from "./limits.js";
 import { child } from "./pointer.js";
+import { errorMessage } from "../shared/text.js";
 import type { PolicyIssue } from "../types.js";
 
 
@@ -30,25 +31,25 @@ export function copyJsonData(input: unknown): unknown {
 
   const copy = (v: unknown, path: string, depth: number): unknown => {
     if (++nodes > MAX_NODES) {
-      throw new NotJsonData({ path, message: `the document holds more than ${MAX_NODES} values (the size limit)` });
+      throw new NotJsonData({ code: "too_large", path, message: `the document holds more than ${MAX_NODES} values (the size limit)` });
     }
     switch (typeof v) {
       case "string":
       case "boolean":
         return v;
       case "number":
-        if (!Number.isFinite(v)) throw new NotJsonData({ path, message: `must be a finite number, got ${v}` });
+        if (!Number.isFinite(v)) throw new NotJsonData({ code: "json", path, message: `must be a finite number, got ${v}` });
         return v;
       case "object":
         break;
       default:
-        throw new NotJsonData({ path, message: `must be JSON data, got ${typeof v}` });
+        throw new NotJsonData({ code: "json", path, message: `must be JSON data, got ${typeof v}` });
     }
     if (v === null) return null;
     if (depth >= MAX_DEPTH) {
-      throw new NotJsonData({ path, message: `nested deeper than ${MAX_DEPTH} levels` });
+      throw new NotJsonData({ code: "too_large", path, message: `nested deeper than ${MAX_DEPTH} levels` });
     }
-    if (ancestors.has(v)) throw new NotJsonData({ path, message: "is a cycle: it contains itself" });
+    if (ancestors.has(v)) throw new NotJsonData({ code: "json", path, message: "is a cycle: it contains itself" });
     ancestors.add(v);
     try {
       if (Array.isArray(v)) {
@@ -61,6 +62,7 @@ export function copyJsonData(input: unknown): unknown {
       if (proto !== objectProto && proto !== null) {
         const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
         throw new NotJsonData({
+          code: "json",
           path,
           message: `must be a plain object, got ${typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object with a prototype"}`,
         });
@@ -72,7 +74,7 @@ export function copyJsonData(input: unknown): unknown {
         try {
           raw = (v as Record<string, unknown>)[key];
         } catch (e) {
-          throw new NotJsonData({ path: at, message: `could not be read: ${errorText(e)}` });
+          throw new NotJsonData({ code: "json", path: at, message: `could not be read: ${errorMessage(e)}` });
         }
         setOwn(out, key, copy(raw, at, depth + 1));
       }
@@ -86,7 +88,7 @@ export function copyJsonData(input: unknown): unknown {
     return copy(input, "", 0);
   } catch (e) {
     if (e instanceof NotJsonData) throw e;
-    throw new NotJsonData({ path: "", message: `could not be read: ${errorText(e)}` });
+    throw new NotJsonData({ code: "json", path: "", message: `could not be read: ${errorMessage(e)}` });
   }
 }
 
@@ -109,12 +111,5 @@ export function deepFreeze<T>(v: T): T {
   return v;
 }
 
-/** A short text for any thrown value, safe against hostile objects. */
-export function errorText(e: unknown): string {
-  try {
-    if (e instanceof Error) return e.message;
-    return String(e);
-  } catch {
-    return "an unreadable error";
-  }
-}
+/** @deprecated Internal alias kept while modules move to `errorMessage` from `src/shared/text.ts`. */
+export { errorMessage as errorText } from "../shared/text.js";

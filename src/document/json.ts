@@ -5,7 +5,7 @@
  */
 
 import { setOwn } from "./data.js";
-import { MAX_DEPTH } from "./limits.js";
+import { MAX_DEPTH, MAX_NODES } from "./limits.js";
 import { child } from "./pointer.js";
 
 
@@ -21,9 +21,24 @@ export class JsonTextError extends Error {
     message: string,
     readonly pointer: string,
     readonly offset: number,
+    /** `too_large` for the size and depth limits, `json` for everything else. */
+    readonly code: "json" | "too_large" = "json",
   ) {
     super(message);
   }
+}
+
+/** A duplicate key: reported, but the text is read on so that every other issue is found too. */
+export interface DuplicateKey {
+  readonly pointer: string;
+  readonly offset: number;
+  readonly key: string;
+}
+
+/** JSON text read strictly: the value, and the duplicate keys found on the way. */
+export interface ParsedJson {
+  readonly value: unknown;
+  readonly duplicates: readonly DuplicateKey[];
 }
 
 /** What a pass over the text is for: building the value, or finding where pointers land. */
@@ -33,6 +48,8 @@ class Parser {
   i = 0;
   /** Offsets of values by pointer, filled only in `Locate` mode for the pointers asked for. */
   found = new Map<string, number>();
+  nodes = 0;
+  duplicates: DuplicateKey[] = [];
   constructor(
     readonly text: string,
     readonly mode: Mode,
@@ -41,6 +58,10 @@ class Parser {
 
   fail(message: string, pointer: string, at = this.i): never {
     throw new JsonTextError(at >= this.text.length ? "unexpected end of JSON text" : message, pointer, at);
+  }
+
+  tooLarge(message: string, pointer: string): never {
+    throw new JsonTextError(message, pointer, this.i, "too_large");
   }
 
   ws(): void {
@@ -55,6 +76,9 @@ class Parser {
   }
 
   value(pointer: string, depth: number): unknown {
+    // The same bound as for objects: a document of millions of values is not a policy, and
+    // reading one must not take the process's memory.
+    if (++this.nodes > MAX_NODES) this.tooLarge(`the document holds more than ${MAX_NODES} values (the size limit)`, pointer);
     this.ws();
     if (this.mode === "locate" && this.wanted.has(pointer)) this.found.set(pointer, this.i);
     const c = this.text[this.i];
@@ -124,7 +148,7 @@ class Parser {
   }
 
   array(pointer: string, depth: number): unknown[] {
-    if (depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`, pointer);
+    if (depth > MAX_DEPTH) this.tooLarge(`nested deeper than ${MAX_DEPTH} levels`, pointer);
     this.i++;
     const out: unknown[] = [];
     this.ws();
@@ -145,7 +169,7 @@ class Parser {
   }
 
   object(pointer: string, depth: number): Record<string, unknown> {
-    if (depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`, pointer);
+    if (depth > MAX_DEPTH) this.tooLarge(`nested deeper than ${MAX_DEPTH} levels`, pointer);
     this.i++;
     const out: Record<string, unknown> = {};
     const seen = new Set<string>();
@@ -160,9 +184,8 @@ class Parser {
       const keyAt = this.i;
       const key = this.string(pointer);
       const at = child(pointer, key);
-      if (seen.has(key)) {
-        this.fail(`duplicate key ${JSON.stringify(key)} (JSON.parse would silently keep the last one)`, at, keyAt);
-      }
+      // Reported, and read on: the author then sees every other issue of the file at once.
+      if (seen.has(key)) this.duplicates.push({ pointer: at, offset: keyAt, key });
       seen.add(key);
       this.ws();
       if (this.text[this.i] !== ":") this.fail("expected : after a key in JSON object", at);
@@ -181,16 +204,33 @@ class Parser {
 }
 
 /**
- * Parses JSON text strictly: duplicate keys, nesting deeper than {@link MAX_DEPTH} and
- * trailing content are errors.
+ * Parses JSON text strictly: nesting deeper than {@link MAX_DEPTH}, more than
+ * {@link MAX_NODES} values and trailing content are errors; duplicate keys are collected in
+ * `duplicates` (the last value is kept, as by `JSON.parse`, so reading can go on).
+ * @throws JsonTextError
+ */
+export function readJsonText(text: string): ParsedJson {
+  const p = new Parser(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, "parse");
+  const value = p.value("", 0);
+  p.ws();
+  if (p.i < p.text.length) p.fail("unexpected content after the JSON value", "");
+  return { value, duplicates: p.duplicates };
+}
+
+/** The message for a duplicate key. */
+export function duplicateKeyMessage(key: string): string {
+  return `duplicate key ${JSON.stringify(key.length > 80 ? `${key.slice(0, 77)}...` : key)} (JSON.parse would silently keep the last one)`;
+}
+
+/**
+ * Parses JSON text strictly, as {@link readJsonText}, with a duplicate key an error too.
  * @throws JsonTextError
  */
 export function parseJsonText(text: string): unknown {
-  const p = new Parser(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, "parse");
-  const v = p.value("", 0);
-  p.ws();
-  if (p.i < p.text.length) p.fail("unexpected content after the JSON value", "");
-  return v;
+  const { value, duplicates } = readJsonText(text);
+  const d = duplicates[0];
+  if (d !== undefined) throw new JsonTextError(duplicateKeyMessage(d.key), d.pointer, d.offset);
+  return value;
 }
 
 /** The 1-based line and column of a character offset in `text`. */

@@ -5,7 +5,7 @@
 
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import policySchema from "../../schemas/policy.v1.schema.json" with { type: "json" };
-import { closest, describe } from "./words.js";
+import { closestName as closest, describeValue as describe } from "../shared/text.js";
 import { child } from "./pointer.js";
 import type { PolicyIssue } from "../types.js";
 
@@ -29,12 +29,13 @@ const defs = (policySchema as { $defs: Record<string, { properties?: Record<stri
 /** Checks `doc` (JSON data) against the policy schema; every issue, with author-facing messages. */
 export function schemaIssues(doc: unknown): PolicyIssue[] {
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
-    return [{ path: "", message: `a policy must be a JSON object, got ${describe(doc)}` }];
+    return [{ code: "type", path: "", message: `a policy must be a JSON object, got ${describe(doc)}` }];
   }
   const version = (doc as Record<string, unknown>).version;
   if (Object.prototype.hasOwnProperty.call(doc, "version") && version !== "1") {
     return [
       {
+        code: "version",
         path: "/version",
         message: `unsupported version ${describe(version)}: this toolgate reads version ${SUPPORTED_VERSIONS.map((v) => `"${v}"`).join(", ")}`,
       },
@@ -73,7 +74,20 @@ const TYPE_WORDS: Record<string, string> = {
   null: "null",
 };
 
+const CODES: Record<string, PolicyIssue["code"]> = {
+  required: "missing_field",
+  additionalProperties: "unknown_field",
+  type: "type",
+};
+
 function formatError(e: ErrorObject): PolicyIssue | undefined {
+  const found = describeError(e);
+  if (found === undefined) return undefined;
+  const code = e.instancePath === "/version" ? "version" : (CODES[e.keyword] ?? "value");
+  return { code, ...found };
+}
+
+function describeError(e: ErrorObject): Omit<PolicyIssue, "code"> | undefined {
   const path = e.instancePath;
   const got = describe(e.data);
   const p = e.params as Record<string, unknown>;

@@ -189,7 +189,7 @@ const CALL_FIELDS = new Set(["tool", "args", "session", "annotations", "approved
 export function malformed(call: unknown): string | null {
   if (!isPlainObject(call)) return "call is not an object";
   for (const k of Object.keys(call)) if (!CALL_FIELDS.has(k)) return `unknown field ${k}`;
-  if (typeof call.tool !== "string" || call.tool === "") return "tool";
+  if (typeof call.tool !== "string" || call.tool === "" || call.tool.length > 128) return "tool";
   const session = call.session;
   if (!isPlainObject(session) || typeof session.id !== "string" || session.id === "") return "session";
   if (call.args !== undefined && !isPlainObject(call.args)) return "args";
@@ -279,7 +279,7 @@ export class ReferenceEngine {
   /** Decides `call` at time `now`, counting it when allowed (unless `dryRun`). */
   decide(call: unknown, now: number, dryRun = false): Decision {
     const bad = malformed(call);
-    if (bad !== null) return { outcome: "deny", rule: "", reason: GENERATED };
+    if (bad !== null) return { outcome: "deny", rule: "", reason: GENERATED, cause: "malformed_call" };
     const c = call as Record<string, unknown>;
     const tool = c.tool as string;
     const session = c.session as Record<string, unknown>;
@@ -287,9 +287,9 @@ export class ReferenceEngine {
     let chosen: Chosen | null = null;
     if (key !== null) chosen = this.#resolve(this.#doc.tools[key], `/tools/${escapeToken(key)}`, c);
     if (chosen === null) chosen = this.#resolve(this.#doc.default, "/default", c);
-    if (chosen === null) return { outcome: "deny", rule: "/default", reason: GENERATED };
+    if (chosen === null) return { outcome: "deny", rule: "/default", reason: GENERATED, cause: "policy" };
 
-    if (chosen.action === "deny") return { outcome: "deny", rule: chosen.pointer, reason: chosen.reason ?? GENERATED };
+    if (chosen.action === "deny") return { outcome: "deny", rule: chosen.pointer, reason: chosen.reason ?? GENERATED, cause: "policy" };
     if (chosen.action === "require_approval" && c.approved !== true) {
       return { outcome: "needs_approval", rule: chosen.pointer, reason: chosen.reason ?? GENERATED };
     }
@@ -307,7 +307,7 @@ export class ReferenceEngine {
     const keys: string[] = [];
     for (const limit of limits) {
       const v = perValue(limit, session);
-      if (v === null) return { outcome: "deny", rule: limit.pointer, reason: GENERATED };
+      if (v === null) return { outcome: "deny", rule: limit.pointer, reason: GENERATED, cause: "missing_attribute" };
       keys.push(JSON.stringify([limit.pointer, v]));
     }
 

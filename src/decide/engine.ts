@@ -1,0 +1,367 @@
+/**
+ * The decision function: a compiled plan plus a store, a clock, the failure options and the
+ * observers. One path serves `decide`, `decideSync`, `peek` and `explain`: read the call,
+ * choose the rule, and when the rule allows and has limits, ask the store once for every
+ * budget. Only the store call differs between them (synchronous or not, counting or not).
+ */
+
+import { Effect, type DecidingRule, type Plan } from "../compile/plan.js";
+import { namespaceOpening } from "../compile/keys.js";
+import { hasOwn, isPlainObject } from "../shared/objects.js";
+import { describeValue, errorMessage } from "../shared/text.js";
+import type { ConsumeRequest, RefundEntry, Store } from "../store.js";
+import type {
+  Decision,
+  DecisionEvent,
+  Explanation,
+  Policy,
+  PolicyDocument,
+  PolicyIssue,
+  RefundEvent,
+  RefundTicket,
+  RuleSummary,
+  ToolCall,
+  ToolContext,
+} from "../types.js";
+import { readAnswer } from "./answer.js";
+import { budgetsFor } from "./budgets.js";
+import { MalformedCall, readCall, type SeenCall } from "./call.js";
+import { choose, EMPTY } from "./choose.js";
+import { detailOf, malformedDecision, StoreFault, storeFailure, unreadableDecision } from "./refusals.js";
+import { allRules, mayAllow, reachable, summarise } from "./rules.js";
+import type { Trace } from "./trace.js";
+
+/** Compile options after checking, with defaults applied. */
+export interface EngineOptions {
+  readonly store: Store;
+  readonly clock: () => number;
+  readonly storeTimeoutMs: number;
+  readonly failOpen: boolean;
+  readonly onDecision: ((event: DecisionEvent) => void) | undefined;
+  readonly onRefund: ((event: RefundEvent) => void) | undefined;
+  readonly mode: "enforce" | "shadow";
+}
+
+/** The most entries a refund ticket may name: more than any call's limits could count. */
+const MAX_TICKET_ENTRIES = 256;
+/** The longest key or entry id a ticket may carry. */
+const MAX_TICKET_TEXT = 64 * 1024;
+
+/**
+ * The rule allows and limits apply: the store must be asked. A class, so telling it from a
+ * decision is one map check on the hot path.
+ */
+class BudgetCheck {
+  constructor(
+    readonly rule: DecidingRule,
+    readonly tool: string,
+    readonly request: ConsumeRequest,
+  ) {}
+}
+
+const TIMED_OUT = Symbol("timed out");
+
+/** Builds the public {@link Policy} object around a plan. */
+export function createPolicy(plan: Plan, document: PolicyDocument, warnings: readonly PolicyIssue[], options: EngineOptions): Policy {
+  const { store, clock, storeTimeoutMs, failOpen, onDecision, onRefund, mode } = options;
+  // Read once: `synchronous` is part of a store's contract, not something that changes.
+  const synchronous = store.synchronous === true;
+  const shadow = mode === "shadow";
+  const { names, namespace } = plan;
+  const opening = namespaceOpening(namespace);
+
+  /** Everything before the store. `trace` is filled only by `explain`, `seen` only for observers. */
+  function evaluate(call: unknown, dryRun: boolean, trace: Trace | null, seen: SeenCall | null): Decision | BudgetCheck {
+    const f = readCall(call, seen);
+    if (f instanceof MalformedCall) return malformedDecision(f);
+    const t = names.resolve(f.tool);
+    if (trace !== null) {
+      trace.steps.push({
+        path: t.pointer,
+        message: t === plan.fallback ? "no key of tools matches the name: the default decides" : "governs this tool name",
+      });
+    }
+    const rule = t.rule ?? choose(plan, t, { args: f.args ?? EMPTY, session: f.session, annotations: f.annotations ?? EMPTY }, trace);
+    // Decisions that depend only on the rule were built once at compile time (frozen, shared).
+    if (rule.effect === Effect.Deny || (rule.effect === Effect.Approval && f.approved !== true)) return rule.refused;
+    if (rule.limits.length === 0) return rule.allowed;
+    if (trace !== null) {
+      for (const l of rule.limits) {
+        trace.limits.push(l.pointer);
+        trace.steps.push({ path: l.pointer, message: `limit applies: ${l.describe}` });
+      }
+    }
+    const budgets = budgetsFor(rule, f.session, f.id, f.args);
+    if (!Array.isArray(budgets)) return budgets;
+    let now: number;
+    try {
+      now = clock();
+    } catch (e) {
+      // The clock is the host's: a clock that throws is a bug, never an outage to fail open on.
+      return storeFailure(rule, StoreFault.Failed, `the clock failed: ${errorMessage(e)}`, false);
+    }
+    if (typeof now !== "number" || !Number.isFinite(now)) {
+      return storeFailure(rule, StoreFault.Failed, `the clock returned ${describeValue(now)}, not a time in milliseconds`, false);
+    }
+    return new BudgetCheck(rule, f.tool, { namespace, budgets, now, dryRun });
+  }
+
+  // An ill-formed answer fails open only from an asynchronous store (answer.ts says why).
+  const garbledOpen = failOpen && !synchronous;
+
+  function answer(p: BudgetCheck, r: unknown): Decision {
+    try {
+      return readAnswer(p.rule, p.tool, p.request.budgets, namespace, r, garbledOpen);
+    } catch (e) {
+      return storeFailure(p.rule, StoreFault.Failed, `its answer could not be read: ${errorMessage(e)}`, garbledOpen);
+    }
+  }
+
+  function thrown(p: BudgetCheck, e: unknown): Decision {
+    if (isBusy(e)) return storeFailure(p.rule, StoreFault.Busy, errorMessage(e), false);
+    return storeFailure(p.rule, StoreFault.Failed, errorMessage(e), failOpen);
+  }
+
+  function consumeSync(p: BudgetCheck): Decision {
+    let r: unknown;
+    try {
+      r = store.consume(p.request);
+    } catch (e) {
+      return thrown(p, e);
+    }
+    if (isThenable(r)) {
+      Promise.resolve(r).catch(ignore);
+      return storeFailure(p.rule, StoreFault.Failed, "a store marked synchronous returned a promise", false);
+    }
+    return answer(p, r);
+  }
+
+  function consumeAsync(p: BudgetCheck): Decision | Promise<Decision> {
+    let r: unknown;
+    try {
+      r = store.consume(p.request);
+      if (!isThenable(r)) return answer(p, r);
+    } catch (e) {
+      return thrown(p, e);
+    }
+    return withTimeout(r as PromiseLike<unknown>).then(
+      (v) =>
+        v === TIMED_OUT
+          ? storeFailure(p.rule, StoreFault.TimedOut, `no answer within ${storeTimeoutMs} ms; the call may still have been counted`, failOpen)
+          : answer(p, v),
+      (e: unknown) => thrown(p, e),
+    );
+  }
+
+  function withTimeout<T>(r: PromiseLike<T>): Promise<T | typeof TIMED_OUT> {
+    return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
+      const timer = setTimeout(resolve, storeTimeoutMs, TIMED_OUT);
+      timer.unref?.();
+      Promise.resolve(r).then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e instanceof Error ? e : new Error(errorMessage(e)));
+        },
+      );
+    });
+  }
+
+  /** Observers see the real decision; the caller gets it, or in shadow mode its shadowed form. */
+  function deliver(d: Decision, seen: SeenCall | null, now: number | undefined): Decision {
+    if (onDecision !== undefined && seen !== null) {
+      const event: DecisionEvent = { time: now ?? readClockForEvent(), namespace, call: seen as DecisionEvent["call"], decision: d, shadow };
+      const detail = detailOf(d);
+      if (detail !== undefined) event.detail = detail;
+      try {
+        onDecision(event);
+      } catch {
+        // An observer that throws changes no decision (docs/spec.md, "Observers").
+      }
+    }
+    return shadow ? shadowed(d) : d;
+  }
+
+  function readClockForEvent(): number {
+    try {
+      const t = clock();
+      if (typeof t === "number" && Number.isFinite(t)) return t;
+    } catch {
+      // The event still needs a time.
+    }
+    return Date.now();
+  }
+
+  function start(call: unknown, dryRun: boolean, seen: SeenCall | null): Decision | BudgetCheck {
+    try {
+      return evaluate(call, dryRun, null, seen);
+    } catch (e) {
+      return unreadableDecision(`the call could not be read: ${errorMessage(e)}`);
+    }
+  }
+
+  function run(call: unknown, dryRun: boolean): Promise<Decision> {
+    const seen = !dryRun && onDecision !== undefined ? {} : null;
+    const step = start(call, dryRun, seen);
+    if (!(step instanceof BudgetCheck)) return Promise.resolve(dryRun ? shadowed(step) : deliver(step, seen, undefined));
+    const now = step.request.now;
+    const r = consumeAsync(step);
+    if (!(r instanceof Promise)) return Promise.resolve(dryRun ? shadowed(r) : deliver(r, seen, now));
+    return r.then((d) => (dryRun ? shadowed(d) : deliver(d, seen, now)));
+  }
+
+  function shadowed(d: Decision): Decision {
+    if (!shadow || d.outcome === "allow" || (d.outcome === "deny" && d.cause === "malformed_call")) return d;
+    return { outcome: "allow", rule: d.rule, shadow: d };
+  }
+
+  function readTicket(decision: unknown): RefundTicket | undefined {
+    if (!isPlainObject(decision) || !hasOwn.call(decision, "refund")) return undefined;
+    const t = decision.refund;
+    if (!isPlainObject(t) || t.namespace !== namespace || !Array.isArray(t.entries)) return undefined;
+    const list = t.entries as unknown[];
+    if (list.length === 0 || list.length > MAX_TICKET_ENTRIES) return undefined;
+    const entries: { key: string; entry: string }[] = [];
+    for (const e of list) {
+      if (!isPlainObject(e)) return undefined;
+      const { key, entry } = e;
+      if (typeof key !== "string" || typeof entry !== "string") return undefined;
+      if (key.length > MAX_TICKET_TEXT || entry.length === 0 || entry.length > MAX_TICKET_TEXT) return undefined;
+      // Only this namespace's budgets: a ticket naming another's gives back nothing.
+      if (!key.startsWith(opening)) return undefined;
+      entries.push({ key, entry });
+    }
+    return { namespace, entries };
+  }
+
+  async function refund(decision: unknown): Promise<boolean> {
+    let ticket: RefundTicket | undefined;
+    try {
+      ticket = readTicket(decision);
+    } catch {
+      return false;
+    }
+    const give = store.refund;
+    if (ticket === undefined || typeof give !== "function") return false;
+    let now: number;
+    try {
+      now = clock();
+    } catch (e) {
+      throw new Error("toolgate: the clock failed while refunding", { cause: e });
+    }
+    if (typeof now !== "number" || !Number.isFinite(now)) throw new Error("toolgate: the clock returned no time while refunding");
+    const entries: RefundEntry[] = ticket.entries;
+    let answer: unknown;
+    try {
+      const r = give.call(store, { namespace, entries, now });
+      answer = isThenable(r) ? await withTimeout(r as PromiseLike<unknown>) : r;
+    } catch (e) {
+      throw new Error("toolgate: the rate-limit store failed to refund", { cause: e });
+    }
+    if (answer === TIMED_OUT) throw new Error(`toolgate: the rate-limit store did not answer a refund within ${storeTimeoutMs} ms`);
+    let given: boolean;
+    try {
+      const g = (answer as { given?: unknown } | null)?.given;
+      if (!Array.isArray(g) || g.length !== entries.length || !g.every((x) => typeof x === "boolean")) throw new Error("ill-formed");
+      given = g.includes(true);
+    } catch (e) {
+      throw new Error("toolgate: the rate-limit store answered a refund with something that is not a refund result", { cause: e });
+    }
+    if (onRefund !== undefined) {
+      try {
+        onRefund({ time: now, namespace, refund: ticket, given });
+      } catch {
+        // An observer that throws changes nothing.
+      }
+    }
+    return given;
+  }
+
+  const rules: readonly RuleSummary[] = Object.freeze(allRules(plan).map((r) => Object.freeze(r)));
+
+  const policy: Policy = {
+    decide(call: ToolCall): Promise<Decision> {
+      return run(call, false);
+    },
+
+    decideSync(call: ToolCall): Decision {
+      if (!synchronous) {
+        throw new TypeError("decideSync needs a synchronous store (such as MemoryStore); this policy's store is asynchronous: use decide()");
+      }
+      const seen = onDecision !== undefined ? {} : null;
+      const step = start(call, false, seen);
+      if (!(step instanceof BudgetCheck)) return deliver(step, seen, undefined);
+      return deliver(consumeSync(step), seen, step.request.now);
+    },
+
+    peek(call: ToolCall): Promise<Decision> {
+      return run(call, true);
+    },
+
+    async explain(call: ToolCall): Promise<Explanation> {
+      const trace: Trace = { steps: [], limits: [] };
+      let matched: string[] = [];
+      let decision: Decision;
+      try {
+        const tool = isPlainObject(call) && typeof call.tool === "string" && call.tool.length <= 128 ? call.tool : undefined;
+        if (tool !== undefined) {
+          matched = names.matchingPointers(tool);
+          if (names.hasExact(tool)) matched.unshift(names.resolve(tool).pointer);
+        }
+        const step = evaluate(call, true, trace, null);
+        decision = step instanceof BudgetCheck ? await consumeAsync(step) : step;
+      } catch (e) {
+        decision = unreadableDecision(`the call could not be read: ${errorMessage(e)}`);
+      }
+      const { steps, limits } = trace;
+      steps.push({ path: decision.rule, message: `decision: ${decision.outcome}${"reason" in decision ? ` (${decision.reason})` : ""}` });
+      return { decision, matched, steps, limits };
+    },
+
+    mayAllow(tool: string, context: ToolContext = {}): boolean {
+      const ctx = checkContext("mayAllow", tool, context);
+      return mayAllow(reachable(plan, names.resolve(tool), ctx), ctx);
+    },
+
+    rulesFor(tool: string, context: ToolContext = {}): RuleSummary[] {
+      const ctx = checkContext("rulesFor", tool, context);
+      return reachable(plan, names.resolve(tool), ctx).map(({ rule, conditional }) => summarise(rule, conditional));
+    },
+
+    ruleFor(tool: string): string {
+      if (typeof tool !== "string") throw new TypeError(`ruleFor: tool must be a string, got ${describeValue(tool)}`);
+      return names.resolve(tool).pointer;
+    },
+
+    refund,
+    rules,
+    namespace,
+    mode,
+    warnings: Object.freeze(warnings.map((w) => Object.freeze({ ...w }))),
+    document,
+  };
+  return Object.freeze(policy);
+}
+
+function checkContext(owner: string, tool: unknown, context: unknown): ToolContext {
+  if (typeof tool !== "string") throw new TypeError(`${owner}: tool must be a string, got ${describeValue(tool)}`);
+  if (!isPlainObject(context)) throw new TypeError(`${owner}: context must be a plain object, got ${describeValue(context)}`);
+  return context as ToolContext;
+}
+
+function isBusy(e: unknown): boolean {
+  try {
+    return e instanceof Error && e.name === "StoreBusyError";
+  } catch {
+    return false;
+  }
+}
+
+function isThenable(v: unknown): boolean {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
+}
+
+function ignore(): void {}
