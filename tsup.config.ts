@@ -25,6 +25,27 @@ export default defineConfig([
     external: ["toolgate"],
   },
   {
+    // toolgate/vitest is ESM only, as vitest is (vitest refuses require()). Its own config, so
+    // no CommonJS build of it that could only fail; require() gets the one-line file below.
+    entry: { vitest: "src/vitest/index.ts" },
+    format: ["esm" as const],
+    dts: process.env.TOOLGATE_NO_DTS === undefined,
+    sourcemap: true,
+    clean: false,
+    target: "node20",
+    splitting: false,
+    treeshake: true,
+    external: ["toolgate", "vitest"],
+  },
+  {
+    // require("toolgate/vitest") fails with a message that says what to do instead.
+    entry: { vitest: "src/vitest/require.cts" },
+    format: ["cjs" as const],
+    sourcemap: false,
+    clean: false,
+    target: "node20",
+  },
+  {
     entry: { cli: "src/cli/main.ts" },
     format: ["esm" as const],
     sourcemap: true,

@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^toolgate\/redis$/, replacement: dist("redis.js") },
       { find: /^toolgate\/mcp$/, replacement: dist("mcp.js") },
       { find: /^toolgate\/testing$/, replacement: dist("testing.js") },
+      { find: /^toolgate\/vitest$/, replacement: dist("vitest.js") },
     ],
   },
   test: {

@@ -16,6 +16,7 @@ export default mergeConfig(
         { find: /^toolgate\/redis$/, replacement: src("stores/redis.ts") },
         { find: /^toolgate\/mcp$/, replacement: src("mcp/index.ts") },
         { find: /^toolgate\/testing$/, replacement: src("testing/index.ts") },
+        { find: /^toolgate\/vitest$/, replacement: src("vitest/index.ts") },
       ],
     },
   }),

@@ -1,9 +1,12 @@
 /**
  * Argument parsing on `node:util` `parseArgs` (strict), with its errors turned into one-line
- * messages that name the option.
+ * messages that name the option, and the JSON values some options take.
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { Session } from "toolgate";
+import { isPlainObject } from "../shared/objects.js";
+import { errorMessage } from "../shared/text.js";
 import { UsageError } from "./errors.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -35,6 +38,27 @@ export function parseCommand(command: string, argv: readonly string[], options: 
   } catch (e) {
     throw new UsageError(`${describeParseError(e)} (see toolgate ${command} --help)`);
   }
+}
+
+/** The JSON value of option `--<name>`; text that is not JSON is a {@link UsageError}. */
+export function jsonOption(name: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new UsageError(`--${name} is not valid JSON: ${errorMessage(e)}`);
+  }
+}
+
+/**
+ * The session of option `--session`: a JSON object with a non-empty string `id`, the other
+ * fields its attributes (what `when.session` and `per` read).
+ */
+export function sessionOption(text: string): Session {
+  const v = jsonOption("session", text);
+  if (!isPlainObject(v) || typeof v.id !== "string" || v.id === "") {
+    throw new UsageError(`--session must be a JSON object with a non-empty string "id", e.g. {"id":"s1","userId":"ada"}`);
+  }
+  return v as Session;
 }
 
 function describeParseError(e: unknown): string {

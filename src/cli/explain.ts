@@ -3,8 +3,8 @@
  */
 
 import type { Explanation, ToolCall } from "toolgate";
-import { formatDecision } from "../testing/cases.js";
-import { parseCommand } from "./args.js";
+import { formatDecision } from "toolgate/testing";
+import { jsonOption, parseCommand } from "./args.js";
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from "./errors.js";
 import { issueLines } from "./issues.js";
 import { out, outJson } from "./output.js";
@@ -81,7 +81,7 @@ function describe(tool: string, x: Explanation): string[] {
   return lines;
 }
 
-/** Why the best key won over the others, by the rules of SPEC section 1. */
+/** Why the best key won over the others, by the rules of docs/spec.md, section 1 ("Tool-name patterns"). */
 function whyChosen(matched: readonly string[]): string {
   const key = (pointer: string) => keyOf(pointer);
   const best = key(matched[0]!);
@@ -98,12 +98,4 @@ function whyChosen(matched: readonly string[]): string {
 
 function keyOf(pointer: string): string {
   return pointer.slice("/tools/".length).replace(/~1/g, "/").replace(/~0/g, "~");
-}
-
-function jsonOption(name: string, text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new UsageError(`--${name} is not valid JSON: ${(e as Error).message}`);
-  }
 }

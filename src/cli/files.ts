@@ -3,14 +3,20 @@
  */
 
 import { readFileSync } from "node:fs";
+import { isPlainObject } from "../shared/objects.js";
+import { errorMessage, quoteName } from "../shared/text.js";
 import { UsageError } from "./errors.js";
 
 /** One tool of a `tools/list` result, as far as the CLI reads it. */
 export interface ToolInfo {
   /** The tool's name. */
   name: string;
+  /** The tool's description, if it has one (a string). */
+  description: string | undefined;
   /** The tool's MCP annotations (`readOnlyHint`, `destructiveHint`, …), if it has any. */
   annotations: Record<string, unknown> | undefined;
+  /** The tool's input schema (a JSON Schema object), if it has one. */
+  inputSchema: Record<string, unknown> | undefined;
 }
 
 /** Reads a file as UTF-8 text (a leading byte-order mark is kept: the core accepts it). */
@@ -28,38 +34,41 @@ export function readJson(file: string): unknown {
   try {
     return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown;
   } catch (e) {
-    throw new UsageError(`${file}: not valid JSON: ${(e as Error).message}`);
+    throw new UsageError(`${file}: not valid JSON: ${errorMessage(e)}`);
   }
 }
 
 /**
  * Reads a server's tool list: a `tools/list` result `{ "tools": [...] }` or a bare array.
- * Every tool needs a non-empty string `name`, unique in the list; `annotations`, when present,
- * must be an object.
+ * Every tool needs a non-empty string `name`, unique in the list; `annotations` and
+ * `inputSchema`, when present, must be objects, and `description` a string.
  */
 export function readTools(file: string): ToolInfo[] {
   const data = readJson(file);
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-  let list: unknown;
+  let list: unknown[];
   let base: string;
   if (Array.isArray(data)) {
     list = data;
     base = "";
-  } else if (isObject(data) && Array.isArray(data.tools)) {
+  } else if (isPlainObject(data) && Array.isArray(data.tools)) {
     list = data.tools;
     base = "/tools";
   } else {
     throw new UsageError(`${file}: expected a tools/list result { "tools": [...] } or an array of tools`);
   }
   const seen = new Set<string>();
-  return (list as unknown[]).map((t, i) => {
+  return list.map((t, i) => {
     const at = `${base}/${i}`;
-    if (!isObject(t)) throw new UsageError(`${file}: ${at}: a tool must be an object`);
+    if (!isPlainObject(t)) throw new UsageError(`${file}: ${at}: a tool must be an object`);
     if (typeof t.name !== "string" || t.name === "") throw new UsageError(`${file}: ${at}/name: a tool needs a non-empty string name`);
-    if (seen.has(t.name)) throw new UsageError(`${file}: ${at}/name: duplicate tool name ${JSON.stringify(t.name)}`);
+    if (seen.has(t.name)) throw new UsageError(`${file}: ${at}/name: duplicate tool name ${quoteName(t.name)}`);
     seen.add(t.name);
-    if (t.annotations !== undefined && !isObject(t.annotations)) throw new UsageError(`${file}: ${at}/annotations: must be an object`);
-    return { name: t.name, annotations: t.annotations as Record<string, unknown> | undefined };
+    if (t.annotations !== undefined && !isPlainObject(t.annotations)) throw new UsageError(`${file}: ${at}/annotations: must be an object`);
+    if (t.inputSchema !== undefined && !isPlainObject(t.inputSchema)) throw new UsageError(`${file}: ${at}/inputSchema: must be an object`);
+    if (t.description !== undefined && typeof t.description !== "string") {
+      throw new UsageError(`${file}: ${at}/description: must be a string`);
+    }
+    return { name: t.name, description: t.description, annotations: t.annotations, inputSchema: t.inputSchema } as ToolInfo;
   });
 }
 
@@ -68,7 +77,8 @@ export function fileProblem(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === "ENOENT") return "no such file";
   if (code === "EISDIR") return "is a directory";
+  if (code === "ENOTDIR") return "a part of the path is not a directory";
   if (code === "EACCES" || code === "EPERM") return "permission denied";
   if (code === "EEXIST") return "already exists";
-  return (e as Error).message ?? String(e);
+  return errorMessage(e);
 }

@@ -9,7 +9,7 @@ import { checkCommand } from "./check.js";
 import { EXIT_OK, EXIT_USAGE, UsageError } from "./errors.js";
 import { explainCommand } from "./explain.js";
 import { initCommand } from "./init.js";
-import { err, out } from "./output.js";
+import { endQuietlyOnClosedPipes, err, out } from "./output.js";
 import { runProxy } from "./proxy.js";
 import { testCommand } from "./test.js";
 import { validateCommand } from "./validate.js";
@@ -58,6 +58,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       err(`toolgate: unknown command ${JSON.stringify(command)} (see toolgate --help)`);
       return EXIT_USAGE;
     }
+    // The proxy's standard output is its MCP connection, which its transport owns; every other
+    // command writes reports that a reader such as head may stop reading at any line.
+    if (command !== "proxy") endQuietlyOnClosedPipes();
     return await run(rest);
   } catch (e) {
     if (e instanceof UsageError) {

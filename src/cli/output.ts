@@ -1,20 +1,45 @@
 /**
- * Where the CLI writes: results to standard output, problems to standard error.
+ * Where the CLI writes: results to standard output, problems to standard error. A reader that
+ * goes away early (`toolgate check … | head`) ends the output quietly, never with a stack trace.
  */
+
+let stdoutGone = false;
+let stderrGone = false;
+
+/**
+ * Makes a closed pipe end the output quietly: once the reader of standard output (or error)
+ * has gone (`EPIPE`), later writes to it are dropped and the command finishes with its own
+ * exit status. Called once by the CLI before a command runs.
+ */
+export function endQuietlyOnClosedPipes(): void {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    stdoutGone = true;
+    // Anything but a reader that left is worth a line on standard error.
+    if (e.code !== "EPIPE") err(`toolgate: standard output failed: ${e.code ?? e.message}`);
+  });
+  process.stderr.on("error", () => {
+    stderrGone = true;
+  });
+}
 
 /** Writes one line to standard output. */
 export function out(line = ""): void {
-  process.stdout.write(`${line}\n`);
+  if (!stdoutGone) process.stdout.write(`${line}\n`);
 }
 
 /** Writes one line to standard error. */
 export function err(line: string): void {
-  process.stderr.write(`${line}\n`);
+  if (!stderrGone) process.stderr.write(`${line}\n`);
 }
 
 /** Writes a value as indented JSON to standard output. */
 export function outJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  if (!stdoutGone) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Writes text as it is to standard output. */
+export function outText(text: string): void {
+  if (!stdoutGone) process.stdout.write(text);
 }
 
 /** Pads `text` to `width` characters, for aligned columns. */

@@ -3,10 +3,21 @@
  */
 
 import { relative } from "node:path";
-import { CasesError, CasesPolicyError, formatDecision, loadCases, runLoadedCases, type CasesRun, type LoadedCases } from "../testing/cases.js";
-import { meetsCoverage, summarise, type Coverage } from "../testing/coverage.js";
+import {
+  CasesError,
+  CasesPolicyError,
+  coverageOf,
+  formatDecision,
+  loadCases,
+  meetsCoverage,
+  runLoadedCases,
+  type CasesProblem,
+  type CasesRun,
+  type Coverage,
+  type LoadedCases,
+} from "toolgate/testing";
 import { parseCommand } from "./args.js";
-import { EXIT_FINDINGS, EXIT_OK, UsageError } from "./errors.js";
+import { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.js";
 import { issueLines } from "./issues.js";
 import { err, out, outJson } from "./output.js";
 
@@ -17,11 +28,14 @@ Runs policy test cases. A cases file:
   { "policy": "./policy.json",
     "cases": [ { "name": "...", "call": { "tool", "args"?, "session", "annotations"?, "approved"? },
                  "at"?: <ms>, "repeat"?: <N>,
-                 "expect": "<outcome>" | { "outcome", "reason"?, "rule"?, "retryAfterMs"?, "remaining"? } } ] }
-The policy path is relative to the cases file. Cases run in order against one compiled policy
-with a virtual clock that starts at 0 and moves only when a case's "at" says; "repeat" makes N
-identical calls at that time and checks "expect" on the last. Given "expect" fields must match
-exactly. Prints each failure, then "N passed, N failed".
+                 "expect": "<outcome>" | { "outcome", "reason"?, "rule"?, "cause"?, "retryAfterMs"?,
+                                           "remaining"? } } ] }
+The policy path is relative to the cases file (or the policy is written inline). Cases run in
+order against one compiled policy with a virtual clock that starts at 0 and moves only when a
+case's "at" says; "repeat" makes N identical calls at that time and checks "expect" on the
+last. Given "expect" fields must match exactly. Prints each failure, then "N passed, N failed".
+A cases file is read as strictly as a policy file (a duplicate key is an error), every problem
+of a malformed one is reported, and a file with no cases fails: it would test nothing.
 
 options:
   --coverage                list the rules and limits of each policy that no case reached
@@ -30,8 +44,9 @@ options:
   --json                    print the results as JSON instead
   -h, --help                show this help
 
-exit status: 0 every case passed (and coverage is met); 1 a case failed, coverage is below the
-minimum or a policy is invalid; 2 bad usage, or a cases file is missing or malformed.`;
+exit status: 0 every case passed (and coverage is met); 1 a case failed, a file has no cases,
+coverage is below the minimum or a policy is invalid; 2 bad usage, or a cases file is missing
+or malformed.`;
 
 interface PolicyCoverage {
   policy: string;
@@ -59,7 +74,10 @@ export async function testCommand(argv: readonly string[]): Promise<number> {
     try {
       loaded.push({ label, cases: loadCases(label) });
     } catch (e) {
-      if (e instanceof CasesError) throw new UsageError(`${e.message}`);
+      if (e instanceof CasesError) {
+        for (const p of e.problems) err(`toolgate test: ${problemLine(label, p)}`);
+        return EXIT_USAGE;
+      }
       if (e instanceof CasesPolicyError) {
         const shown = e.policyFile === undefined ? `${label}#/policy` : display(e.policyFile);
         if (values.json === true) outJson({ error: "invalid policy", policy: shown, issues: e.issues });
@@ -73,12 +91,15 @@ export async function testCommand(argv: readonly string[]): Promise<number> {
     }
   }
 
+  // A CI job must not pass on a file that tests nothing (a cases list emptied by mistake).
+  const empty = loaded.filter((l) => l.cases.cases.length === 0).map((l) => l.label);
   const runs: { label: string; run: CasesRun }[] = [];
   for (const l of loaded) runs.push({ label: l.label, run: await runLoadedCases(l.cases) });
   const coverage = coverageByPolicy(loaded, runs, minCoverage);
   const passed = runs.reduce((n, r) => n + r.run.passed, 0);
   const failed = runs.reduce((n, r) => n + r.run.failed, 0);
   const coverageFailed = coverage.some((c) => c.met === false);
+  const status = failed > 0 || coverageFailed || empty.length > 0 ? EXIT_FINDINGS : EXIT_OK;
 
   if (values.json === true) {
     outJson({
@@ -92,8 +113,9 @@ export async function testCommand(argv: readonly string[]): Promise<number> {
       coverage: coverage.map((c) => ({ policy: c.policy, ...c.coverage, ...(c.met === undefined ? {} : { minimum: minCoverage, met: c.met }) })),
       passed,
       failed,
+      empty,
     });
-    return failed > 0 || coverageFailed ? EXIT_FINDINGS : EXIT_OK;
+    return status;
   }
 
   for (const { label, run } of runs) {
@@ -113,7 +135,14 @@ export async function testCommand(argv: readonly string[]): Promise<number> {
     }
   }
   out(`${passed} passed, ${failed} failed`);
-  return failed > 0 || coverageFailed ? EXIT_FINDINGS : EXIT_OK;
+  for (const label of empty) err(`toolgate test: ${label}: has no cases, so it tests nothing (add cases, or do not run it)`);
+  return status;
+}
+
+/** One problem of a cases file: `cases.json:3:14: /cases/0/name: …` (line and column when known). */
+function problemLine(label: string, p: CasesProblem): string {
+  const where = p.line !== undefined && p.column !== undefined ? `${label}:${p.line}:${p.column}` : label;
+  return `${where}: ${p.path === "" ? "" : `${p.path}: `}${p.message}`;
 }
 
 /** Coverage per policy file: cases files that test the same policy count together. */
@@ -133,7 +162,7 @@ function coverageByPolicy(
     for (const u of run.coverage.reached) g.reached.add(u);
   });
   return [...groups.values()].map((g) => {
-    const coverage = summarise(g.units, g.reached);
+    const coverage = coverageOf(g.units, g.reached);
     return { policy: g.policy, coverage, met: minCoverage === undefined ? undefined : meetsCoverage(coverage, minCoverage) };
   });
 }

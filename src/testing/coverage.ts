@@ -1,18 +1,18 @@
 /**
  * Policy coverage: which rules and limits of a policy a set of calls reached.
  *
- * The units are read from the document: every key of `tools` (`/tools/<key>`), each of its
- * conditional rules (`/tools/<key>/rules/<i>`), `/default` and its rules, every limit
- * (`…/rate_limit`, `…/rate_limit/<i>`) and every policy limit (`/limits/<i>`).
+ * The units come from the compiled policy, never from a second reading of the document:
+ * `policy.rules` lists every rule that can decide a call (in document order) with the limits
+ * that apply to the calls it allows. A rules container (`/tools/x` holding `rules`) decides
+ * nothing by itself and is not a unit; a rule the engine can never reach is not one either.
  *
- * A rule is reached when a call was decided by it or passed through it: the key that governed
- * the name, the conditional rule whose `when` held, `/default` when it decided or when a key's
- * rules fell through to it. A rule whose `when` was evaluated and failed is not reached. A limit
- * is reached when a call was checked against it (whether or not it had room), or when it refused
- * a session lacking its `per` attribute.
+ * A unit is reached when the engine's own account of a call (`policy.explain`) names it: the
+ * rule that decided, a rule whose `when` held, a limit the call was checked against (whether or
+ * not it had room), or the limit that refused a session lacking its `per` attribute. A rule
+ * whose `when` was evaluated and failed is not reached.
  */
 
-import type { Explanation, PolicyDocument } from "toolgate";
+import type { Decision, Explanation, Policy } from "toolgate";
 
 /** Coverage of one policy. */
 export interface Coverage {
@@ -26,48 +26,53 @@ export interface Coverage {
   readonly percent: number;
 }
 
-/** Every rule and limit of a policy, as JSON Pointers in document order. */
-export function coverageUnits(doc: PolicyDocument): string[] {
-  const out: string[] = [];
-  const limitsOf = (rule: Record<string, unknown>, pointer: string): void => {
-    const l = rule.rate_limit;
-    if (Array.isArray(l)) l.forEach((_, i) => out.push(`${pointer}/rate_limit/${i}`));
-    else if (l !== undefined) out.push(`${pointer}/rate_limit`);
-  };
-  const ruleAt = (rule: unknown, pointer: string): void => {
-    out.push(pointer);
-    if (typeof rule !== "object" || rule === null) return;
-    const r = rule as Record<string, unknown>;
-    if (Array.isArray(r.rules)) {
-      r.rules.forEach((c: unknown, i) => {
-        out.push(`${pointer}/rules/${i}`);
-        if (typeof c === "object" && c !== null) limitsOf(c as Record<string, unknown>, `${pointer}/rules/${i}`);
-      });
-    } else {
-      limitsOf(r, pointer);
+/**
+ * Every rule and limit of a compiled policy that coverage counts, as JSON Pointers in document
+ * order: each rule of `policy.rules` followed by its own limits, then the policy's `limits`
+ * that apply to some rule.
+ */
+export function coverageUnits(policy: Policy): string[] {
+  const rules: string[] = [];
+  const policyLimits = new Set<string>();
+  const seen = new Set<string>();
+  for (const r of policy.rules) {
+    if (!seen.has(r.rule)) {
+      seen.add(r.rule);
+      rules.push(r.rule);
     }
-  };
-  for (const key of Object.keys(doc.tools)) ruleAt(doc.tools[key], `/tools/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`);
-  ruleAt(doc.default, "/default");
-  (doc.limits ?? []).forEach((_, i) => out.push(`/limits/${i}`));
+    for (const l of r.limits) {
+      if (l.startsWith("/limits/")) policyLimits.add(l);
+      else if (!seen.has(l)) {
+        seen.add(l);
+        rules.push(l);
+      }
+    }
+  }
+  const index = (p: string) => Number(p.slice("/limits/".length));
+  return [...rules, ...[...policyLimits].sort((a, b) => index(a) - index(b))];
+}
+
+/**
+ * The units one call reached, from the engine's explanation of it and its decision: the paths
+ * of its steps and its limits that are units, and the rule that decided. Steps about failed
+ * conditions point inside a `when`, never at a unit, so they do not count.
+ */
+export function reachedBy(explanation: Explanation, decision: Decision, units: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const s of explanation.steps) if (units.has(s.path)) out.push(s.path);
+  for (const l of explanation.limits) if (units.has(l)) out.push(l);
+  if (units.has(decision.rule)) out.push(decision.rule);
   return out;
 }
 
 /**
- * The units one explained call reached: the paths of its steps and its limits that are units.
- * Steps about failed conditions point inside a `when`, never at a unit, so they do not count.
+ * Coverage from the units (in document order) and the units reached: what several runs of one
+ * policy reached together is the coverage of the union of what each reached.
  */
-export function reachedBy(explanation: Explanation, units: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (const s of explanation.steps) if (units.has(s.path)) out.push(s.path);
-  for (const l of explanation.limits) if (units.has(l)) out.push(l);
-  return out;
-}
-
-/** Coverage from the units and the set reached. */
-export function summarise(units: readonly string[], reached: ReadonlySet<string>): Coverage {
-  const hit = units.filter((u) => reached.has(u));
-  const missed = units.filter((u) => !reached.has(u));
+export function coverageOf(units: readonly string[], reached: Iterable<string>): Coverage {
+  const hitSet = new Set(reached);
+  const hit = units.filter((u) => hitSet.has(u));
+  const missed = units.filter((u) => !hitSet.has(u));
   return {
     total: units.length,
     reached: hit,
@@ -76,8 +81,15 @@ export function summarise(units: readonly string[], reached: ReadonlySet<string>
   };
 }
 
-/** Whether coverage is at least `minPercent`, compared exactly (no rounding either way). */
+/**
+ * Whether coverage is at least `minPercent` (0 to 100), compared exactly: no rounding either
+ * way, so 2 of 3 meets 66.6 and misses 66.7.
+ * @throws RangeError when `minPercent` is not a finite number from 0 to 100.
+ */
 export function meetsCoverage(c: Coverage, minPercent: number): boolean {
+  if (typeof minPercent !== "number" || !Number.isFinite(minPercent) || minPercent < 0 || minPercent > 100) {
+    throw new RangeError(`meetsCoverage: minPercent must be a number from 0 to 100, got ${String(minPercent)}`);
+  }
   // Compare in integers from the number's decimal text, so 0.1 + 0.2 style error cannot
   // turn "exactly the minimum" into "below it".
   const m = /^(\d+)(?:\.(\d+))?$/.exec(String(minPercent));
