@@ -50,9 +50,11 @@ export interface AuthInfoLike {
 
 /**
  * What either SDK line passes to a server's request handlers: 1.x's `RequestHandlerExtra`
- * or 2.x's `ServerContext`. The `session` and `approval` options receive it as it came.
+ * (`extra.authInfo`, `extra.sessionId`) or 2.x's `ServerContext` (`ctx.http?.authInfo`,
+ * `ctx.sessionId`, `ctx.mcpReq`). The `session` and `approval` options receive it as it came;
+ * the fields of the line that did not send it are absent.
  */
-export type RequestExtra = RequestExtraV1 | ServerContextV2;
+export type RequestExtra = Partial<RequestExtraV1> & Partial<ServerContextV2>;
 
 /** A low-level server of either line, as toolgate drives it. */
 export interface LowLevelServer {

@@ -28,7 +28,7 @@ describe("guardServer on SDK 2.x (@modelcontextprotocol/server), 2025 era, with 
       "low-level Server, guarded before",
       (calls: RecordedCall[]) => {
         const server = guardServer(new Server({ name: "early", version: "2.0.0" }, { capabilities: { tools: {} } }), compilePolicy(mlflowPolicy));
-        server.setRequestHandler("tools/list", async () => ({ tools: mlflowTools }));
+        server.setRequestHandler("tools/list", async () => ({ tools: mlflowTools as never }));
         server.setRequestHandler("tools/call", async (request) => {
           calls.push({ tool: request.params.name, args: request.params.arguments });
           return echoResult(request.params.name, request.params.arguments);
