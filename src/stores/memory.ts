@@ -1,171 +1,206 @@
-import { LRUCache } from "lru-cache";
-import { describe } from "../document/words.js";
-import type { BudgetRequest, ConsumeRequest, ConsumeResult, SyncStore } from "../store.js";
+/**
+ * MemoryStore: budgets in this process's memory (docs/stores.md, "MemoryStore").
+ *
+ * Data design, chosen so that counting and unit-cost refusals are O(1) amortized per budget
+ * whatever its window holds, and a weighted refusal's exact wait is O(log n):
+ *
+ * - A budget holding at most one entry keeps it inline (its time is the budget's `last`, its
+ *   units in `units`): most per-session budgets never allocate anything more.
+ * - From the second entry on, a {@link Log} holds the entries' times, oldest first, in an array
+ *   that grows with use (never preallocated: `max` may be 1e9) and is compacted once its dead
+ *   prefix outweighs the live part. While every entry weighs one unit the entry index is the
+ *   unit count, so "is there room for `cost`" reads one slot; once a weighted entry (or a refund)
+ *   appears, a parallel array of running totals makes the units in any window one subtraction
+ *   and the entry to wait for a binary search.
+ * - Entry ids are ordinals: entry p of a log (p from its oldest) is number `counted - n + p`.
+ *   Entries leave only from the oldest end, and a refunded entry stays in place with zero units,
+ *   so the ordinal finds it in O(1). Ordinals come from a store-wide counter, so a budget that was
+ *   dropped and made again never reuses an id an old ticket may still hold.
+ * - Budgets of one window length and one class (per-session or shared) form a group: a queue in
+ *   the order of their latest counted time, plus a min-heap for the few counted at a time earlier
+ *   than the queue's tail (a clock stepped back). The group's oldest budget is the first of the
+ *   queue or the top of the heap, so the store finds an empty budget, or the one whose latest call
+ *   is oldest, in O(window lengths), without scanning budgets.
+ *
+ * @packageDocumentation
+ */
+
+import type { BudgetRequest, ConsumeRequest, ConsumeResult, RefundRequest, RefundResult, SyncStore } from "../store.js";
+import { isPlainObject } from "../shared/objects.js";
+import { checkIntegerOption, checkOptionKeys } from "../shared/options.js";
+import { describeValue } from "../shared/text.js";
 
 /** Options of {@link MemoryStore}. Unknown options are rejected. */
 export interface MemoryStoreOptions {
   /**
    * The most budgets kept at once (a budget is one limit for one session, attribute value, or
    * the whole policy). When a new budget needs room, a budget whose window is empty is dropped
-   * first; if every budget is live, the least recently used one is dropped and starts again
-   * empty. Size it above the number of budgets live at once: that eviction is the one place
-   * where exactness yields to the memory bound.
+   * first; if every budget is live, the per-session budget whose latest counted call is oldest is
+   * dropped and starts again empty. Shared budgets (`per: "global"` or a session attribute) are
+   * dropped only when no per-session budget is left, and never to make room for a per-session
+   * one: then the call is refused as a store failure. Size it above the number of budgets live
+   * at once: eviction is the one place where exactness yields to the memory bound.
    * @default 100000
    */
   maxKeys?: number;
 }
 
-/**
- * One budget: the times (and, for weighted calls, the units) of the calls counted in its
- * window, oldest first, and its place in the queue of budgets with the same window length.
- */
-class Budget {
-  /** Entries before `head` have left the window and are dropped lazily. */
+/** The entries of a budget with two or more of them. */
+class Log {
+  /** Entries before `head` have left the window for good and are dropped lazily. */
   head = 0;
-  /** Units from `head` on. */
-  total: number;
-  /** `null` while every entry weighs 1, which is every entry in policy format v1. */
-  weights: number[] | null = null;
-  prev: Budget | null = null;
-  next: Budget | null = null;
-
+  /** Running totals of units, entry by entry; `null` while every entry weighs one unit. */
+  cum: number[] | null = null;
+  /** Units counted before `times[head]` (the running total's base; weighted logs only). */
+  base = 0;
   constructor(
-    readonly key: string,
-    public windowMs: number,
-    /** Times of the counted calls. Created with the first one: `[t]` costs far less than `[]` grown. */
-    readonly times: number[],
-    cost: number,
-    /** Time of the latest counted call: the budget's time never runs backwards past it. */
-    public last: number,
-  ) {
-    this.total = cost;
-    if (cost !== 1) this.weights = [cost];
-  }
-
-  /**
-   * Drops the entries that have left the window for good: those at or before `last - window`.
-   * Pruning further on a call that is not counted would be wrong with a clock that steps
-   * back: a later call may count as `last` and still see those entries.
-   */
-  prune(): void {
-    const edge = this.last - this.windowMs;
-    const times = this.times;
-    let head = this.head;
-    const end = times.length;
-    if (head >= end || times[head]! > edge) return;
-    const weights = this.weights;
-    let total = this.total;
-    while (head < end && times[head]! <= edge) {
-      total -= weights === null ? 1 : weights[head]!;
-      head++;
-    }
-    this.total = total;
-    if (head === end) {
-      times.length = 0;
-      if (weights !== null) weights.length = 0;
-      this.head = 0;
-    } else if (head > 16 && head * 2 > end) {
-      // Compact once the dead prefix outweighs the live part: memory stays proportional to
-      // the calls inside the window, at amortised O(1) per call.
-      times.copyWithin(0, head);
-      times.length = end - head;
-      if (weights !== null) {
-        weights.copyWithin(0, head);
-        weights.length = end - head;
-      }
-      this.head = 0;
-    } else {
-      this.head = head;
-    }
-  }
-
-  /** Index of the first entry inside the window `(t - window, t]` (binary search; times are sorted). */
-  firstIn(t: number): number {
-    const edge = t - this.windowMs;
-    const times = this.times;
-    let lo = this.head;
-    let hi = times.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (times[mid]! <= edge) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** Units counted from entry `from` on. */
-  unitsFrom(from: number): number {
-    const weights = this.weights;
-    if (weights === null) return this.times.length - from;
-    let units = this.total;
-    for (let i = this.head; i < from; i++) units -= weights[i]!;
-    return units;
-  }
-
-  /** Whole ms from `now` until `cost` more units fit under `max`, given `used` units from `from` on. */
-  waitFor(from: number, used: number, cost: number, max: number, now: number): number {
-    const weights = this.weights;
-    let i = from;
-    while (used + cost > max) {
-      used -= weights === null ? 1 : weights[i]!;
-      i++;
-    }
-    return this.times[i - 1]! + this.windowMs - now;
-  }
-
-  /** Counts `cost` units at `time` (never earlier than `last`). */
-  add(time: number, cost: number): void {
-    if (cost !== 1 && this.weights === null) this.weights = this.times.map(() => 1);
-    this.times.push(time);
-    if (this.weights !== null) this.weights.push(cost);
-    this.total += cost;
-    this.last = time;
-    this.prune();
-  }
+    /** Times of the entries, oldest first (non-decreasing: time never runs backwards). */
+    public times: number[],
+  ) {}
 }
 
-/**
- * The budgets of one window length, in the order of their latest counted call. With one window
- * length, budgets empty in that order, so the first is the only candidate for "empty": an
- * empty budget is found in O(window lengths), without scanning every budget.
- */
-class Queue {
+/** One budget: one limit for one session, attribute value, or the whole policy. */
+class Budget {
+  /** Units of the inline entry (log `null`), 0 when there is none or it was given back. */
+  units = 0;
+  log: Log | null = null;
+  prev: Budget | null = null;
+  next: Budget | null = null;
+  /** Place in its group: -1 in the queue, ≥ 0 in the heap, -2 in neither. */
+  heapIndex = -2;
+  constructor(
+    readonly key: string,
+    public group: Group,
+    /** The latest counted time: the budget's time never runs backwards past it. */
+    public last: number,
+    /** Ordinal of the next entry (ids are ordinals, so this is also "entries ever counted"). */
+    public counted: number,
+  ) {}
+}
+
+/** Budgets of one window length and one class, oldest latest-counted time first. */
+class Group {
   first: Budget | null = null;
-  lastBudget: Budget | null = null;
+  tail: Budget | null = null;
+  /** Budgets counted at a time earlier than the queue's tail, as a min-heap on `last`. */
+  readonly heap: Budget[] = [];
+  size = 0;
+  constructor(
+    readonly windowMs: number,
+    readonly shared: boolean,
+  ) {}
 
-  append(b: Budget): void {
-    b.prev = this.lastBudget;
-    b.next = null;
-    if (this.lastBudget === null) this.first = b;
-    else this.lastBudget.next = b;
-    this.lastBudget = b;
+  /** The budget with the oldest latest-counted time, or `null`. */
+  oldest(skip?: Budget): Budget | null {
+    const q = this.first === skip ? (this.first?.next ?? null) : this.first;
+    const heap = this.heap;
+    let h = heap[0];
+    if (h !== undefined && h === skip) {
+      const a = heap[1];
+      const c = heap[2];
+      h = a === undefined || (c !== undefined && c.last < a.last) ? c : a;
+    }
+    if (q === null) return h ?? null;
+    if (h === undefined) return q;
+    return h.last < q.last ? h : q;
   }
 
+  /** Adds a budget, detached, at the place its `last` gives it. */
+  add(b: Budget): void {
+    const tail = this.tail;
+    if (tail === null || b.last >= tail.last) {
+      b.prev = tail;
+      b.next = null;
+      if (tail === null) this.first = b;
+      else tail.next = b;
+      this.tail = b;
+      b.heapIndex = -1;
+    } else {
+      const heap = this.heap;
+      b.heapIndex = heap.length;
+      heap.push(b);
+      this.#up(b.heapIndex);
+    }
+    this.size++;
+  }
+
+  /** Takes a budget out, wherever it is. */
   remove(b: Budget): void {
-    if (b.prev === null) {
-      if (this.first === b) this.first = b.next;
-    } else b.prev.next = b.next;
-    if (b.next === null) {
-      if (this.lastBudget === b) this.lastBudget = b.prev;
-    } else b.next.prev = b.prev;
-    b.prev = null;
-    b.next = null;
+    const i = b.heapIndex;
+    if (i === -1) {
+      if (b.prev === null) this.first = b.next;
+      else b.prev.next = b.next;
+      if (b.next === null) this.tail = b.prev;
+      else b.next.prev = b.prev;
+      b.prev = null;
+      b.next = null;
+    } else if (i >= 0) {
+      const heap = this.heap;
+      const end = heap.pop()!;
+      if (end !== b) {
+        heap[i] = end;
+        end.heapIndex = i;
+        this.#down(i);
+        this.#up(end.heapIndex);
+      }
+    } else {
+      return;
+    }
+    b.heapIndex = -2;
+    this.size--;
   }
 
-  toEnd(b: Budget): void {
-    if (this.lastBudget === b) return;
+  /** Moves a budget whose `last` just grew to its new place. */
+  touch(b: Budget): void {
+    if (b.heapIndex === -1 && b === this.tail) return;
     this.remove(b);
-    this.append(b);
+    this.add(b);
+  }
+
+  #up(i: number): void {
+    const heap = this.heap;
+    const b = heap[i]!;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = heap[p]!;
+      if (parent.last <= b.last) break;
+      heap[i] = parent;
+      parent.heapIndex = i;
+      i = p;
+    }
+    heap[i] = b;
+    b.heapIndex = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.heap;
+    const n = heap.length;
+    const b = heap[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && heap[c + 1]!.last < heap[c]!.last) c++;
+      const child = heap[c]!;
+      if (child.last >= b.last) break;
+      heap[i] = child;
+      child.heapIndex = i;
+      i = c;
+    }
+    heap[i] = b;
+    b.heapIndex = i;
   }
 }
 
 const DEFAULT_MAX_KEYS = 100_000;
+const OPTIONS = ["maxKeys"] as const;
+const OWNER = "MemoryStore";
 
 /**
  * The default store: budgets in this process's memory, bounded by `maxKeys`. Synchronous, so
- * it works with `decideSync`. Exact sliding windows; time comes from the engine's clock.
- * Memory per budget is proportional to the calls inside its window, never to all calls ever
- * made; windows that have emptied are reclaimed lazily, with no timer per key.
+ * it works with `decideSync`. Exact sliding windows in integer units, weighted calls, refunds;
+ * time comes from the engine's clock. Memory per budget is proportional to the calls inside its
+ * window, never to all calls ever made; windows that have emptied are reclaimed lazily, with no
+ * timer per key.
  *
  * @example
  * ```ts
@@ -174,161 +209,432 @@ const DEFAULT_MAX_KEYS = 100_000;
  * ```
  */
 export class MemoryStore implements SyncStore {
-  /** Always `true`: `consume` answers synchronously. */
+  /** Always `true`: `consume` and `refund` answer synchronously. */
   readonly synchronous = true as const;
   /** The bound on budgets kept at once. */
   readonly maxKeys: number;
-  #cache: LRUCache<string, Budget> | undefined;
-  readonly #queues = new Map<number, Queue>();
+  readonly #budgets = new Map<string, Budget>();
+  /** Groups by window length, per class. */
+  readonly #groups = [new Map<number, Group>(), new Map<number, Group>()] as const;
+  /** Ordinal of the next entry of a new budget: store-wide, so ids are never reused. */
+  #ordinals = 0;
 
   /** @throws TypeError when an option is unknown or out of range. */
   constructor(options: MemoryStoreOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`MemoryStore: options must be an object, got ${describe(options)}`);
-    }
-    for (const key of Object.keys(options)) {
-      if (key !== "maxKeys") throw new TypeError(`MemoryStore: unknown option "${key}"`);
-    }
-    const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
-    if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) {
-      throw new TypeError(`MemoryStore: maxKeys must be a positive integer, got ${describe(maxKeys)}`);
-    }
-    this.maxKeys = maxKeys;
-  }
-
-  // lru-cache allocates its index arrays for `max` entries up front (about 1.5 MB and tens of
-  // milliseconds at the default bound), so the cache is made on first use: a policy compiled
-  // without a store, or one whose limits are never reached, pays nothing.
-  get #budgets(): LRUCache<string, Budget> {
-    if (this.#cache === undefined) {
-      this.#cache = new LRUCache<string, Budget>({
-        max: this.maxKeys,
-        // Called for every budget that leaves, evicted or deleted: it leaves its queue too.
-        dispose: (budget) => this.#queue(budget.windowMs).remove(budget),
-      });
-    }
-    return this.#cache;
+    const o = checkOptionKeys(OWNER, options, OPTIONS);
+    checkIntegerOption(OWNER, "maxKeys", o.maxKeys, 1);
+    this.maxKeys = o.maxKeys ?? DEFAULT_MAX_KEYS;
   }
 
   /** The number of budgets held now (live or not yet reclaimed). */
   get size(): number {
-    return this.#cache?.size ?? 0;
+    return this.#budgets.size;
   }
 
   /** Drops every budget. */
   clear(): void {
-    this.#cache?.clear();
-    this.#queues.clear();
+    this.#budgets.clear();
+    this.#groups[0].clear();
+    this.#groups[1].clear();
   }
 
-  /** Checks every budget of the request and counts the call in all of them if all have room. */
+  /**
+   * Checks every budget of the request and, if all have room and it is not a dry run, counts the
+   * call in all of them.
+   * @throws TypeError or RangeError for a request that breaks the store contract; Error when a
+   *   new budget cannot be kept (every budget is a live shared one).
+   */
   consume(request: ConsumeRequest): ConsumeResult {
-    const { budgets: requests, now, dryRun } = request;
-    // One budget is the common case (a rule's limit, no policy limits): no arrays to fill.
-    if (requests.length === 1) return this.#consumeOne(requests[0]!, now, dryRun);
+    const { now, dryRun, budgets: requests } = readRequest(request);
     const n = requests.length;
+    // One budget is the common case (a rule's limit, no policy limits): no arrays to fill.
+    if (n === 1) return this.#consumeOne(readBudget(requests[0], 0), now, dryRun);
+    const rs: BudgetRequest[] = new Array(n);
     const found: (Budget | undefined)[] = new Array(n);
-    const from: number[] = new Array(n);
-    const used: number[] = new Array(n);
+    const waits: number[] = new Array(n);
     let refused = false;
     for (let i = 0; i < n; i++) {
-      const r = requests[i]!;
-      checkCost(r);
+      const r = (rs[i] = readBudget(requests[i], i));
+      for (let j = 0; j < i; j++) {
+        // One call's budgets are distinct (the engine rejects a repeated id): checked apart, a
+        // repeated budget could be counted past its max.
+        if (rs[j]!.key === r.key) throw new RangeError(`${OWNER}: budgets[${i}].key repeats budgets[${j}].key`);
+      }
       const b = this.#lookup(r);
       found[i] = b;
-      if (b === undefined) {
-        used[i] = 0;
-        continue;
-      }
-      from[i] = b.firstIn(now > b.last ? now : b.last);
-      used[i] = b.unitsFrom(from[i]!);
-      if (used[i]! + r.cost > r.max) refused = true;
+      const wait = b === undefined || r.cost === 0 ? 0 : waitFor(b, r.max, r.windowMs, r.cost, now);
+      waits[i] = wait;
+      if (wait > 0) refused = true;
     }
-    if (refused) {
-      const retryAfterMs: number[] = new Array(n);
-      for (let i = 0; i < n; i++) {
-        const r = requests[i]!;
-        retryAfterMs[i] = used[i]! + r.cost <= r.max ? 0 : found[i]!.waitFor(from[i]!, used[i]!, r.cost, r.max, now);
-      }
-      return { allowed: false, retryAfterMs };
-    }
+    if (refused) return { allowed: false, retryAfterMs: waits };
     const remaining: number[] = new Array(n);
-    if (dryRun) {
-      for (let i = 0; i < n; i++) remaining[i] = requests[i]!.max - used[i]! - requests[i]!.cost;
-      return { allowed: true, remaining };
-    }
-    // Existing budgets first: once counted they are live, so making room for the new ones
-    // can never drop a budget this call is counted in.
+    let entries: (string | null)[] | undefined;
+    // Existing budgets first: once counted they are the newest, so making room for the new ones
+    // never drops a budget of this call.
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < n; i++) {
-        if ((found[i] === undefined) !== (pass === 1)) continue;
-        const r = requests[i]!;
-        remaining[i] = r.max - this.#count(r, found[i], now).total;
+        const b = found[i];
+        if ((b === undefined) !== (pass === 1)) continue;
+        const r = rs[i]!;
+        if (r.refundable === true && !dryRun) entries ??= new Array<string | null>(n).fill(null);
+        if (dryRun || r.cost === 0) {
+          const u = b === undefined ? 0 : unitsIn(b, r.windowMs, now > b.last ? now : b.last);
+          // Never below 0, even when a reload lowered max under what the budget holds.
+          remaining[i] = Math.max(0, r.max - u - r.cost);
+          continue;
+        }
+        const counted = this.#count(r, b, now, found);
+        remaining[i] = r.max - counted.used;
+        if (entries !== undefined && r.refundable === true) entries[i] = counted.id;
       }
     }
-    return { allowed: true, remaining };
+    return entries === undefined ? { allowed: true, remaining } : { allowed: true, remaining, entries };
   }
 
   #consumeOne(r: BudgetRequest, now: number, dryRun: boolean): ConsumeResult {
-    checkCost(r);
     const b = this.#lookup(r);
-    if (b === undefined) return { allowed: true, remaining: [dryRun ? r.max - r.cost : r.max - this.#count(r, b, now).total] };
-    const from = b.firstIn(now > b.last ? now : b.last);
-    const used = b.unitsFrom(from);
-    if (used + r.cost > r.max) return { allowed: false, retryAfterMs: [b.waitFor(from, used, r.cost, r.max, now)] };
-    return { allowed: true, remaining: [dryRun ? r.max - used - r.cost : r.max - this.#count(r, b, now).total] };
+    if (b !== undefined && r.cost > 0) {
+      const wait = waitFor(b, r.max, r.windowMs, r.cost, now);
+      if (wait > 0) return { allowed: false, retryAfterMs: [wait] };
+    }
+    if (dryRun || r.cost === 0) {
+      const u = b === undefined ? 0 : unitsIn(b, r.windowMs, now > b.last ? now : b.last);
+      const remaining = [Math.max(0, r.max - u - r.cost)];
+      return r.refundable === true && !dryRun ? { allowed: true, remaining, entries: [null] } : { allowed: true, remaining };
+    }
+    const counted = this.#count(r, b, now, undefined);
+    return r.refundable === true
+      ? { allowed: true, remaining: [r.max - counted.used], entries: [counted.id] }
+      : { allowed: true, remaining: [r.max - counted.used] };
+  }
+
+  /**
+   * Gives back entries counted earlier: each at most once, and only while it is inside its
+   * window as counting judges it (at the later of `now` and the budget's latest counted time).
+   * @throws TypeError for a request that is not a refund request.
+   */
+  refund(request: RefundRequest): RefundResult {
+    if (!isPlainObject(request)) throw new TypeError(`${OWNER}: refund request must be a plain object, got ${describeValue(request)}`);
+    const { entries, now } = request;
+    if (!Array.isArray(entries)) throw new TypeError(`${OWNER}: refund entries must be an array, got ${describeValue(entries)}`);
+    checkNow(now);
+    const given: boolean[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e: unknown = entries[i];
+      if (!isPlainObject(e) || typeof e.key !== "string" || typeof e.entry !== "string") {
+        throw new TypeError(`${OWNER}: refund entries[${i}] must be { key: string, entry: string }`);
+      }
+      given[i] = this.#refundOne(e.key, e.entry, now);
+    }
+    return { given };
+  }
+
+  #refundOne(key: string, id: string, now: number): boolean {
+    const ordinal = parseOrdinal(id);
+    if (ordinal < 0) return false;
+    const b = this.#budgets.get(key);
+    if (b === undefined) return false;
+    const t = now > b.last ? now : b.last;
+    const edge = t - b.group.windowMs;
+    const log = b.log;
+    if (log === null) {
+      if (ordinal !== b.counted - 1 || b.units === 0 || b.last <= edge) return false;
+      b.units = 0;
+      return true;
+    }
+    const times = log.times;
+    const end = times.length;
+    const p = ordinal - (b.counted - (end - log.head));
+    if (p < 0 || p >= end - log.head) return false;
+    const i = log.head + p;
+    if (times[i]! <= edge) return false;
+    const cum = log.cum ?? weigh(log);
+    const units = cum[i]! - (i > log.head ? cum[i - 1]! : log.base);
+    if (units === 0) return false;
+    // Later running totals drop by the entry's units: usually few, since a tool fails soon
+    // after its call is counted.
+    for (let j = i; j < end; j++) cum[j] = cum[j]! - units;
+    return true;
   }
 
   #lookup(r: BudgetRequest): Budget | undefined {
     const b = this.#budgets.get(r.key);
-    if (b !== undefined && b.windowMs !== r.windowMs) {
-      // The same key under another window length (two policies sharing a namespace).
-      this.#queue(b.windowMs).remove(b);
-      b.windowMs = r.windowMs;
-      this.#queue(r.windowMs).append(b);
-      b.prune();
+    if (b !== undefined && (b.group.windowMs !== r.windowMs || b.group.shared !== (r.shared === true))) {
+      // The same key under another window length or class (a custom caller; the engine's keys
+      // name the window): the budget moves, and its log is judged by the new window from now on.
+      this.#leave(b);
+      b.group = this.#group(r.windowMs, r.shared === true);
+      b.group.add(b);
     }
     return b;
   }
 
-  /** Counts a call in a budget, creating it if needed; returns the budget. */
-  #count(r: BudgetRequest, b: Budget | undefined, now: number): Budget {
+  /** Counts a call that fits; returns the units used after it and its entry id. */
+  #count(r: BudgetRequest, b: Budget | undefined, now: number, pinned: readonly (Budget | undefined)[] | undefined): { used: number; id: string } {
     if (b === undefined) {
-      if (this.#budgets.size >= this.maxKeys) this.#dropOneEmpty(now);
-      b = new Budget(r.key, r.windowMs, [now], r.cost, now);
-      // When no empty budget was found, this evicts the least recently used budget.
+      const shared = r.shared === true;
+      if (this.#budgets.size >= this.maxKeys) this.#makeRoom(shared, now, pinned);
+      b = new Budget(r.key, this.#group(r.windowMs, shared), now, this.#ordinals);
+      b.units = r.cost;
       this.#budgets.set(r.key, b);
-      this.#queue(r.windowMs).append(b);
-      return b;
+      b.group.add(b);
+      return this.#counted(b, r.cost);
     }
-    b.add(now > b.last ? now : b.last, r.cost);
-    this.#queue(b.windowMs).toEnd(b);
-    return b;
-  }
-
-  #queue(windowMs: number): Queue {
-    let q = this.#queues.get(windowMs);
-    if (q === undefined) {
-      q = new Queue();
-      this.#queues.set(windowMs, q);
-    }
-    return q;
-  }
-
-  #dropOneEmpty(now: number): void {
-    for (const queue of this.#queues.values()) {
-      const b = queue.first;
-      if (b !== null && b.last + b.windowMs <= now) {
-        this.#budgets.delete(b.key);
-        return;
+    const t = now > b.last ? now : b.last;
+    const edge = t - r.windowMs;
+    const log = b.log;
+    let used: number;
+    if (log === null) {
+      if (b.units === 0 || b.last <= edge) {
+        b.units = r.cost;
+        used = r.cost;
+      } else {
+        const l = new Log([b.last, t]);
+        if (b.units !== 1 || r.cost !== 1) l.cum = [b.units, b.units + r.cost];
+        used = b.units + r.cost;
+        b.units = 0;
+        b.log = l;
+      }
+    } else {
+      used = append(log, edge, t, r.cost);
+      if (log.head === log.times.length - 1) {
+        // Everything else has left the window: back to one inline entry, and the log's memory goes.
+        b.units = used;
+        b.log = null;
       }
     }
+    if (t !== b.last) {
+      b.last = t;
+      b.group.touch(b);
+    }
+    return this.#counted(b, used);
+  }
+
+  #counted(b: Budget, used: number): { used: number; id: string } {
+    const ordinal = b.counted;
+    b.counted = ordinal + 1;
+    if (ordinal >= this.#ordinals) this.#ordinals = ordinal + 1;
+    return { used, id: String(ordinal) };
+  }
+
+  #group(windowMs: number, shared: boolean): Group {
+    const groups = this.#groups[shared ? 1 : 0];
+    let g = groups.get(windowMs);
+    if (g === undefined) {
+      g = new Group(windowMs, shared);
+      groups.set(windowMs, g);
+    }
+    return g;
+  }
+
+  #leave(b: Budget): void {
+    const g = b.group;
+    g.remove(b);
+    if (g.size === 0) this.#groups[g.shared ? 1 : 0].delete(g.windowMs);
+  }
+
+  #drop(b: Budget): void {
+    this.#budgets.delete(b.key);
+    this.#leave(b);
+    // Its ordinals stay used: a ticket for one of its entries never matches a later budget.
+    if (b.counted > this.#ordinals) this.#ordinals = b.counted;
+  }
+
+  /**
+   * Drops one budget so a new one fits: an empty one if any (whatever its class), else the
+   * per-session budget whose latest counted call is oldest, else — for a new shared budget only —
+   * the oldest shared one. Never a budget of the call being counted.
+   */
+  #makeRoom(forShared: boolean, now: number, pinned: readonly (Budget | undefined)[] | undefined): void {
+    let victim: Budget | null = null;
+    for (const groups of this.#groups) {
+      for (const g of groups.values()) {
+        const b = g.oldest();
+        if (b !== null && b.last + g.windowMs <= now && !pinned?.includes(b)) {
+          this.#drop(b);
+          return;
+        }
+      }
+    }
+    for (const cls of forShared ? [0, 1] : [0]) {
+      for (const g of this.#groups[cls]!.values()) {
+        let b = g.oldest();
+        if (b !== null && pinned?.includes(b)) b = g.oldest(b);
+        if (b !== null && !pinned?.includes(b) && (victim === null || b.last < victim.last)) victim = b;
+      }
+      if (victim !== null) break;
+    }
+    if (victim === null) {
+      throw new Error(
+        `${OWNER}: all ${this.maxKeys} budgets (maxKeys) are in use by shared budgets or by this call, and a shared budget is never dropped to make room for a per-session one; raise maxKeys`,
+      );
+    }
+    this.#drop(victim);
   }
 }
 
-function checkCost(r: BudgetRequest): void {
-  if (!Number.isSafeInteger(r.cost) || r.cost < 1) {
-    throw new RangeError(`MemoryStore: cost must be a positive integer, got ${describe(r.cost)}`);
+/**
+ * Prunes a log to the window ending at `t` (the call is counted, so `t` becomes the budget's
+ * latest time and what is at or before `edge` is gone for good), appends the entry, and returns
+ * the units inside the window after it.
+ */
+function append(log: Log, edge: number, t: number, cost: number): number {
+  const times = log.times;
+  let cum = log.cum;
+  let head = log.head;
+  const end = times.length;
+  while (head < end && times[head]! <= edge) head++;
+  if (cum !== null && head > log.head) log.base = cum[head - 1]!;
+  if (head === end) {
+    times.length = 0;
+    if (cum !== null) cum.length = 0;
+    head = 0;
+  } else if (head > 16 && head * 2 > end) {
+    // Compact once the dead prefix outweighs the live part: memory stays proportional to the
+    // calls inside the window, at amortized O(1) per call.
+    times.copyWithin(0, head);
+    times.length = end - head;
+    if (cum !== null) {
+      cum.copyWithin(0, head);
+      cum.length = end - head;
+    }
+    head = 0;
   }
-  if (r.cost > r.max) throw new RangeError(`MemoryStore: cost ${r.cost} can never fit under max ${r.max}`);
+  log.head = head;
+  if (cost !== 1 && cum === null) cum = weigh(log);
+  times.push(t);
+  if (cum === null) return times.length - head;
+  let top = cum.length === 0 ? log.base : cum[cum.length - 1]!;
+  if (top + cost > Number.MAX_SAFE_INTEGER) {
+    // Running totals only grow; rebase them on the units still held (at most `max`).
+    const base = log.base;
+    for (let j = 0; j < cum.length; j++) cum[j] = cum[j]! - base;
+    top -= base;
+    log.base = 0;
+  }
+  cum.push(top + cost);
+  return top + cost - log.base;
+}
+
+/** Gives a unit log its running totals (each entry one unit), once. */
+function weigh(log: Log): number[] {
+  const n = log.times.length;
+  const cum: number[] = new Array(n);
+  for (let j = 0; j < n; j++) cum[j] = j < log.head ? 0 : j - log.head + 1;
+  log.base = 0;
+  log.cum = cum;
+  return cum;
+}
+
+/** Index of the first entry after `edge`: gallops from the oldest, then bisects. */
+function firstAfter(times: number[], head: number, edge: number): number {
+  const end = times.length;
+  let lo = head;
+  const stop = head + 4 < end ? head + 4 : end;
+  while (lo < stop) {
+    if (times[lo]! > edge) return lo;
+    lo++;
+  }
+  let hi = end;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! <= edge) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Units of a budget inside the window ending at `t`. */
+function unitsIn(b: Budget, windowMs: number, t: number): number {
+  const edge = t - windowMs;
+  const log = b.log;
+  if (log === null) return b.last > edge ? b.units : 0;
+  const k = firstAfter(log.times, log.head, edge);
+  const cum = log.cum;
+  if (cum === null) return log.times.length - k;
+  const end = cum.length;
+  if (k === end) return 0;
+  return cum[end - 1]! - (k > log.head ? cum[k - 1]! : log.base);
+}
+
+/** 0 when `cost` more units fit at `now`, else the whole ms (≥ 1) until they would. */
+function waitFor(b: Budget, max: number, windowMs: number, cost: number, now: number): number {
+  const t = now > b.last ? now : b.last;
+  const edge = t - windowMs;
+  const log = b.log;
+  let leaving: number;
+  if (log === null) {
+    if (b.units + cost <= max || b.last <= edge) return 0;
+    leaving = b.last;
+  } else {
+    const times = log.times;
+    const end = times.length;
+    const cum = log.cum;
+    if (cum === null) {
+      // Every entry is one unit: room iff the (max - cost + 1)-th newest entry has left. O(1).
+      const j = end - (max - cost) - 1;
+      if (j < log.head || times[j]! <= edge) return 0;
+      leaving = times[j]!;
+    } else {
+      const k = firstAfter(times, log.head, edge);
+      if (k === end) return 0;
+      const top = cum[end - 1]!;
+      const used = top - (k > log.head ? cum[k - 1]! : log.base);
+      if (used + cost <= max) return 0;
+      // The first entry whose leaving makes room: its running total reaches top + cost - max.
+      const need = top + cost - max;
+      let lo = k;
+      let hi = end - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (cum[mid]! >= need) hi = mid;
+        else lo = mid + 1;
+      }
+      leaving = times[lo]!;
+    }
+  }
+  const wait = Math.ceil(leaving + windowMs - now);
+  return wait >= 1 ? wait : 1;
+}
+
+/** A canonical decimal ordinal (as the store writes them), or -1. */
+function parseOrdinal(id: string): number {
+  if (id.length === 0 || id.length > 16) return -1;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 48 || c > 57 || (c === 48 && i === 0 && id.length > 1)) return -1;
+  }
+  const v = Number(id);
+  return Number.isSafeInteger(v) ? v : -1;
+}
+
+function checkNow(now: unknown): asserts now is number {
+  if (typeof now !== "number" || !Number.isFinite(now)) {
+    throw new TypeError(`${OWNER}: now must be a finite number, got ${describeValue(now)}`);
+  }
+}
+
+function readRequest(request: ConsumeRequest): ConsumeRequest {
+  if (request === null || typeof request !== "object") {
+    throw new TypeError(`${OWNER}: request must be an object, got ${describeValue(request)}`);
+  }
+  const budgets = request.budgets;
+  if (!Array.isArray(budgets) || budgets.length === 0) throw new TypeError(`${OWNER}: budgets must be a non-empty array`);
+  checkNow(request.now);
+  return request;
+}
+
+/** Checks one budget of a request against the store contract. */
+function readBudget(r: unknown, i: number): BudgetRequest {
+  if (r === null || typeof r !== "object") throw new TypeError(`${OWNER}: budgets[${i}] must be an object, got ${describeValue(r)}`);
+  const b = r as BudgetRequest;
+  if (typeof b.key !== "string") throw new TypeError(`${OWNER}: budgets[${i}].key must be a string, got ${describeValue(b.key)}`);
+  const { max, windowMs, cost } = b;
+  if (!Number.isSafeInteger(max) || max < 1) throw new TypeError(`${OWNER}: budgets[${i}].max must be a positive safe integer, got ${describeValue(max)}`);
+  if (!Number.isSafeInteger(windowMs) || windowMs < 1) {
+    throw new TypeError(`${OWNER}: budgets[${i}].windowMs must be a positive safe integer, got ${describeValue(windowMs)}`);
+  }
+  if (!Number.isSafeInteger(cost) || cost < 0) throw new TypeError(`${OWNER}: budgets[${i}].cost must be a safe integer >= 0, got ${describeValue(cost)}`);
+  if (cost > max) throw new RangeError(`${OWNER}: budgets[${i}].cost (${cost}) is greater than its max (${max}): the call can never fit`);
+  return b;
 }

@@ -1,13 +1,24 @@
 /**
  * `describeStoreConformance`: the suite a store must pass to keep the engine's guarantees —
- * exact sliding windows, exact waits, all-or-nothing across the budgets of a call, time that
- * never runs backwards within a budget, dry runs that count nothing, and exactness under
- * concurrent calls. It drives the store directly through `consume` and end to end through
- * `compilePolicy(..., { store, clock })` with a fake clock.
+ * exact sliding windows in integer units, exact whole-millisecond waits (fractional clocks
+ * included), weighted calls and micro-unit amounts, calls of cost 0, all-or-nothing across the
+ * budgets of a call, time that never runs backwards within a budget, dry runs that count nothing,
+ * refunds (each entry at most once, none once it has left its window), and exactness under
+ * concurrent calls and refunds. It drives the store directly through `consume` and `refund` and
+ * end to end through `compilePolicy(..., { store, clock })` with a fake clock.
  */
 
 import { describe, expect, it } from "vitest";
-import { compilePolicy, type BudgetRequest, type ConsumeResult, type Decision, type PolicyDocument, type Store } from "toolgate";
+import {
+  compilePolicy,
+  type BudgetRequest,
+  type ConsumeAllowed,
+  type ConsumeResult,
+  type Decision,
+  type PolicyDocument,
+  type RefundEntry,
+  type Store,
+} from "toolgate";
 
 /** Options of {@link describeStoreConformance}. */
 export interface ConformanceOptions {
@@ -17,6 +28,12 @@ export interface ConformanceOptions {
    * @default 500
    */
   concurrency?: number;
+  /**
+   * Run the refund tests, which need `refund`. Set `false` for a store that does not support
+   * refunds (policies with `refund: "on_error"` limits cannot be compiled on it).
+   * @default true
+   */
+  refunds?: boolean;
   /** Called after each test with the store it made, e.g. to close a connection the store owns. */
   release?: (store: Store) => void | Promise<void>;
   /**
@@ -100,7 +117,40 @@ export function describeStoreConformance(
       : { allowed: false, retryAfterMs: Array.from(result.retryAfterMs) };
   };
 
-  const budget = (key: string, max: number, windowMs: number, cost = 1): BudgetRequest => ({ key, max, windowMs, cost });
+  const budget = (key: string, max: number, windowMs: number, cost = 1, refundable = false, shared = false): BudgetRequest => ({
+    key,
+    max,
+    windowMs,
+    cost,
+    refundable,
+    shared,
+  });
+  /** A refundable budget. */
+  const refundable = (key: string, max: number, windowMs: number, cost = 1): BudgetRequest => budget(key, max, windowMs, cost, true);
+  /** Micro-units: what the engine sends for a limit with `cost` (amounts × 1,000,000, exact). */
+  const micro = (units: number): number => Math.round(units * 1_000_000);
+
+  /** Consumes and returns the whole answer, entries included, as plain data. */
+  const counted = async (store: Store, namespace: string, budgets: BudgetRequest[], now: number): Promise<ConsumeAllowed> => {
+    const result = await store.consume({ namespace, budgets, now, dryRun: false });
+    if (!result.allowed) throw new Error(`expected the call to be allowed at ${now}, got ${JSON.stringify(result)}`);
+    const entries = result.entries === undefined ? budgets.map(() => null) : Array.from(result.entries);
+    return { allowed: true, remaining: Array.from(result.remaining), entries };
+  };
+
+  const refund = async (store: Store, namespace: string, entries: RefundEntry[], now: number): Promise<boolean[]> => {
+    if (typeof store.refund !== "function") throw new Error("the store has no refund method");
+    const result = await store.refund({ namespace, entries, now });
+    return Array.from(result.given);
+  };
+
+  /** The id the store answered for budget `i` of a counted call, checked to be one. */
+  const entryOf = (answer: ConsumeAllowed, i = 0): string => {
+    const id = answer.entries?.[i];
+    if (typeof id !== "string" || id.length === 0) throw new Error(`expected an entry id for budget ${i}, got ${JSON.stringify(id)}`);
+    return id;
+  };
+
 
   describe(`store conformance: ${name}`, () => {
     describe("consume", () => {
@@ -246,6 +296,194 @@ export function describeStoreConformance(
         // A refused call left its own budget untouched; an allowed one filled it.
         const after = await Promise.all(Array.from({ length: concurrency }, (_, i) => consume(store, ns, [own(i)], 1, true)));
         after.forEach((r, i) => expect(r.allowed, `own:${i}`).toBe(!results[i]!.allowed));
+      }), timeout);
+    });
+
+    describe("units and weights", () => {
+      it("counts micro-units exactly: 0.1 + 0.2 units fit 0.3, at any number of calls", withStore(async (store, ns) => {
+        const k = (units: number) => [budget("k", micro(0.3), 60_000, micro(units))];
+        expect(await consume(store, ns, k(0.1), 0)).toEqual({ allowed: true, remaining: [micro(0.2)] });
+        expect(await consume(store, ns, k(0.2), 1)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, k(0.000001), 2)).toEqual({ allowed: false, retryAfterMs: [59_998] });
+        const many = [budget("many", micro(100), 60_000, micro(0.1))];
+        for (let i = 0; i < 999; i++) await consume(store, ns, many, 10);
+        expect(await consume(store, ns, many, 10)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, many, 10)).toEqual({ allowed: false, retryAfterMs: [60_000] });
+      }), timeout);
+
+      it("takes max up to 1e15 micro-units and a single call that uses all of it", withStore(async (store, ns) => {
+        const max = 1e15;
+        expect(await consume(store, ns, [budget("k", max, 1_000, max)], 0)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, [budget("k", max, 1_000, 1)], 1)).toEqual({ allowed: false, retryAfterMs: [999] });
+        expect(await consume(store, ns, [budget("k", max, 1_000, max - 1)], 1_000)).toEqual({ allowed: true, remaining: [1] });
+        expect(await consume(store, ns, [budget("k", max, 1_000, 1)], 1_001)).toEqual({ allowed: true, remaining: [0] });
+      }), timeout);
+
+      it("waits until enough weighted units have left for this call's cost", withStore(async (store, ns) => {
+        const k = (cost: number) => [budget("k", 6, 100, cost)];
+        await consume(store, ns, k(3), 0);
+        await consume(store, ns, k(1), 10);
+        await consume(store, ns, k(2), 20);
+        // 6 used; 4 more need 4 to leave: the 3 (leaves at 100) and the 1 (leaves at 110).
+        expect(await consume(store, ns, k(4), 30)).toEqual({ allowed: false, retryAfterMs: [80] });
+        expect(await consume(store, ns, k(3), 30)).toEqual({ allowed: false, retryAfterMs: [70] });
+        expect(await consume(store, ns, k(4), 109)).toEqual({ allowed: false, retryAfterMs: [1] });
+        expect(await consume(store, ns, k(4), 110)).toEqual({ allowed: true, remaining: [0] });
+      }), timeout);
+
+      it("mixes calls of one unit and weighted calls in one budget", withStore(async (store, ns) => {
+        const k = (cost: number) => [budget("k", 10, 1_000, cost)];
+        for (let i = 0; i < 4; i++) expect(await consume(store, ns, k(1), i)).toEqual({ allowed: true, remaining: [9 - i] });
+        expect(await consume(store, ns, k(5), 10)).toEqual({ allowed: true, remaining: [1] });
+        expect(await consume(store, ns, k(1), 20)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, k(1), 30)).toEqual({ allowed: false, retryAfterMs: [970] });
+        // At 1000 the first unit call has left: one unit free.
+        expect(await consume(store, ns, k(2), 1_000)).toEqual({ allowed: false, retryAfterMs: [1] });
+        expect(await consume(store, ns, k(1), 1_000)).toEqual({ allowed: true, remaining: [0] });
+        // At 1010 the weighted call (at 10) has left too: the calls at 20 and 1000 remain.
+        expect(await consume(store, ns, k(6), 1_010)).toEqual({ allowed: true, remaining: [2] });
+      }), timeout);
+
+      it("fits a call of cost 0 into a full budget and counts nothing for it", withStore(async (store, ns) => {
+        const full = budget("full", 1, 1_000);
+        await consume(store, ns, [full], 0);
+        expect(await consume(store, ns, [budget("full", 1, 1_000, 0)], 10)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, [budget("empty", 1, 1_000, 0)], 10)).toEqual({ allowed: true, remaining: [1] });
+        expect(await consume(store, ns, [budget("empty", 1, 1_000)], 20)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, [full, budget("other", 5, 1_000, 0)], 30)).toEqual({ allowed: false, retryAfterMs: [970, 0] });
+        const answer = await counted(store, ns, [refundable("r", 3, 1_000, 0)], 40);
+        expect(answer).toEqual({ allowed: true, remaining: [3], entries: [null] });
+      }), timeout);
+
+      it("answers whole-millisecond waits, rounded up, when the clock is fractional", withStore(async (store, ns) => {
+        const b = [budget("k", 1, 1_000)];
+        expect(await consume(store, ns, b, 0.5)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, b, 999.5)).toEqual({ allowed: false, retryAfterMs: [1] });
+        expect(await consume(store, ns, b, 999.9)).toEqual({ allowed: false, retryAfterMs: [1] });
+        expect(await consume(store, ns, b, 0.75)).toEqual({ allowed: false, retryAfterMs: [1_000] });
+        expect(await consume(store, ns, b, 1_000.5)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, b, 1_500.25)).toEqual({ allowed: false, retryAfterMs: [501] });
+        const w = [budget("w", 5, 100, 3)];
+        await consume(store, ns, w, 10.125);
+        expect(await consume(store, ns, w, 20.5)).toEqual({ allowed: false, retryAfterMs: [90] });
+      }), timeout);
+    });
+
+    describe.skipIf(options.refunds === false)("refunds", () => {
+      it("answers an entry id per refundable budget it counted in, null elsewhere, unique within a budget", withStore(async (store, ns) => {
+        const ids = new Set<string>();
+        for (let i = 0; i < 5; i++) {
+          const answer = await counted(store, ns, [refundable("a", 10, 60_000), budget("b", 10, 60_000), refundable("c", 10, 60_000, 0)], i);
+          expect(answer.remaining).toEqual([9 - i, 9 - i, 10]);
+          expect(answer.entries?.slice(1)).toEqual([null, null]);
+          ids.add(entryOf(answer));
+        }
+        expect(ids.size).toBe(5);
+        const dry = await store.consume({ namespace: ns, budgets: [refundable("a", 10, 60_000)], now: 9, dryRun: true });
+        expect(dry.allowed && (dry.entries ?? [null]).every((e) => e === null)).toBe(true);
+      }), timeout);
+
+      it("gives an entry back: the budget is as if the call had never been counted", withStore(async (store, ns) => {
+        const b = [refundable("k", 2, 1_000)];
+        const first = await counted(store, ns, b, 0);
+        await counted(store, ns, b, 100);
+        expect(await consume(store, ns, b, 200)).toEqual({ allowed: false, retryAfterMs: [800] });
+        expect(await refund(store, ns, [{ key: "k", entry: entryOf(first) }], 200)).toEqual([true]);
+        expect(await consume(store, ns, b, 300)).toEqual({ allowed: true, remaining: [0] });
+        // What is left: the calls at 100 and 300; the one at 100 leaves first.
+        expect(await consume(store, ns, b, 400)).toEqual({ allowed: false, retryAfterMs: [700] });
+      }), timeout);
+
+      it("gives an entry from the middle of the window back, and later waits reflect what is left", withStore(async (store, ns) => {
+        const b = [refundable("k", 3, 100)];
+        await counted(store, ns, b, 0);
+        const middle = await counted(store, ns, b, 10);
+        await counted(store, ns, b, 20);
+        expect(await refund(store, ns, [{ key: "k", entry: entryOf(middle) }], 25)).toEqual([true]);
+        expect(await consume(store, ns, b, 30)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, b, 40)).toEqual({ allowed: false, retryAfterMs: [60] });
+        expect(await consume(store, ns, b, 100)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, b, 101)).toEqual({ allowed: false, retryAfterMs: [19] });
+      }), timeout);
+
+      it("gives each entry back at most once, even when a request names it twice", withStore(async (store, ns) => {
+        const b = [refundable("k", 5, 60_000)];
+        const e = entryOf(await counted(store, ns, b, 0));
+        expect(await refund(store, ns, [{ key: "k", entry: e }, { key: "k", entry: e }], 1)).toEqual([true, false]);
+        expect(await refund(store, ns, [{ key: "k", entry: e }], 2)).toEqual([false]);
+        expect(await consume(store, ns, b, 3)).toEqual({ allowed: true, remaining: [4] });
+      }), timeout);
+
+      it("gives nothing back for an unknown id, another budget's id, or a key never counted", withStore(async (store, ns) => {
+        const a = entryOf(await counted(store, ns, [refundable("a", 5, 60_000)], 0));
+        await counted(store, ns, [refundable("b", 5, 60_000)], 0);
+        const bogus = ["", "0", "1", "-1", "01", "1e3", "0x1", "NaN", ":", "a:b", "__proto__", "constructor", "x".repeat(10_000), `${a}x`, ` ${a}`];
+        const entries = [...bogus.filter((id) => id !== a).map((entry) => ({ key: "a", entry })), { key: "b", entry: a }, { key: "never", entry: a }];
+        const given = await refund(store, ns, entries, 1);
+        // An id that happens to name a real entry of "b" may be given back there; none of "a"'s.
+        expect(given.slice(0, -2).every((g) => !g)).toBe(true);
+        expect(given.at(-1)).toBe(false);
+        expect(await consume(store, ns, [refundable("a", 5, 60_000)], 2)).toEqual({ allowed: true, remaining: [3] });
+        expect(await refund(store, ns, [{ key: "a", entry: a }], 3)).toEqual([true]);
+        expect(await refund(store, ns, [], 3)).toEqual([]);
+      }), timeout);
+
+      it("gives nothing back once the entry has left its window, judged as counting judges it", withStore(async (store, ns) => {
+        const b = [refundable("k", 5, 100)];
+        const early = entryOf(await counted(store, ns, b, 0));
+        const late = entryOf(await counted(store, ns, b, 50));
+        expect(await refund(store, ns, [{ key: "k", entry: early }], 100)).toEqual([false]);
+        expect(await refund(store, ns, [{ key: "k", entry: late }], 149)).toEqual([true]);
+        // A clock stepped back is judged at the budget's latest counted time, as counting is.
+        const c = [refundable("c", 5, 100)];
+        const stepped = entryOf(await counted(store, ns, c, 1_000));
+        await counted(store, ns, c, 1_150);
+        expect(await refund(store, ns, [{ key: "c", entry: stepped }], 0)).toEqual([false]);
+      }), timeout);
+
+      it("keeps the budget's latest counted time after a refund: time never runs backwards", withStore(async (store, ns) => {
+        const b = [refundable("k", 1, 100)];
+        const e = entryOf(await counted(store, ns, b, 1_000));
+        expect(await refund(store, ns, [{ key: "k", entry: e }], 1_000)).toEqual([true]);
+        // Counted at 1000, not 500: it leaves at 1100.
+        expect(await counted(store, ns, b, 500)).toMatchObject({ remaining: [0] });
+        expect(await consume(store, ns, b, 1_050)).toEqual({ allowed: false, retryAfterMs: [50] });
+        expect(await consume(store, ns, b, 1_100)).toEqual({ allowed: true, remaining: [0] });
+      }), timeout);
+
+      it("gives weighted and micro-unit entries back exactly", withStore(async (store, ns) => {
+        const k = (units: number) => [refundable("k", micro(1), 60_000, micro(units))];
+        const big = entryOf(await counted(store, ns, k(0.7), 0));
+        await counted(store, ns, k(0.3), 1);
+        expect(await consume(store, ns, k(0.000001), 2)).toEqual({ allowed: false, retryAfterMs: [59_998] });
+        expect(await refund(store, ns, [{ key: "k", entry: big }], 3)).toEqual([true]);
+        expect(await consume(store, ns, k(0.7), 4)).toEqual({ allowed: true, remaining: [0] });
+        expect(await consume(store, ns, k(0.000001), 5)).toEqual({ allowed: false, retryAfterMs: [59_996] });
+      }), timeout);
+
+      it("gives back only the budgets of the call it names, across several budgets", withStore(async (store, ns) => {
+        const budgets = [refundable("x", 2, 60_000), refundable("y", 3, 60_000, 2), budget("z", 5, 60_000)];
+        const answer = await counted(store, ns, budgets, 0);
+        expect(answer.remaining).toEqual([1, 1, 4]);
+        expect(await refund(store, ns, [{ key: "y", entry: entryOf(answer, 1) }], 1)).toEqual([true]);
+        expect(await consume(store, ns, budgets, 2)).toEqual({ allowed: true, remaining: [0, 1, 3] });
+      }), timeout);
+
+      it(`stays exact when ${concurrency} concurrent calls and refunds interleave`, withStore(async (store, ns) => {
+        const max = Math.floor(concurrency / 10);
+        const b = [refundable("hot", max, 60_000)];
+        const first = await Promise.all(Array.from({ length: concurrency }, () => store.consume({ namespace: ns, budgets: b, now: 0, dryRun: false })));
+        const ids = first.flatMap((r) => (r.allowed ? [entryOf({ allowed: true, remaining: Array.from(r.remaining), entries: r.entries })] : []));
+        expect(ids).toHaveLength(max);
+        const [given, second] = await Promise.all([
+          Promise.all(ids.map((entry) => refund(store, ns, [{ key: "hot", entry }], 1))),
+          Promise.all(Array.from({ length: concurrency }, () => consume(store, ns, b, 1))),
+        ]);
+        expect(given.flat().every((g) => g)).toBe(true);
+        const allowed = second.filter((r) => r.allowed).length;
+        expect(allowed).toBeLessThanOrEqual(max);
+        // Every refund landed: what the second burst did not take is still free.
+        expect(await consume(store, ns, [budget("hot", max, 60_000, 0)], 2)).toEqual({ allowed: true, remaining: [max - allowed] });
       }), timeout);
     });
 
