@@ -1,22 +1,27 @@
 /**
- * The Lua script that decides one call on Redis: it checks every budget of the call and counts
- * the call in all of them or in none, atomically, in one round trip.
+ * The Lua scripts of RedisStore (docs/stores.md, "Redis internals").
  *
- * One budget is one list of the counted calls, oldest first. Time never runs backwards within a
+ * DECIDE_SCRIPT decides a batch of calls — every call that was waiting for the same shard when
+ * the batch was sent — one after the other, each atomically: it checks every budget of the call
+ * and counts the call in all of them or in none. The batch is all-or-nothing per call, never per
+ * batch: one call's refusal or failure does not touch the others. REFUND_SCRIPT gives entries back.
+ *
+ * One budget is one list of the counted entries, oldest first. Time never runs backwards within a
  * budget, so appending keeps the list sorted and pruning is a trim of its head.
- * - Calls of one unit (every call in policy format v1) are entries `"<time>"`: the list's length
- *   is its total, and entry i holds the (i+1)th unit.
- * - Once a weighted call (cost ≠ 1) is counted, the list is rewritten once into the weighted
- *   form: a header `"#<units before the first entry>"`, then entries `"<time>:<running total>"`.
- *   Running totals make the units inside the window one subtraction, and the entry to wait for
- *   a binary search.
+ * - While every entry is one unit and none can be refunded (every call of a limit without `cost`
+ *   or `refund`) the entries are `"<time>"`: the list's length is its total, entry i holds unit
+ *   i + 1, and there is no header to rewrite.
+ * - Otherwise the list is in the header form, rewritten so once for the life of the budget: item 0
+ *   is `"#<units before the first entry>:<ordinal of the first entry>:<window>"`, then entries
+ *   `"<time>:<running total>"`. Running totals make the units inside the window one subtraction
+ *   and the entry to wait for a binary search; the ordinal makes an entry's id (`"<ordinal>:<time>"`)
+ *   a position, and the window lets a refund judge whether the entry has left it. A refunded entry
+ *   stays in place with its units taken out of the running totals after it.
  *
  * The Redis work of a decision does not grow with the budget: one LRANGE of the list's first 32
  * items (for most per-session budgets the whole list), plus LLEN and the last entry for longer
- * lists; entries past those are found by binary search with LINDEX; a count is LTRIM, RPUSH and
- * PEXPIRE. (A string holding the whole log takes fewer calls, but copying it on every decision
- * makes a large budget — a global limit of thousands of calls an hour — cost time in proportion
- * to its size, refusals included.)
+ * lists; entries past those are found by binary search with LINDEX; a count is LTRIM, RPUSH (and
+ * LPUSH of the header) and PEXPIRE.
  *
  * Refusals and dry runs write nothing. Entries that have left the window are trimmed only when a
  * call is counted: a refusal at a late time must not forget calls that an earlier time (another
@@ -27,54 +32,76 @@
 
 import { createHash } from "node:crypto";
 
-/**
- * KEYS[b]: budget b's list.
- * ARGV[1]: the request's time in ms, or "" for the Redis server's clock (TIME).
- * ARGV[2]: "1" for a dry run, else "0".
- * ARGV[3b], ARGV[3b+1], ARGV[3b+2]: budget b's max, window (ms) and cost.
- * Returns {1, remaining per budget} when the call fits, {0, wait per budget (0 = room)} when not.
- */
-export const DECIDE_SCRIPT = `
-local now
-if ARGV[1] == '' then
-  local clock = redis.call('TIME')
-  now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-else
-  now = tonumber(ARGV[1])
-end
-local dry = ARGV[2] == '1'
-local n = #KEYS
+/** Shared by both scripts: reading a budget's list. */
+const READ = `
+local floor, ceil, tonumber, format, byte, sub, find = math.floor, math.ceil, tonumber, string.format, string.byte, string.sub, string.find
 local HEAD = 32
-local floor = math.floor
 
--- One budget's list as read so far: its key, the first HEAD items, the number of entries, and
--- whether it is in the weighted form (then item 1 is the header and entries start at item 2).
+-- One budget's list as read so far: the first HEAD items, the number of entries, and the header
+-- (weighted: base, first ordinal, window) when the list has one.
 local function open(list)
   local head = redis.call('LRANGE', list, 0, HEAD - 1)
   local items = #head
   if items == HEAD then items = redis.call('LLEN', list) end
-  local b = { list = list, head = head, weighted = false, base = 0, count = items }
-  if items > 0 and string.byte(head[1], 1) == 35 then
+  local b = { list = list, head = head, weighted = false, base = 0, first = 0, window = 0, count = items }
+  if items > 0 and byte(head[1], 1) == 35 then
+    local h = head[1]
+    local c1 = find(h, ':', 2, true)
     b.weighted = true
-    b.base = tonumber(string.sub(head[1], 2))
     b.count = items - 1
+    if c1 then
+      local c2 = find(h, ':', c1 + 1, true)
+      b.base = tonumber(sub(h, 2, c1 - 1))
+      if c2 then
+        b.first = tonumber(sub(h, c1 + 1, c2 - 1))
+        b.window = tonumber(sub(h, c2 + 1))
+      else
+        b.first = tonumber(sub(h, c1 + 1))
+      end
+    else
+      -- The 0.1 header: "#<base>".
+      b.base = tonumber(sub(h, 2))
+    end
+    if b.base == nil or b.first == nil or b.window == nil then error('toolgate: budget ' .. list .. ' has an unreadable header') end
   end
   return b
 end
 
--- Entry i (0-based) of budget b: its time and the running total of units up to and including it.
+-- Entry i (0-based) of budget b: its time, the running total up to and including it, and its text.
 local function entry(b, i)
   local item = i
   if b.weighted then item = i + 1 end
   local e = b.head[item + 1]
   if e == nil then e = redis.call('LINDEX', b.list, item) end
   if not e then error('toolgate: budget ' .. b.list .. ' is shorter than it says') end
-  if not b.weighted then return tonumber(e), i + 1 end
-  local sep = string.find(e, ':', 1, true)
+  if not b.weighted then return tonumber(e), i + 1, e end
+  local sep = find(e, ':', 1, true)
   if not sep then error('toolgate: budget ' .. b.list .. ' holds an entry without its running total') end
-  return tonumber(string.sub(e, 1, sep - 1)), tonumber(string.sub(e, sep + 1))
+  return tonumber(sub(e, 1, sep - 1)), tonumber(sub(e, sep + 1)), e, sep
 end
 
+local function total(b, i) return select(2, entry(b, i)) end
+
+local serverNow
+local function clock(arg)
+  if arg ~= '' then return tonumber(arg) end
+  if not serverNow then
+    local c = redis.call('TIME')
+    serverNow = tonumber(c[1]) * 1000 + floor(tonumber(c[2]) / 1000)
+  end
+  return serverNow
+end
+`;
+
+/**
+ * KEYS: the budgets of every call of the batch, call after call.
+ * ARGV[1]: the number of calls. Then per call: its time in ms ("" for the Redis server's clock),
+ * "1" for a dry run else "0", its number of budgets n; then per budget: max, window (ms), cost, and
+ * "1" if refundable else "0".
+ * Returns, per call: `1, remaining × n` and, when some budget is refundable and it was counted,
+ * `entry id × n` ("" where none); or `0, wait × n` (0 = room); or `2, message` when the call failed.
+ */
+export const DECIDE_SCRIPT = `${READ}
 -- The first i in [lo, hi) for which test(i) holds (test is false, then true), or hi. Looks at
 -- the first few near lo before bisecting: that is where the answer usually is.
 local function search(lo, hi, test)
@@ -90,77 +117,180 @@ local function search(lo, hi, test)
   return lo
 end
 
-local budgets, waits = {}, {}
-local refused = false
-for i = 1, n do
-  local max, window, cost = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
-  local b = open(KEYS[i])
-  b.t, b.k, b.used, b.top = now, 0, 0, 0
-  if b.count > 0 then
-    local last, top = entry(b, b.count - 1)
-    if last > b.t then b.t = last end
-    local edge = b.t - window
-    -- Entries at or before the edge have left the window (t - window, t].
-    b.k = search(0, b.count, function(j) return (entry(b, j)) > edge end)
-    local before = b.base
-    if b.k > 0 then before = select(2, entry(b, b.k - 1)) end
-    if not b.weighted then top, before = b.count, b.k end
-    b.top, b.used = top, top - before
-  end
-  waits[i] = 0
-  if b.used + cost > max then
-    refused = true
-    -- The entry whose leaving makes room: the first whose running total reaches top + cost - max.
-    local need = b.top + cost - max
-    local j = search(b.k, b.count, function(j) return select(2, entry(b, j)) >= need end)
-    waits[i] = math.ceil((entry(b, j)) + window - now)
-  end
-  budgets[i] = b
-end
-
-if refused then
-  local reply = {0}
-  for i = 1, n do reply[i + 1] = waits[i] end
-  return reply
-end
-
-local reply = {1}
-for i = 1, n do
-  local max, window, cost = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
-  local b = budgets[i]
-  reply[i + 1] = max - b.used - cost
-  if not dry then
-    local list, t = b.list, b.t
-    local stamp = string.format('%.17g', t)
-    if b.weighted then
+local function decide(k, a, reply)
+  local now = clock(ARGV[a])
+  local dry = ARGV[a + 1] == '1'
+  local n = tonumber(ARGV[a + 2])
+  a = a + 3
+  local budgets = {}
+  local refused, refundable = false, false
+  for i = 1, n do
+    local max, window, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local b = open(KEYS[k + i - 1])
+    b.max, b.win, b.cost, b.refundable = max, window, cost, ARGV[a + 3] == '1'
+    if b.refundable then refundable = true end
+    a = a + 4
+    b.t, b.k, b.used, b.top = now, 0, 0, b.base
+    if b.count > 0 then
+      local last, top = entry(b, b.count - 1)
+      if last > b.t then b.t = last end
+      local edge = b.t - window
+      -- Entries at or before the edge have left the window (t - window, t].
+      b.k = search(0, b.count, function(j) return (entry(b, j)) > edge end)
       local before = b.base
-      if b.k > 0 then before = select(2, entry(b, b.k - 1)) end
-      redis.call('LTRIM', list, b.k + 1, -1)
-      redis.call('RPUSH', list, stamp .. ':' .. string.format('%d', b.top + cost))
-      redis.call('LPUSH', list, '#' .. string.format('%d', before))
-    elseif cost ~= 1 then
-      -- First weighted call: rewrite the entries still inside the window in the weighted form,
-      -- once for the life of the budget. Entry j holds unit j + 1.
-      local kept = {}
-      if b.count > b.k then kept = redis.call('LRANGE', list, b.k, -1) end
-      redis.call('DEL', list)
-      local batch = {}
-      for j = 1, #kept do
-        batch[#batch + 1] = kept[j] .. ':' .. string.format('%d', b.k + j)
-        if #batch == 1000 then redis.call('RPUSH', list, unpack(batch)); batch = {} end
-      end
-      batch[#batch + 1] = stamp .. ':' .. string.format('%d', b.top + cost)
-      redis.call('RPUSH', list, unpack(batch))
-      redis.call('LPUSH', list, '#' .. string.format('%d', b.k))
-    else
-      if b.k > 0 then redis.call('LTRIM', list, b.k, -1) end
-      redis.call('RPUSH', list, stamp)
+      if b.k > 0 then before = total(b, b.k - 1) end
+      if not b.weighted then top, before = b.count, b.k end
+      b.top, b.used, b.before = top, top - before, before
     end
-    redis.call('PEXPIRE', list, math.ceil(t + window - now))
+    b.wait = 0
+    if cost > 0 and b.used + cost > max then
+      refused = true
+      -- The entry whose leaving makes room: the first whose running total reaches top + cost - max.
+      local need = b.top + cost - max
+      local j = search(b.k, b.count, function(j) return total(b, j) >= need end)
+      b.wait = ceil((entry(b, j)) + window - now)
+      if b.wait < 1 then b.wait = 1 end
+    end
+    budgets[i] = b
   end
+
+  if refused then
+    reply[#reply + 1] = 0
+    for i = 1, n do reply[#reply + 1] = budgets[i].wait end
+    return
+  end
+  reply[#reply + 1] = 1
+  for i = 1, n do
+    local b = budgets[i]
+    -- Never below 0, even when a reload lowered max under what the budget already holds.
+    local left = b.max - b.used - b.cost
+    if left < 0 then left = 0 end
+    reply[#reply + 1] = left
+  end
+  if dry then return end
+  local ids = {}
+  for i = 1, n do
+    local b = budgets[i]
+    ids[i] = ''
+    local cost = b.cost
+    if cost > 0 then
+      local list, t = b.list, b.t
+      local stamp = format('%.17g', t)
+      if b.weighted then
+        local before = b.base
+        if b.k > 0 then before = b.before end
+        local top = b.top
+        if top + cost > 9007199254740991 then
+          -- Running totals only grow; this budget has counted 2^53 units: count afresh from
+          -- the entries still inside the window.
+          local kept = {}
+          if b.count > b.k then kept = redis.call('LRANGE', list, b.k + 1, -1) end
+          redis.call('DEL', list)
+          local batch = {}
+          for j = 1, #kept do
+            local e = kept[j]
+            local sep = find(e, ':', 1, true)
+            batch[#batch + 1] = sub(e, 1, sep - 1) .. ':' .. format('%d', tonumber(sub(e, sep + 1)) - before)
+            if #batch == 1000 then redis.call('RPUSH', list, unpack(batch)); batch = {} end
+          end
+          if #batch > 0 then redis.call('RPUSH', list, unpack(batch)) end
+          top = top - before
+          before = 0
+          redis.call('LPUSH', list, '#0:' .. format('%d', b.first + b.k) .. ':' .. format('%d', b.win))
+        else
+          redis.call('LTRIM', list, b.k + 1, -1)
+          redis.call('LPUSH', list, '#' .. format('%d', before) .. ':' .. format('%d', b.first + b.k) .. ':' .. format('%d', b.win))
+        end
+        redis.call('RPUSH', list, stamp .. ':' .. format('%d', top + cost))
+        ids[i] = format('%d', b.first + b.count) .. ':' .. stamp
+      elseif cost ~= 1 or b.refundable then
+        -- First weighted or refundable call: rewrite the entries still inside the window in the
+        -- header form, once for the life of the budget. Entry j holds unit j + 1.
+        local kept = {}
+        if b.count > b.k then kept = redis.call('LRANGE', list, b.k, -1) end
+        redis.call('DEL', list)
+        local batch = {}
+        for j = 1, #kept do
+          batch[#batch + 1] = kept[j] .. ':' .. format('%d', b.k + j)
+          if #batch == 1000 then redis.call('RPUSH', list, unpack(batch)); batch = {} end
+        end
+        batch[#batch + 1] = stamp .. ':' .. format('%d', b.top + cost)
+        redis.call('RPUSH', list, unpack(batch))
+        redis.call('LPUSH', list, '#' .. format('%d', b.k) .. ':' .. format('%d', b.k) .. ':' .. format('%d', b.win))
+        ids[i] = format('%d', b.count) .. ':' .. stamp
+      else
+        if b.k > 0 then redis.call('LTRIM', list, b.k, -1) end
+        redis.call('RPUSH', list, stamp)
+      end
+      redis.call('PEXPIRE', list, ceil(t + b.win - now))
+    end
+  end
+  if refundable then
+    for i = 1, n do reply[#reply + 1] = ids[i] end
+  end
+end
+
+local reply = {}
+local calls = tonumber(ARGV[1])
+local k, a = 1, 2
+for c = 1, calls do
+  local n = tonumber(ARGV[a + 2])
+  local mark = #reply
+  local ok, err = pcall(decide, k, a, reply)
+  if not ok then
+    for j = #reply, mark + 1, -1 do reply[j] = nil end
+    reply[mark + 1] = 2
+    if type(err) == 'table' then err = err.err end
+    reply[mark + 2] = tostring(err)
+  end
+  k = k + n
+  a = a + 3 + 4 * n
 end
 return reply
 `;
 
+/**
+ * KEYS: the budgets of the entries to give back.
+ * ARGV[1]: the time in ms ("" for the Redis server's clock); ARGV[1 + i]: entry i's id.
+ * Returns 1 per entry given back now, 0 per entry not found (never counted, already given back,
+ * left its window, or a budget without refunds).
+ */
+export const REFUND_SCRIPT = `${READ}
+local now = clock(ARGV[1])
+local given = {}
+for i = 1, #KEYS do
+  given[i] = 0
+  local id = ARGV[i + 1]
+  local sep = find(id, ':', 1, true)
+  local ordinal = sep and string.match(sub(id, 1, sep - 1), '^%d+$') and tonumber(sub(id, 1, sep - 1))
+  local b = open(KEYS[i])
+  if ordinal and b.weighted and b.window > 0 and b.count > 0 then
+    local stamp = sub(id, sep + 1)
+    local p = ordinal - b.first
+    if p >= 0 and p < b.count and p == floor(p) then
+      local time, cum, text, at = entry(b, p)
+      local last = entry(b, b.count - 1)
+      local t = now
+      if last > t then t = last end
+      if sub(text, 1, at - 1) == stamp and time > t - b.window then
+        local before = b.base
+        if p > 0 then before = total(b, p - 1) end
+        local units = cum - before
+        if units > 0 then
+          for j = p, b.count - 1 do
+            local jt, jc, jtext, jat = entry(b, j)
+            redis.call('LSET', b.list, j + 1, sub(jtext, 1, jat) .. format('%d', jc - units))
+          end
+          given[i] = 1
+        end
+      end
+    end
+  end
+end
+return given
+`;
+
 /** SHA-1 of {@link DECIDE_SCRIPT}, the name EVALSHA runs it by. */
 export const DECIDE_SCRIPT_SHA = createHash("sha1").update(DECIDE_SCRIPT).digest("hex");
+/** SHA-1 of {@link REFUND_SCRIPT}. */
+export const REFUND_SCRIPT_SHA = createHash("sha1").update(REFUND_SCRIPT).digest("hex");

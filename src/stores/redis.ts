@@ -17,10 +17,13 @@
  * @packageDocumentation
  */
 
-import type { ConsumeRequest, ConsumeResult, Store } from "toolgate";
+import { StoreBusyError, type ConsumeRequest, type ConsumeResult, type RefundRequest, type RefundResult, type Store } from "toolgate";
+import { isPlainObject } from "../shared/objects.js";
+import { checkIntegerOption, checkOptionKeys } from "../shared/options.js";
+import { describeValue } from "../shared/text.js";
 import { isNoScript, scriptRunner, type RedisClient, type ScriptRunner } from "./redis-client.js";
 import { KeyEncoder } from "./redis-keys.js";
-import { DECIDE_SCRIPT, DECIDE_SCRIPT_SHA } from "./redis-script.js";
+import { DECIDE_SCRIPT, DECIDE_SCRIPT_SHA, REFUND_SCRIPT, REFUND_SCRIPT_SHA } from "./redis-script.js";
 
 export type { IORedisClient, NodeRedisClient, NodeRedisEvalOptions, RedisClient } from "./redis-client.js";
 
@@ -51,23 +54,48 @@ export interface RedisStoreOptions {
    */
   clock?: RedisStoreClock;
   /**
-   * The most calls waiting on Redis at once. Beyond it `consume` rejects at once (the engine
-   * denies, or allows with `failOpen`): a client that queues commands while Redis is away
-   * cannot make memory grow without bound.
+   * The most calls waiting on Redis at once (queued for a batch or in one). Beyond it `consume`
+   * and `refund` reject at once with `StoreBusyError`, which the engine denies even under
+   * `failOpen`: a client that queues commands while Redis is away cannot make memory grow
+   * without bound, and a burst cannot lift the limits.
    * @default 10000
    */
   maxPending?: number;
 }
 
-const OPTION_NAMES = new Set(["client", "prefix", "clock", "maxPending"]);
+const OWNER = "RedisStore";
+const OPTION_NAMES = ["client", "prefix", "clock", "maxPending"] as const;
 const DEFAULT_PREFIX = "toolgate:";
 const DEFAULT_MAX_PENDING = 10_000;
+/** Script calls in flight per shard: one being run by Redis while the next batch fills. */
+const IN_FLIGHT_PER_SHARD = 2;
+/** Bounds on one batch, so one script run stays short and its reply small. */
+const BATCH_CALLS = 256;
+const BATCH_KEYS = 1_024;
+
+/** One call waiting for its batch. */
+interface Waiting {
+  readonly keys: string[];
+  readonly args: string[];
+  readonly n: number;
+  readonly resolve: (r: ConsumeResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** The calls of one hash tag (one Redis Cluster slot), batched. */
+interface Shard {
+  readonly queue: Waiting[];
+  inFlight: number;
+  scheduled: boolean;
+}
 
 /**
  * A store on Redis: exact sliding windows shared by every process that uses the same Redis and
- * namespace. Each decision is one round trip: a Lua script, run by SHA (and sent again when Redis
- * answers NOSCRIPT after a restart, `SCRIPT FLUSH` or a failover), that checks every budget of
- * the call and counts it in all of them or in none. Keys expire with their window.
+ * namespace. The calls waiting for one shard at the same moment go to Redis together, as one
+ * Lua script run by SHA (and sent again when Redis answers NOSCRIPT after a restart, `SCRIPT
+ * FLUSH` or a failover) that decides them one after the other: each call is checked in every
+ * budget and counted in all of them or in none, whatever the other calls of the batch do. Keys
+ * expire with their window.
  *
  * On Redis Cluster all keys of one policy namespace share one hash slot (a call may touch
  * per-session, per-attribute and global budgets at once, and the script needs them together), so
@@ -87,143 +115,292 @@ export class RedisStore implements Store {
   readonly maxPending: number;
   readonly #runner: ScriptRunner;
   readonly #keys: KeyEncoder;
+  readonly #shards = new Map<string, Shard>();
   #pending = 0;
 
   /** @throws TypeError when an option is missing, unknown or invalid. */
   constructor(options: RedisStoreOptions) {
-    if (options === null || typeof options !== "object" || Array.isArray(options)) {
-      throw new TypeError(`RedisStore: options must be an object, got ${describeValue(options)}`);
+    if (options === undefined) throw new TypeError(`${OWNER}: options must be a plain object, got nothing`);
+    const o = checkOptionKeys(OWNER, options, OPTION_NAMES);
+    if (o.client === undefined || o.client === null) {
+      throw new TypeError(`${OWNER}: client is required: pass an ioredis client or a node-redis (v4+) client`);
     }
-    for (const key of Object.keys(options)) {
-      if (!OPTION_NAMES.has(key)) throw new TypeError(`RedisStore: unknown option "${key}"`);
-    }
-    if (options.client === undefined || options.client === null) {
-      throw new TypeError("RedisStore: client is required: pass an ioredis client or a node-redis (v4+) client");
-    }
-    const runner = scriptRunner(options.client);
+    const runner = scriptRunner(o.client);
     if (runner === null) {
-      throw new TypeError(
-        "RedisStore: client must be an ioredis client or a node-redis (v4+) client: it has neither evalsha nor evalSha",
-      );
+      throw new TypeError(`${OWNER}: client must be an ioredis client or a node-redis (v4+) client: it has neither evalsha nor evalSha`);
     }
-    const prefix = options.prefix === undefined ? DEFAULT_PREFIX : options.prefix;
-    if (typeof prefix !== "string") {
-      throw new TypeError(`RedisStore: prefix must be a string, got ${describeValue(prefix)}`);
-    }
+    const prefix = o.prefix === undefined ? DEFAULT_PREFIX : o.prefix;
+    if (typeof prefix !== "string") throw new TypeError(`${OWNER}: prefix must be a string, got ${describeValue(prefix)}`);
     if (prefix.includes("{") || prefix.includes("}")) {
-      throw new TypeError(`RedisStore: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got ${JSON.stringify(prefix)}`);
+      throw new TypeError(`${OWNER}: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got ${JSON.stringify(prefix)}`);
     }
-    const clock = options.clock === undefined ? "redis" : options.clock;
+    const clock = o.clock === undefined ? "redis" : o.clock;
     if (clock !== "redis" && clock !== "engine") {
-      throw new TypeError(`RedisStore: clock must be "redis" or "engine", got ${describeValue(clock)}`);
+      throw new TypeError(`${OWNER}: clock must be "redis" or "engine", got ${describeValue(clock)}`);
     }
-    const maxPending = options.maxPending === undefined ? DEFAULT_MAX_PENDING : options.maxPending;
-    if (!Number.isSafeInteger(maxPending) || maxPending < 1) {
-      throw new TypeError(`RedisStore: maxPending must be a positive integer, got ${describeValue(maxPending)}`);
-    }
+    checkIntegerOption(OWNER, "maxPending", o.maxPending, 1);
     this.prefix = prefix;
     this.clock = clock;
-    this.maxPending = maxPending;
+    this.maxPending = o.maxPending ?? DEFAULT_MAX_PENDING;
     this.#runner = runner;
     this.#keys = new KeyEncoder(prefix);
   }
 
-  /** Calls waiting on Redis now. */
+  /** Calls waiting on Redis now (queued for a batch or in one). */
   get pending(): number {
     return this.#pending;
   }
 
   /**
    * Checks every budget of the request and, if all have room and it is not a dry run, counts the
-   * call in all of them: one script, one round trip.
+   * call in all of them. Calls made while others of the same namespace are on their way to Redis
+   * go together in the next script run.
    *
-   * @throws (rejects) when the request is invalid, `maxPending` calls are already waiting, Redis
-   *   fails, or its reply is not what the script returns.
+   * @throws (rejects) TypeError or RangeError when the request is invalid; StoreBusyError when
+   *   `maxPending` calls are already waiting; an Error when Redis fails or its reply is not what
+   *   the script returns.
    */
-  async consume(request: ConsumeRequest): Promise<ConsumeResult> {
-    const { keys, args } = this.#encode(request);
-    if (this.#pending >= this.maxPending) {
-      throw new Error(`RedisStore: ${this.maxPending} calls are already waiting for Redis (maxPending)`);
+  consume(request: ConsumeRequest): Promise<ConsumeResult> {
+    let head: string;
+    let keys: string[];
+    let args: string[];
+    try {
+      ({ head, keys, args } = this.#encode(request));
+    } catch (e) {
+      return Promise.reject(e);
     }
+    if (this.#pending >= this.maxPending) return Promise.reject(busy(this.maxPending));
+    this.#pending++;
+    let shard = this.#shards.get(head);
+    if (shard === undefined) {
+      shard = { queue: [], inFlight: 0, scheduled: false };
+      this.#shards.set(head, shard);
+    }
+    const s = shard;
+    return new Promise<ConsumeResult>((resolve, reject) => {
+      s.queue.push({ keys, args, n: keys.length, resolve, reject });
+      this.#schedule(head, s);
+    });
+  }
+
+  /**
+   * Gives back entries counted earlier (one script run): each at most once, and only while it is
+   * inside its window as counting judges it.
+   *
+   * @throws (rejects) TypeError when the request is invalid; StoreBusyError when `maxPending`
+   *   calls are already waiting; an Error when Redis fails or answers something else.
+   */
+  async refund(request: RefundRequest): Promise<RefundResult> {
+    if (!isPlainObject(request)) throw new TypeError(`${OWNER}: refund request must be a plain object, got ${describeValue(request)}`);
+    const { namespace, entries, now } = request;
+    if (typeof namespace !== "string") throw new TypeError(`${OWNER}: namespace must be a string, got ${describeValue(namespace)}`);
+    if (!Array.isArray(entries)) throw new TypeError(`${OWNER}: refund entries must be an array, got ${describeValue(entries)}`);
+    const time = this.#time(now);
+    if (entries.length === 0) return { given: [] };
+    const keys: string[] = new Array(entries.length);
+    const args: string[] = new Array(entries.length + 1);
+    args[0] = time;
+    for (let i = 0; i < entries.length; i++) {
+      const e: unknown = entries[i];
+      if (!isPlainObject(e) || typeof e.key !== "string" || typeof e.entry !== "string") {
+        throw new TypeError(`${OWNER}: refund entries[${i}] must be { key: string, entry: string }`);
+      }
+      keys[i] = this.#keys.key(namespace, e.key);
+      args[i + 1] = e.entry;
+    }
+    if (this.#pending >= this.maxPending) throw busy(this.maxPending);
     this.#pending++;
     try {
-      let reply: unknown;
-      try {
-        reply = await this.#runner.evalSha(DECIDE_SCRIPT_SHA, keys, args);
-      } catch (error) {
-        if (!isNoScript(error)) throw error;
-        // EVAL both runs the script and caches it, so the next call's EVALSHA finds it.
-        reply = await this.#runner.eval(DECIDE_SCRIPT, keys, args);
-      }
-      return parseReply(reply, request.budgets.length);
+      const reply = await this.#run(REFUND_SCRIPT_SHA, REFUND_SCRIPT, keys, args);
+      if (!Array.isArray(reply) || reply.length !== entries.length || !reply.every((v) => v === 0 || v === 1)) throw unexpected(reply);
+      return { given: reply.map((v) => v === 1) };
     } finally {
       this.#pending--;
     }
   }
 
-  #encode(request: ConsumeRequest): { keys: string[]; args: string[] } {
+  /** Sends the shard's next batch, once the calls of this moment have joined it. */
+  #schedule(head: string, shard: Shard): void {
+    if (shard.scheduled || shard.inFlight >= IN_FLIGHT_PER_SHARD) return;
+    shard.scheduled = true;
+    // A microtask, not at once: the calls made in the same turn (a burst, or the callers woken by
+    // the previous batch's reply) go together.
+    queueMicrotask(() => {
+      shard.scheduled = false;
+      this.#send(head, shard);
+    });
+  }
+
+  #send(head: string, shard: Shard): void {
+    const queue = shard.queue;
+    if (queue.length === 0) {
+      if (shard.inFlight === 0) this.#shards.delete(head);
+      return;
+    }
+    let calls = 0;
+    let keyCount = 0;
+    while (calls < queue.length && calls < BATCH_CALLS && (calls === 0 || keyCount + queue[calls]!.n <= BATCH_KEYS)) {
+      keyCount += queue[calls]!.n;
+      calls++;
+    }
+    const batch = queue.splice(0, calls);
+    const keys: string[] = new Array(keyCount);
+    let argCount = 1;
+    for (const w of batch) argCount += w.args.length;
+    const args: string[] = new Array(argCount);
+    args[0] = String(calls);
+    let k = 0;
+    let a = 1;
+    for (const w of batch) {
+      for (const key of w.keys) keys[k++] = key;
+      for (const arg of w.args) args[a++] = arg;
+    }
+    shard.inFlight++;
+    const settle = (): void => {
+      shard.inFlight--;
+      this.#pending -= batch.length;
+      if (queue.length > 0) this.#schedule(head, shard);
+      else if (shard.inFlight === 0) this.#shards.delete(head);
+    };
+    this.#run(DECIDE_SCRIPT_SHA, DECIDE_SCRIPT, keys, args).then(
+      (reply) => {
+        settle();
+        answer(batch, reply);
+      },
+      (error: unknown) => {
+        settle();
+        for (const w of batch) w.reject(error);
+      },
+    );
+  }
+
+  /** Runs a script by SHA, sending its text when Redis does not have it. */
+  async #run(sha: string, script: string, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.#runner.evalSha(sha, keys, args);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      // EVAL both runs the script and caches it, so the next call's EVALSHA finds it.
+      return await this.#runner.eval(script, keys, args);
+    }
+  }
+
+  #time(now: unknown): string {
+    if (this.clock === "redis") return "";
+    if (typeof now !== "number" || !Number.isFinite(now)) throw new TypeError(`${OWNER}: now must be a finite number, got ${describeValue(now)}`);
+    return String(now);
+  }
+
+  #encode(request: ConsumeRequest): { head: string; keys: string[]; args: string[] } {
     if (request === null || typeof request !== "object") {
-      throw new TypeError(`RedisStore: request must be an object, got ${describeValue(request)}`);
+      throw new TypeError(`${OWNER}: request must be an object, got ${describeValue(request)}`);
     }
     const { namespace, budgets, now, dryRun } = request;
-    if (typeof namespace !== "string") {
-      throw new TypeError(`RedisStore: namespace must be a string, got ${describeValue(namespace)}`);
-    }
-    if (!Array.isArray(budgets) || budgets.length === 0) {
-      throw new TypeError("RedisStore: budgets must be a non-empty array");
-    }
-    let time = "";
-    if (this.clock === "engine") {
-      if (typeof now !== "number" || !Number.isFinite(now)) {
-        throw new TypeError(`RedisStore: now must be a finite number, got ${describeValue(now)}`);
-      }
-      time = String(now);
-    }
+    if (typeof namespace !== "string") throw new TypeError(`${OWNER}: namespace must be a string, got ${describeValue(namespace)}`);
+    if (!Array.isArray(budgets) || budgets.length === 0) throw new TypeError(`${OWNER}: budgets must be a non-empty array`);
     const n = budgets.length;
+    if (n > BATCH_KEYS) throw new RangeError(`${OWNER}: a call may have at most ${BATCH_KEYS} budgets, got ${n}`);
     const keys: string[] = new Array(n);
-    const args: string[] = new Array(2 + 3 * n);
-    args[0] = time;
+    const args: string[] = new Array(3 + 4 * n);
+    args[0] = this.#time(now);
     args[1] = dryRun === true ? "1" : "0";
+    args[2] = String(n);
     for (let i = 0; i < n; i++) {
-      const b = budgets[i]!;
-      if (b === null || typeof b !== "object" || typeof b.key !== "string") {
-        throw new TypeError(`RedisStore: budgets[${i}].key must be a string`);
+      const b: unknown = budgets[i];
+      if (b === null || typeof b !== "object") throw new TypeError(`${OWNER}: budgets[${i}] must be an object, got ${describeValue(b)}`);
+      const { key, max, windowMs, cost, refundable } = b as ConsumeRequest["budgets"][number];
+      if (typeof key !== "string") throw new TypeError(`${OWNER}: budgets[${i}].key must be a string, got ${describeValue(key)}`);
+      checkCount(max, i, "max", 1);
+      checkCount(windowMs, i, "windowMs", 1);
+      checkCount(cost, i, "cost", 0);
+      if (cost > max) throw new RangeError(`${OWNER}: budgets[${i}].cost (${cost}) is greater than its max (${max}): the call can never fit`);
+      const k = this.#keys.key(namespace, key);
+      for (let j = 0; j < i; j++) {
+        // Checked apart, a repeated budget could be counted past its max.
+        if (keys[j] === k) throw new RangeError(`${OWNER}: budgets[${i}].key repeats budgets[${j}].key`);
       }
-      checkCount(b.max, i, "max");
-      checkCount(b.windowMs, i, "windowMs");
-      checkCount(b.cost, i, "cost");
-      if (b.cost > b.max) {
-        throw new RangeError(`RedisStore: budgets[${i}].cost (${b.cost}) is greater than its max (${b.max}): the call can never fit`);
-      }
-      keys[i] = this.#keys.key(namespace, b.key);
-      args[2 + 3 * i] = String(b.max);
-      args[3 + 3 * i] = String(b.windowMs);
-      args[4 + 3 * i] = String(b.cost);
+      keys[i] = k;
+      args[3 + 4 * i] = String(max);
+      args[4 + 4 * i] = String(windowMs);
+      args[5 + 4 * i] = String(cost);
+      args[6 + 4 * i] = refundable === true ? "1" : "0";
     }
-    return { keys, args };
+    return { head: this.#keys.head(namespace), keys, args };
   }
 }
 
-function checkCount(value: unknown, index: number, name: string): void {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new TypeError(`RedisStore: budgets[${index}].${name} must be a positive integer, got ${describeValue(value)}`);
+function checkCount(value: unknown, index: number, name: string, min: number): asserts value is number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    throw new TypeError(`${OWNER}: budgets[${index}].${name} must be a safe integer >= ${min}, got ${describeValue(value)}`);
   }
 }
 
-/** Turns the script's reply into a result, or throws: anything else means something is wrong. */
-function parseReply(reply: unknown, n: number): ConsumeResult {
-  if (!Array.isArray(reply) || reply.length !== n + 1) throw unexpected(reply);
+function busy(maxPending: number): StoreBusyError {
+  return new StoreBusyError(`${OWNER}: ${maxPending} calls are already waiting for Redis (maxPending)`);
+}
+
+/**
+ * Hands each call of a batch its answer from the script's reply; a reply that cannot be read
+ * fails every call of the batch, a call the script failed fails that call alone.
+ */
+function answer(batch: readonly Waiting[], reply: unknown): void {
+  const results: (ConsumeResult | Error)[] = [];
+  let failure: Error | undefined;
+  if (!Array.isArray(reply)) failure = unexpected(reply);
+  else {
+    let at = 0;
+    for (const w of batch) {
+      const read = readOne(reply, at, w);
+      if (read === null) {
+        failure = unexpected(reply);
+        break;
+      }
+      results.push(read.result);
+      at = read.next;
+    }
+    if (failure === undefined && at !== reply.length) failure = unexpected(reply);
+  }
+  batch.forEach((w, i) => {
+    const r = failure ?? results[i]!;
+    if (r instanceof Error) w.reject(r);
+    else w.resolve(r);
+  });
+}
+
+/** One call's part of the reply from `at`, or `null` when it is not what the script writes. */
+function readOne(reply: unknown[], at: number, w: Waiting): { result: ConsumeResult | Error; next: number } | null {
+  const n = w.n;
+  const status: unknown = reply[at];
+  if (status === 2) {
+    const message: unknown = reply[at + 1];
+    if (typeof message !== "string") return null;
+    return { result: new Error(`${OWNER}: Redis failed the call's script: ${message.slice(0, 200)}`), next: at + 2 };
+  }
+  if (status !== 0 && status !== 1) return null;
+  if (reply.length < at + 1 + n) return null;
   const values: number[] = new Array(n);
   let waiting = false;
   for (let i = 0; i < n; i++) {
-    const v: unknown = reply[i + 1];
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw unexpected(reply);
+    const v: unknown = reply[at + 1 + i];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return null;
     if (v > 0) waiting = true;
     values[i] = v;
   }
-  if (reply[0] === 1) return { allowed: true, remaining: values };
-  if (reply[0] === 0 && waiting) return { allowed: false, retryAfterMs: values };
-  throw unexpected(reply);
+  if (status === 0) return waiting ? { result: { allowed: false, retryAfterMs: values }, next: at + 1 + n } : null;
+  let next = at + 1 + n;
+  // Entry ids follow only when the call was counted in some refundable budget (dry runs: none).
+  let refundable = false;
+  if (w.args[1] === "0") for (let i = 0; i < n; i++) if (w.args[6 + 4 * i] === "1") refundable = true;
+  if (!refundable) return { result: { allowed: true, remaining: values }, next };
+  if (reply.length < next + n) return null;
+  const entries: (string | null)[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const id: unknown = reply[next + i];
+    if (typeof id !== "string") return null;
+    entries[i] = id === "" ? null : id;
+  }
+  next += n;
+  return { result: { allowed: true, remaining: values, entries }, next };
 }
 
 function unexpected(reply: unknown): Error {
@@ -234,11 +411,5 @@ function unexpected(reply: unknown): Error {
     text = typeof reply;
   }
   if (text.length > 120) text = `${text.slice(0, 120)}…`;
-  return new Error(`RedisStore: unexpected reply from Redis: ${text}`);
-}
-
-function describeValue(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) return String(v);
-  return typeof v;
+  return new Error(`${OWNER}: unexpected reply from Redis: ${text}`);
 }

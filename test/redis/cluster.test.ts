@@ -5,7 +5,7 @@ import { Cluster } from "ioredis";
 import { createCluster } from "redis";
 import { compilePolicy } from "toolgate";
 import { RedisStore } from "toolgate/redis";
-import { describeStoreConformance } from "toolgate/testing";
+import { describeStoreConformance } from "toolgate/vitest";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithRedisCluster } from "../helpers/redis-server.js";
 

@@ -1,4 +1,4 @@
-import { describeStoreConformance } from "toolgate/testing";
+import { describeStoreConformance } from "toolgate/vitest";
 import { RedisStore } from "toolgate/redis";
 import { bothClients, describeWithRedis } from "../helpers/redis-server.js";
 
