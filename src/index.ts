@@ -15,6 +15,13 @@
 export { compilePolicy, definePolicy, DEFAULT_STORE_TIMEOUT_MS, validatePolicy } from "./policy.js";
 export { PolicyError } from "./errors.js";
 export {
+  decisionLog,
+  MAX_LOGGED_ARGS,
+  type DecisionLogArgs,
+  type DecisionLogLine,
+  type DecisionLogOptions,
+} from "./observe/decision-log.js";
+export {
   guard,
   ToolCallRefused,
   ToolCallRefusedError,

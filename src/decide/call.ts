@@ -91,39 +91,34 @@ export function readCall(call: unknown, seen: SeenCall | null): CallFields | Mal
     }
     if (!hasOwn.call(call, key)) return malformed(Malformed.Inherited, key, `inherited field "${key}"`);
   }
+  // Every field is read once, before any is judged, so observers see the whole call even when
+  // it is malformed.
   const c = call as SeenCall;
   const tool = hasOwn.call(c, "tool") ? c.tool : undefined;
-  if (seen !== null) seen.tool = tool;
+  const session = hasOwn.call(c, "session") ? c.session : undefined;
+  const args = hasOwn.call(c, "args") ? c.args : undefined;
+  const annotations = hasOwn.call(c, "annotations") ? c.annotations : undefined;
+  const approved = hasOwn.call(c, "approved") ? c.approved : undefined;
+  if (seen !== null) {
+    seen.tool = tool;
+    if (session !== undefined) seen.session = session;
+    if (args !== undefined) seen.args = args;
+    if (annotations !== undefined) seen.annotations = annotations;
+    if (approved !== undefined) seen.approved = approved;
+  }
   if (typeof tool !== "string" || tool.length === 0) return malformed(Malformed.Tool, "tool", `"tool" is ${describeValue(tool)}`);
   if (tool.length > MAX_TOOL_NAME) return malformed(Malformed.ToolTooLong, "tool", `"tool" has ${tool.length} characters`);
-  const session = hasOwn.call(c, "session") ? c.session : undefined;
-  if (seen !== null) seen.session = session;
   if (typeof session !== "object" || session === null || Array.isArray(session)) {
     return malformed(Malformed.Session, "session", `"session" is ${describeValue(session)}`);
   }
   const id = hasOwn.call(session, "id") ? (session as { id?: unknown }).id : undefined;
   if (typeof id !== "string" || id.length === 0) return malformed(Malformed.SessionId, "session.id", `"session.id" is ${describeValue(id)}`);
-  let args: unknown;
-  if (hasOwn.call(c, "args")) {
-    args = c.args;
-    if (seen !== null) seen.args = args;
-    if (args !== undefined && !isPlain(args)) return malformed(Malformed.Args, "args", `"args" is ${describeValue(args)}`);
+  if (args !== undefined && !isPlain(args)) return malformed(Malformed.Args, "args", `"args" is ${describeValue(args)}`);
+  if (annotations !== undefined && !isPlain(annotations)) {
+    return malformed(Malformed.Annotations, "annotations", `"annotations" is ${describeValue(annotations)}`);
   }
-  let annotations: unknown;
-  if (hasOwn.call(c, "annotations")) {
-    annotations = c.annotations;
-    if (seen !== null) seen.annotations = annotations;
-    if (annotations !== undefined && !isPlain(annotations)) {
-      return malformed(Malformed.Annotations, "annotations", `"annotations" is ${describeValue(annotations)}`);
-    }
-  }
-  let approved: unknown;
-  if (hasOwn.call(c, "approved")) {
-    approved = c.approved;
-    if (seen !== null) seen.approved = approved;
-    if (approved !== undefined && typeof approved !== "boolean") {
-      return malformed(Malformed.Approved, "approved", `"approved" is ${describeValue(approved)}`);
-    }
+  if (approved !== undefined && typeof approved !== "boolean") {
+    return malformed(Malformed.Approved, "approved", `"approved" is ${describeValue(approved)}`);
   }
   return {
     tool,
