@@ -2,7 +2,8 @@
  * `toolgate explain <policy.json> --tool <name> …`: one decision and how it was reached.
  */
 
-import type { Explanation, ToolCall } from "toolgate";
+import type { Explanation, RuleSummary, Session, ToolCall, ToolContext } from "toolgate";
+import { isPlainObject } from "../shared/objects.js";
 import { formatDecision } from "toolgate/testing";
 import { jsonOption, parseCommand } from "./args.js";
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from "./errors.js";
@@ -65,19 +66,30 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     return EXIT_FINDINGS;
   }
   const x = await loaded.policy.explain(call as unknown as ToolCall);
-  if (values.json === true) outJson({ call, ...x });
-  else for (const line of describe(values.tool, x)) out(line);
+  // What may decide this tool at all, from the plan: the context the call gives (its session
+  // and annotations) is judged, its arguments are not, so this holds for any arguments.
+  const context: ToolContext = {};
+  if (isPlainObject(call.session)) context.session = call.session as Session;
+  if (isPlainObject(call.annotations)) context.annotations = call.annotations;
+  const rules = loaded.policy.rulesFor(values.tool, context);
+  if (values.json === true) outJson({ call, ...x, rules });
+  else for (const line of describe(values.tool, x, rules)) out(line);
   return EXIT_OK;
 }
 
 /** The explanation in words, one line each. */
-function describe(tool: string, x: Explanation): string[] {
+function describe(tool: string, x: Explanation, rules: readonly RuleSummary[]): string[] {
   const lines = [`decision: ${formatDecision(x.decision)}`, "", `matching keys of "tools" for ${JSON.stringify(tool)}:`];
   if (x.matched.length === 0) lines.push("  none: the default (/default) decides");
   x.matched.forEach((pointer, i) => lines.push(`  ${pointer}${i === 0 ? `  chosen: ${whyChosen(x.matched)}` : ""}`));
   lines.push("", "steps:");
   for (const s of x.steps) lines.push(`  ${s.path === "" ? '""' : s.path}: ${s.message}`);
   lines.push("", `limits applied: ${x.limits.length === 0 ? "none" : x.limits.join(", ")}`);
+  lines.push("", `rules that may decide ${JSON.stringify(tool)} with any arguments, in the order they are tried:`);
+  for (const r of rules) {
+    const limits = r.limits.length === 0 ? "no limit" : `limits ${r.limits.join(", ")}`;
+    lines.push(`  ${r.rule}: ${r.action}${r.conditional ? " when its condition holds" : ""}${r.action === "deny" ? "" : `, ${limits}`}`);
+  }
   return lines;
 }
 

@@ -49,7 +49,6 @@ const MAX_VISITS = 10_000;
 export function untypedConstraints(policy: Policy): ConditionWarning[] {
   const out: ConditionWarning[] = [];
   for (const r of policy.rules) {
-    if (!r.conditional) continue;
     const when = at(policy.document, `${r.rule}/when`);
     if (!isPlainObject(when)) continue;
     for (const part of ["args", "session", "annotations"]) {
@@ -122,7 +121,6 @@ export function patternsOnPaths(policy: Policy, tool: ToolInfo, context: ToolCon
   if (named.length === 0) return [];
   const out: ConditionWarning[] = [];
   for (const r of policy.rulesFor(tool.name, context)) {
-    if (!r.conditional) continue;
     const argProps = at(policy.document, `${r.rule}/when/args/properties`);
     if (!isPlainObject(argProps)) continue;
     for (const { name, keyword } of named) {
