@@ -14,7 +14,9 @@ function issuesOf(doc: unknown): PolicyIssue[] {
 const base = { version: "1", default: "deny" } as const;
 
 describe("compilePolicy errors", () => {
-  it("reports every issue with a JSON Pointer and an author-facing message", () => {
+  // docs/spec.md section 2: "All issues are reported, not just the first." A fractional max
+  // without cost is an issue like any other, whatever else is wrong in the document.
+  it("reports every issue with a JSON Pointer, a code and an author-facing message", () => {
     const issues = issuesOf({
       ...base,
       tools: { create_run: { rate_limit: { max: 0, window: "1 min" }, rate_limits: 3 } },
@@ -22,12 +24,16 @@ describe("compilePolicy errors", () => {
     });
     expect(issues).toEqual(
       expect.arrayContaining([
-        { path: "/tools/create_run/rate_limit/max", message: "must be an integer >= 1, got 0" },
-        expect.objectContaining({ path: "/tools/create_run/rate_limits", message: expect.stringContaining('did you mean "rate_limit"') }),
-        expect.objectContaining({ path: "/tools/create_run/rate_limit/window" }),
-        { path: "/limits/0/max", message: "must be an integer, got 1.5" },
-        expect.objectContaining({ path: "/limits/0/window", message: expect.stringContaining("> 0") }),
-        expect.objectContaining({ path: "/limits/0/per", message: expect.stringContaining('"/userId"') }),
+        { code: "value", path: "/tools/create_run/rate_limit/max", message: expect.stringContaining("got 0") },
+        expect.objectContaining({
+          code: "unknown_field",
+          path: "/tools/create_run/rate_limits",
+          message: expect.stringContaining('did you mean "rate_limit"'),
+        }),
+        expect.objectContaining({ code: "value", path: "/tools/create_run/rate_limit/window" }),
+        { code: "value", path: "/limits/0/max", message: expect.stringContaining("integer") },
+        expect.objectContaining({ code: "value", path: "/limits/0/window", message: expect.stringContaining("> 0") }),
+        expect.objectContaining({ code: "value", path: "/limits/0/per", message: expect.stringContaining('"/userId"') }),
       ]),
     );
     expect(issues).toHaveLength(6);
@@ -35,21 +41,21 @@ describe("compilePolicy errors", () => {
 
   it("names the supported versions for any other version", () => {
     expect(issuesOf({ version: "2", default: "deny", tools: {} })).toEqual([
-      { path: "/version", message: 'unsupported version "2": this toolgate reads version "1"' },
+      { code: "version", path: "/version", message: 'unsupported version "2": this toolgate reads version "1"' },
     ]);
     expect(issuesOf({ version: 1, default: "deny", tools: {} })[0]!.message).toContain("unsupported version 1");
   });
 
   it("reports missing required fields at their own path", () => {
     expect(issuesOf({ version: "1" })).toEqual([
-      { path: "/default", message: "is required" },
-      { path: "/tools", message: "is required" },
+      { code: "missing_field", path: "/default", message: "is required" },
+      { code: "missing_field", path: "/tools", message: "is required" },
     ]);
   });
 
   it("rejects rules mixed with action, rate_limit or reason", () => {
     const issues = issuesOf({ ...base, tools: { t: { action: "deny", rules: [{}] } } });
-    expect(issues).toEqual([{ path: "/tools/t/action", message: expect.stringContaining('holds nothing else') }]);
+    expect(issues).toEqual([{ code: "conflict", path: "/tools/t/action", message: expect.stringContaining("holds nothing else") }]);
   });
 
   it("explains a `when` outside `rules`", () => {
@@ -61,7 +67,7 @@ describe("compilePolicy errors", () => {
 
   it("checks window values the schema cannot", () => {
     expect(issuesOf({ ...base, tools: { t: { rate_limit: { max: 1, window: 0.0005 } } } })).toEqual([
-      { path: "/tools/t/rate_limit/window", message: expect.stringContaining("whole number of milliseconds") },
+      { code: "value", path: "/tools/t/rate_limit/window", message: expect.stringContaining("whole number of milliseconds") },
     ]);
     expect(issuesOf({ ...base, tools: { t: { rate_limit: { max: 1, window: "0s" } } } })[0]!.message).toContain("at least 1");
     expect(issuesOf({ ...base, tools: { t: { rate_limit: { max: 1, window: "366d" } } } })[0]!.message).toContain("365 days");
@@ -79,10 +85,18 @@ describe("compilePolicy errors", () => {
       },
     });
     expect(issues).toEqual([
-      { path: "/tools/t/rules/0/when/args/properties/n/maximun", message: 'unknown keyword "maximun" in a when schema (did you mean "maximum"?)' },
-      { path: "/tools/u/rules/0/when/session/properties/d/format", message: 'unknown format "dat" in a when schema' },
-      { path: "/tools/v/rules/0/when/args/properties/s/pattern", message: expect.stringContaining("linear-time engine") },
-      { path: "/tools/w/rules/0/when/args/$ref", message: expect.stringContaining("resolves only within this when schema") },
+      {
+        code: "condition",
+        path: "/tools/t/rules/0/when/args/properties/n/maximun",
+        message: 'unknown keyword "maximun" in a when schema (did you mean "maximum"?)',
+      },
+      { code: "condition", path: "/tools/u/rules/0/when/session/properties/d/format", message: 'unknown format "dat" in a when schema' },
+      { code: "condition", path: "/tools/v/rules/0/when/args/properties/s/pattern", message: expect.stringContaining("linear-time engine") },
+      {
+        code: "condition",
+        path: "/tools/w/rules/0/when/args/$ref",
+        message: expect.stringContaining("resolves only within this when schema"),
+      },
     ]);
   });
 
@@ -97,21 +111,27 @@ describe("compilePolicy errors", () => {
   it("gives line and column for JSON text, and rejects duplicate keys", () => {
     const text = '{\n  "version": "1",\n  "default": "deny",\n  "tools": {\n    "a": {},\n    "a": { "action": "deny" }\n  }\n}';
     expect(issuesOf(text)).toEqual([
-      { path: "/tools/a", message: 'duplicate key "a" (JSON.parse would silently keep the last one)', line: 6, column: 5 },
+      { code: "json", path: "/tools/a", message: 'duplicate key "a" (JSON.parse would silently keep the last one)', line: 6, column: 5 },
     ]);
     const bad = '{\n  "version": "1",\n  "default": "deny",\n  "tools": { "t": { "rate_limit": { "max": 0, "window": "1m" } } }\n}';
-    expect(issuesOf(bad)).toEqual([{ path: "/tools/t/rate_limit/max", message: "must be an integer >= 1, got 0", line: 4, column: 44 }]);
+    expect(issuesOf(bad)).toEqual([
+      { code: "value", path: "/tools/t/rate_limit/max", message: expect.stringContaining("got 0"), line: 4, column: 44 },
+    ]);
     expect(issuesOf('{"version": "1",')[0]).toMatchObject({ message: "unexpected end of JSON text", line: 1 });
   });
 
   it("rejects values JSON cannot hold, cycles and class instances, with paths", () => {
     expect(issuesOf({ ...base, tools: { t: { rate_limit: { max: Number.NaN, window: 1 } } } })).toEqual([
-      { path: "/tools/t/rate_limit/max", message: "must be a finite number, got NaN" },
+      { code: "json", path: "/tools/t/rate_limit/max", message: "must be a finite number, got NaN" },
     ]);
     const cyclic: Record<string, unknown> = { ...base, tools: {} };
     (cyclic.tools as Record<string, unknown>).t = cyclic;
-    expect(issuesOf(cyclic)).toEqual([{ path: "/tools/t", message: "is a cycle: it contains itself" }]);
-    expect(issuesOf({ ...base, tools: { t: new Map() } })[0]).toEqual({ path: "/tools/t", message: "must be a plain object, got an instance of Map" });
+    expect(issuesOf(cyclic)).toEqual([{ code: "json", path: "/tools/t", message: "is a cycle: it contains itself" }]);
+    expect(issuesOf({ ...base, tools: { t: new Map() } })[0]).toEqual({
+      code: "json",
+      path: "/tools/t",
+      message: "must be a plain object, got an instance of Map",
+    });
     expect(issuesOf({ ...base, tools: { t: { reason: () => 1 } } })[0]!.path).toBe("/tools/t/reason");
   });
 
@@ -122,7 +142,7 @@ describe("compilePolicy errors", () => {
         throw new Error("boom");
       },
     });
-    expect(issuesOf({ ...base, tools })).toEqual([{ path: "/tools/t", message: "could not be read: boom" }]);
+    expect(issuesOf({ ...base, tools })).toEqual([{ code: "json", path: "/tools/t", message: "could not be read: boom" }]);
   });
 
   it("validatePolicy never throws and returns the same issues", () => {
@@ -136,8 +156,15 @@ describe("compilePolicy errors", () => {
 
   it("rejects bad options with exact messages", () => {
     const doc = { ...base, tools: {} };
-    expect(() => compilePolicy(doc, { storeTimeoutMs: 0 })).toThrow(new TypeError("compilePolicy: storeTimeoutMs must be a positive integer (milliseconds), got 0"));
-    expect(() => compilePolicy(doc, { nope: 1 } as never)).toThrow(new TypeError('compilePolicy: unknown option "nope"'));
+    expect(() => compilePolicy(doc, { storeTimeoutMs: 0 })).toThrow(
+      new TypeError("compilePolicy: storeTimeoutMs must be an integer from 1 to 2147483647 (milliseconds), got 0"),
+    );
+    expect(() => compilePolicy(doc, { stor: 1 } as never)).toThrow(new TypeError('compilePolicy: unknown option "stor" (did you mean "store"?)'));
+    expect(() => compilePolicy(doc, { zzzzzzzzzzzz: 1 } as never)).toThrow(new TypeError('compilePolicy: unknown option "zzzzzzzzzzzz"'));
+    expect(() => compilePolicy(doc, [] as never)).toThrow(new TypeError("compilePolicy: options must be a plain object, got an array"));
+    expect(() => compilePolicy(doc, { mode: "audit" as never })).toThrow(/mode must be "enforce" or "shadow"/);
+    expect(() => compilePolicy(doc, { onDecision: 1 as never })).toThrow(/onDecision must be a function/);
+    expect(() => compilePolicy(doc, { onRefund: "x" as never })).toThrow(/onRefund must be a function/);
     expect(() => compilePolicy(doc, { store: {} as never })).toThrow(/consume\(request\)/);
     expect(() => compilePolicy(doc, { clock: 5 as never })).toThrow(/clock must be a function/);
     expect(() => compilePolicy(doc, { namespace: "" })).toThrow(/namespace must be a non-empty string/);
@@ -157,19 +184,19 @@ describe("warnings", () => {
   it("flags patterns an equally specific earlier pattern always beats", () => {
     const policy = compilePolicy({ ...base, tools: { "*a*": {}, "a*": { action: "deny" }, "b*": {}, "*": {}, "**": {} } });
     expect(policy.warnings).toEqual([
-      { path: "/tools/a*", message: expect.stringContaining('"*a*"') },
-      { path: "/tools/**", message: expect.stringContaining('"*"') },
+      { code: "warning", path: "/tools/a*", message: expect.stringContaining('"*a*"') },
+      { code: "warning", path: "/tools/**", message: expect.stringContaining('"*"') },
     ]);
   });
 
   it("flags limits on deny rules, which never apply", () => {
     const policy = compilePolicy({ ...base, tools: { t: { action: "deny", rate_limit: { max: 1, window: 1 } } } });
-    expect(policy.warnings).toEqual([{ path: "/tools/t/rate_limit", message: expect.stringContaining("never applies") }]);
+    expect(policy.warnings).toEqual([{ code: "warning", path: "/tools/t/rate_limit", message: expect.stringContaining("never applies") }]);
   });
 
   it("flags conditional rules after one that always holds", () => {
     const policy = compilePolicy({ ...base, tools: { t: { rules: [{ when: { args: {} } }, { action: "deny" }] } } });
-    expect(policy.warnings).toEqual([{ path: "/tools/t/rules/1", message: expect.stringContaining("/tools/t/rules/0") }]);
+    expect(policy.warnings).toEqual([{ code: "warning", path: "/tools/t/rules/1", message: expect.stringContaining("/tools/t/rules/0") }]);
     expect(validatePolicy({ ...base, tools: { t: { rules: [{}, {}] } } })).toMatchObject({ valid: true, warnings: [{ path: "/tools/t/rules/1" }] });
   });
 });

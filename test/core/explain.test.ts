@@ -25,7 +25,7 @@ describe("explain", () => {
   it("shows the matched keys, the failed condition with its keyword, the limits and the decision", async () => {
     const policy = compilePolicy(doc);
     const e = await policy.explain({ tool: "search", args: { n: 50 }, session: { id: "s" } });
-    expect(e.decision).toEqual({ outcome: "deny", rule: "/tools/search/rules/2", reason: "n too large" });
+    expect(e.decision).toEqual({ outcome: "deny", rule: "/tools/search/rules/2", reason: "n too large", cause: "policy" });
     expect(e.matched).toEqual(["/tools/search"]);
     expect(e.steps).toEqual(
       expect.arrayContaining([
@@ -54,14 +54,14 @@ describe("explain", () => {
   it("lists the limits that applied even when a per-attribute limit refuses the session", async () => {
     const policy = compilePolicy(doc);
     const e = await policy.explain({ tool: "per_user", session: { id: "s" } });
-    expect(e.decision).toMatchObject({ outcome: "deny", rule: "/tools/per_user/rate_limit" });
+    expect(e.decision).toMatchObject({ outcome: "deny", rule: "/tools/per_user/rate_limit", cause: "missing_attribute" });
     expect(e.limits).toEqual(["/tools/per_user/rate_limit", "/limits/0"]);
   });
 
   it("explains malformed calls without throwing", async () => {
     const policy = compilePolicy(doc);
     const e = await policy.explain({ tool: 5 } as never);
-    expect(e.decision).toMatchObject({ outcome: "deny", rule: "" });
+    expect(e.decision).toMatchObject({ outcome: "deny", rule: "", cause: "malformed_call" });
   });
 });
 
@@ -95,12 +95,36 @@ describe("decideSync and stores", () => {
   it("denies when a store marked synchronous returns a promise, without an unhandled rejection", () => {
     const liar: Store = { synchronous: true, consume: () => Promise.reject(new Error("late")) };
     const policy = compilePolicy(doc, { store: liar });
-    expect(policy.decideSync({ tool: "get_x", session: { id: "s" } })).toMatchObject({ outcome: "deny", rule: "/tools/get_*" });
+    expect(policy.decideSync({ tool: "get_x", session: { id: "s" } })).toMatchObject({
+      outcome: "deny",
+      rule: "/tools/get_*",
+      cause: "store_failure",
+    });
   });
-  it("treats a clock that throws or returns garbage as a store failure", () => {
-    const bad = compilePolicy(doc, { clock: () => Number.NaN, store: new MemoryStore() });
-    expect(bad.decideSync({ tool: "get_x", session: { id: "s" } })).toMatchObject({ outcome: "deny", reason: expect.stringContaining("clock") });
-    const open = compilePolicy(doc, { clock: () => { throw new Error("no time"); }, failOpen: true });
-    expect(open.decideSync({ tool: "get_x", session: { id: "s" } })).toEqual({ outcome: "allow", rule: "/tools/get_*", failedOpen: true });
+  // docs/spec.md, "Clocks": a clock that throws or returns a non-finite number is a store failure;
+  // the clock is the host's own code, so it is a bug to report, never an outage to fail open on,
+  // and its text stays out of the reason.
+  it("treats a clock that throws or returns garbage as a store failure that never fails open", () => {
+    const storeFailed = {
+      outcome: "deny",
+      rule: "/tools/get_*",
+      reason: "The rate-limit store failed, so the call is refused.",
+      cause: "store_failure",
+    };
+    for (const reading of [Number.NaN, Number.POSITIVE_INFINITY, "5", undefined, null, 5n]) {
+      for (const failOpen of [false, true]) {
+        const bad = compilePolicy(doc, { clock: () => reading as number, store: new MemoryStore(), failOpen });
+        expect(bad.decideSync({ tool: "get_x", session: { id: "s" } })).toEqual(storeFailed);
+      }
+    }
+    for (const failOpen of [false, true]) {
+      const open = compilePolicy(doc, {
+        clock: () => {
+          throw new Error("no time at 10.0.0.7");
+        },
+        failOpen,
+      });
+      expect(open.decideSync({ tool: "get_x", session: { id: "s" } })).toEqual(storeFailed);
+    }
   });
 });

@@ -97,6 +97,10 @@ const malformed: [string, () => unknown][] = [
   ["a getter on session that throws", () => ({ tool: "t", get session(): unknown { throw new Error("session getter"); } })],
   ["an own __proto__ field", () => JSON.parse('{"tool":"t","session":{"id":"s"},"__proto__":{"tool":"ok"}}')],
   ["a call inheriting its fields", () => Object.create({ tool: "ok", session })],
+  // docs/spec.md §3 step 1: the call itself is a plain object, and a tool name has at most 128
+  // characters (so no cache ever holds a longer one).
+  ["a call that is a class instance", () => new Weird()],
+  ["a 10 MB tool name", () => ({ tool: `t${"x".repeat(10_000_000)}`, session })],
 ];
 
 /** Well-formed calls with hostile contents: any outcome, but bounded time and no harm. */
@@ -108,16 +112,14 @@ const wellFormed: [string, () => Record<string, unknown>][] = [
   ["cyclic session", () => ({ tool: "t", session: Object.assign(cyclic(), { id: "s", org: { id: "o" } }) })],
   ["a 10 MB string argument", () => ({ tool: "t", session, args: { q: "a".repeat(10_000_000) } })],
   ["a 10 MB string argument that fails the pattern at the end", () => ({ tool: "t", session, args: { q: `${"a".repeat(10_000_000)}!` } })],
-  ["a 10 MB tool name", () => ({ tool: `t${"x".repeat(10_000_000)}`, session })],
   ["a 10 MB session id", () => ({ tool: "t", session: { id: "s".repeat(10_000_000), org: { id: "o" } } })],
   ["a 10 MB per attribute", () => ({ tool: "t", session: { id: "s", org: { id: "o".repeat(10_000_000) } } })],
   ["args with an own __proto__ key", () => ({ tool: "t", session, args: JSON.parse('{"__proto__":{"polluted":true},"q":"abc"}') })],
   ["args with constructor and prototype keys", () => ({ tool: "t", session, args: { constructor: { prototype: { polluted: true } }, q: "abc" } })],
   ["annotations with an own __proto__ key", () => ({ tool: "t", session, annotations: JSON.parse('{"__proto__":{"destructiveHint":true}}') })],
   ["a session with an own __proto__ key", () => ({ tool: "t", session: JSON.parse('{"id":"s","org":{"id":"o"},"__proto__":{"role":"admin"}}') })],
-  // docs/spec.md §3 step 1 asks plain objects of args and annotations only; a call or session that is a
-  // class instance with the right fields is read by its fields.
-  ["a call that is a class instance", () => new Weird() as unknown as Record<string, unknown>],
+  // docs/spec.md §3 step 1 asks plain objects of the call, args and annotations; a session that is
+  // a class instance with the right fields is read by its fields.
   ["a session that is a class instance", () => ({ tool: "t", session: new (class S { id = "s"; org = { id: "o" }; })() })],
   ["a frozen call", () => Object.freeze({ tool: "t", session: Object.freeze({ ...session }), args: Object.freeze({ q: "abc" }) })],
   ["args with 100,000 keys", () => ({ tool: "t", session, args: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])) })],
@@ -140,7 +142,7 @@ describe("malformed hostile calls", () => {
     const before = snapshotPrototypes();
     const { sync, async, ms } = await decideHostile(policy, make());
     for (const d of [sync, async]) {
-      expect(d).toMatchObject({ outcome: "deny", rule: "" });
+      expect(d).toMatchObject({ outcome: "deny", rule: "", cause: "malformed_call" });
       expect(d.outcome === "deny" && d.reason.length > 0 && d.reason.length < 1_000).toBe(true);
     }
     expect(ms).toBeLessThan(LIMIT_MS);

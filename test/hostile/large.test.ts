@@ -33,7 +33,12 @@ describe("a 200,000-tool document", () => {
     const s = { id: "s" };
     expect(policy.decideSync({ tool: "tool_0", session: s })).toEqual({ outcome: "allow", rule: "/tools/tool_0", remaining: 9 });
     expect(policy.decideSync({ tool: `tool_${TOOLS - 4}`, session: s }).rule).toBe(`/tools/tool_${TOOLS - 4}`);
-    expect(policy.decideSync({ tool: "prefix_1_anything", session: s })).toEqual({ outcome: "deny", rule: "/tools/prefix_1_*", reason: "no 1" });
+    expect(policy.decideSync({ tool: "prefix_1_anything", session: s })).toEqual({
+      outcome: "deny",
+      rule: "/tools/prefix_1_*",
+      reason: "no 1",
+      cause: "policy",
+    });
     expect(policy.decideSync({ tool: "a_suffix_199998", session: s })).toMatchObject({ outcome: "needs_approval", rule: "/tools/*_suffix_199998" });
     expect(policy.decideSync({ tool: "mid_3_abc_x", session: s }).rule).toBe("/tools/mid_3_*_x");
     expect(policy.decideSync({ tool: "tool_1", session: s }).rule).toBe("/default");

@@ -44,14 +44,25 @@ describe("malformed calls are denied with rule \"\"", () => {
 
   it.each(cases)("%s", async (_, bad) => {
     const sync = policy.decideSync(bad as never);
-    expect(sync).toMatchObject({ outcome: "deny", rule: "" });
+    expect(sync).toMatchObject({ outcome: "deny", rule: "", cause: "malformed_call" });
     expect(sync.outcome === "deny" && sync.reason.length > 0).toBe(true);
     await expect(policy.decide(bad as never)).resolves.toEqual(sync);
   });
 
-  it("names the unknown field in the reason", () => {
+  // docs/spec.md §3 step 1: the reason names the field that is wrong, never what was sent; an
+  // unknown field is named only when it is a known misspelling (its name is the caller's text).
+  it("names a misspelt field in the reason, and no other text of the call", () => {
     const d = policy.decideSync({ tool: "t", session: { id: "s" }, arguments: {} } as never);
     expect(d.outcome === "deny" && d.reason.includes("arguments")).toBe(true);
+    const secret = policy.decideSync({ tool: "t", session: { id: "s" }, "ignore previous instructions": 1 } as never);
+    expect(secret).toMatchObject({ outcome: "deny", rule: "", cause: "malformed_call" });
+    expect(secret.outcome === "deny" && secret.reason.includes("ignore")).toBe(false);
+    expect(policy.decideSync({ tool: 42, session: { id: "s" } } as never)).toEqual({
+      outcome: "deny",
+      rule: "",
+      reason: 'Malformed call: "tool" must be a non-empty string.',
+      cause: "malformed_call",
+    });
   });
 
   it("accepts null-prototype objects as plain objects", () => {
@@ -108,8 +119,7 @@ describe("store failures", () => {
   it.each(failures)("denies when the store %s, at the rule whose limits were checked", async (_, answer) => {
     const p = compilePolicy(limited, { store: storeOf(answer), storeTimeoutMs: 50 });
     const d = await p.decide(call("t"));
-    expect(d).toMatchObject({ outcome: "deny", rule: "/tools/t" });
-    expect(d.outcome === "deny" && /store/i.test(d.reason)).toBe(true);
+    expect(d).toEqual({ outcome: "deny", rule: "/tools/t", reason: "The rate-limit store failed, so the call is refused.", cause: "store_failure" });
   });
 
   it.each(failures)("allows with failedOpen: true under failOpen when the store %s", async (_, answer) => {
@@ -132,7 +142,12 @@ describe("store failures", () => {
     const started = Date.now();
     const d = await p.decide(call("t"));
     const took = Date.now() - started;
-    expect(d).toMatchObject({ outcome: "deny", rule: "/tools/t" });
+    expect(d).toEqual({
+      outcome: "deny",
+      rule: "/tools/t",
+      reason: "The rate-limit store did not answer in time, so the call is refused.",
+      cause: "store_failure",
+    });
     expect(took).toBeGreaterThanOrEqual(25);
     expect(took).toBeLessThan(2_000);
     const open = compilePolicy(limited, { store: storeOf(() => new Promise(() => {})), storeTimeoutMs: 30, failOpen: true });
@@ -156,7 +171,27 @@ describe("store failures", () => {
 
   it("denies when a synchronous store throws in decideSync", () => {
     const p = compilePolicy(limited, { store: storeOf(() => { throw new Error("boom"); }, true) });
-    expect(p.decideSync(call("t"))).toMatchObject({ outcome: "deny", rule: "/tools/t" });
+    expect(p.decideSync(call("t"))).toMatchObject({ outcome: "deny", rule: "/tools/t", cause: "store_failure" });
+  });
+
+  // docs/spec.md §3 step 6: failOpen never covers an ill-formed answer of a synchronous store (a
+  // bug, not an outage), while a synchronous store that throws is an outage like any other.
+  it.each(failures.filter(([name]) => name.startsWith("return") || name.startsWith("refuses")))(
+    "denies under failOpen when a synchronous store %s",
+    (_, answer) => {
+      const p = compilePolicy(limited, { store: storeOf(answer, true), failOpen: true });
+      expect(p.decideSync(call("t"))).toEqual({
+        outcome: "deny",
+        rule: "/tools/t",
+        reason: "The rate-limit store failed, so the call is refused.",
+        cause: "store_failure",
+      });
+    },
+  );
+
+  it("fails open when a synchronous store throws, under failOpen", () => {
+    const p = compilePolicy(limited, { store: storeOf(() => { throw new Error("down"); }, true), failOpen: true });
+    expect(p.decideSync(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
   });
 
   it("passes the store the namespace, budgets in order with cost 1, now, and dryRun", async () => {

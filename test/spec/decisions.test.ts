@@ -27,9 +27,14 @@ describe("outcomes and reasons", () => {
   });
 
   it("denies with the rule's own reason, or a generated one", () => {
-    expect(policy.decideSync(call("blocked"))).toEqual({ outcome: "deny", rule: "/tools/blocked", reason: "Destructive operations are blocked" });
+    expect(policy.decideSync(call("blocked"))).toEqual({
+      outcome: "deny",
+      rule: "/tools/blocked",
+      reason: "Destructive operations are blocked",
+      cause: "policy",
+    });
     const d = policy.decideSync(call("silent"));
-    expect(d).toMatchObject({ outcome: "deny", rule: "/tools/silent" });
+    expect(d).toMatchObject({ outcome: "deny", rule: "/tools/silent", cause: "policy" });
     expect(d.outcome === "deny" && d.reason.trim().length > 0).toBe(true);
   });
 
@@ -46,12 +51,12 @@ describe("outcomes and reasons", () => {
 
   it("does not let approved: true override a deny", () => {
     expect(policy.decideSync(call("blocked", { approved: true })).outcome).toBe("deny");
-    expect(policy.decideSync(call("unknown_tool", { approved: true }))).toMatchObject({ outcome: "deny", rule: "/default" });
+    expect(policy.decideSync(call("unknown_tool", { approved: true }))).toMatchObject({ outcome: "deny", rule: "/default", cause: "policy" });
   });
 
   it("gives a generated reason for default deny and default require_approval", () => {
     const d = policy.decideSync(call("nothing_matches"));
-    expect(d.outcome === "deny" && d.rule === "/default" && d.reason.length > 0).toBe(true);
+    expect(d.outcome === "deny" && d.rule === "/default" && d.cause === "policy" && d.reason.length > 0).toBe(true);
     const r = compile(doc({}, { default: "require_approval" })).decideSync(call("x"));
     expect(r.outcome === "needs_approval" && r.rule === "/default" && r.reason.length > 0).toBe(true);
   });

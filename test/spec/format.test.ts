@@ -150,11 +150,14 @@ describe("rule objects", () => {
     expect(paths).toEqual(expect.arrayContaining(["/tools/a/action", "/tools/b/rate_limit/max", "/extra"]));
   });
 
-  it("writes issues for a policy author: path and the value found", () => {
+  it("writes issues for a policy author: path, code and the value found", () => {
     const [issue] = issuesOf(doc({ create_run: { rate_limit: { max: 0, window: 60 } } }));
-    expect(issue).toMatchObject({ path: "/tools/create_run/rate_limit/max" });
-    expect(issue!.message).toMatch(/integer/);
-    expect(issue!.message).toContain("0");
+    expect(issue).toMatchObject({ code: "value", path: "/tools/create_run/rate_limit/max" });
+    expect(issue!.message).toContain("got 0");
+    const [fraction] = issuesOf(doc({ create_run: { rate_limit: { max: 2.5, window: 60 } } }));
+    expect(fraction).toMatchObject({ code: "value", path: "/tools/create_run/rate_limit/max" });
+    expect(fraction!.message).toMatch(/integer/);
+    expect(fraction!.message).toContain("cost");
   });
 
   it("escapes / and ~ in issue paths (RFC 6901)", () => {

@@ -155,7 +155,7 @@ describe("per", () => {
   ])("denies a session whose attribute is %s, at that limit, before any budget is checked", (_, session) => {
     const policy = compile(doc({ t: { rate_limit: [{ max: 1, window: 1, per: "global" }, { max: 5, window: 1, per: "/userId" }] } }, { limits: [{ max: 1, window: 1 }] }));
     const d = policy.decideSync({ tool: "t", session } as never);
-    expect(d).toMatchObject({ outcome: "deny", rule: "/tools/t/rate_limit/1" });
+    expect(d).toMatchObject({ outcome: "deny", rule: "/tools/t/rate_limit/1", cause: "missing_attribute" });
     expect(d.outcome === "deny" && d.reason.length > 0).toBe(true);
     // Nothing was counted: the global budget and the session's policy budget still have room.
     expect(policy.decideSync({ tool: "t", session: { id: "s", userId: "ok" } })).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
@@ -163,8 +163,8 @@ describe("per", () => {
 
   it("does not read attributes from the prototype chain", () => {
     const policy = compile(doc({ t: { rate_limit: { max: 1, window: 1, per: "/constructor/name" } }, u: { rate_limit: { max: 1, window: 1, per: "/toString" } } }));
-    expect(policy.decideSync(call("t"))).toMatchObject({ outcome: "deny", rule: "/tools/t/rate_limit" });
-    expect(policy.decideSync(call("u"))).toMatchObject({ outcome: "deny", rule: "/tools/u/rate_limit" });
+    expect(policy.decideSync(call("t"))).toMatchObject({ outcome: "deny", rule: "/tools/t/rate_limit", cause: "missing_attribute" });
+    expect(policy.decideSync(call("u"))).toMatchObject({ outcome: "deny", rule: "/tools/u/rate_limit", cause: "missing_attribute" });
   });
 });
 
@@ -327,16 +327,36 @@ describe("MemoryStore's memory bound (maxKeys)", () => {
     expect(policy.decideSync(call("t", {}, "new")).outcome).toBe("rate_limited");
   });
 
+  // Recency is the budget's latest counted call (docs/spec.md §2, "store"; a refused call counts
+  // nothing, so it does not make a budget recent).
   it("drops the least recently used live budget when all are live; it starts again empty", () => {
     const clock = new Clock();
-    const policy = compilePolicy(limited, { store: new MemoryStore({ maxKeys: 2 }), clock: clock.read });
+    const twice = doc({ t: { rate_limit: { max: 2, window: "100ms" } } });
+    const policy = compilePolicy(twice, { store: new MemoryStore({ maxKeys: 2 }), clock: clock.read });
     expect(policy.decideSync(call("t", {}, "a")).outcome).toBe("allow");
+    clock.now = 10;
     expect(policy.decideSync(call("t", {}, "b")).outcome).toBe("allow");
-    // Touch "a" (a refused call still uses the budget), so "b" is the least recently used.
-    expect(policy.decideSync(call("t", {}, "a")).outcome).toBe("rate_limited");
+    clock.now = 20;
+    // "a" counts again, so "b" is now the one whose latest counted call is oldest.
+    expect(policy.decideSync(call("t", {}, "a"))).toMatchObject({ outcome: "allow", remaining: 0 });
     expect(policy.decideSync(call("t", {}, "c")).outcome).toBe("allow");
     expect(policy.decideSync(call("t", {}, "a")).outcome).toBe("rate_limited");
-    expect(policy.decideSync(call("t", {}, "b")).outcome).toBe("allow");
+    // "b" was dropped: it starts again empty.
+    expect(policy.decideSync(call("t", {}, "b"))).toMatchObject({ outcome: "allow", remaining: 1 });
+  });
+
+  it("keeps a shared budget while per-session budgets churn: sessions never refill it", () => {
+    const clock = new Clock();
+    const shared = doc({ t: { rate_limit: [{ max: 1, window: "100ms" }, { max: 3, window: "100ms", per: "global" }] } });
+    const policy = compilePolicy(shared, { store: new MemoryStore({ maxKeys: 3 }), clock: clock.read });
+    for (const id of ["a", "b", "c"]) {
+      expect(policy.decideSync(call("t", {}, id)).outcome, id).toBe("allow");
+      clock.now += 1;
+    }
+    // The global budget is full; new sessions (each a new per-session budget) must find it full.
+    for (let i = 0; i < 20; i++) {
+      expect(policy.decideSync(call("t", {}, `new${i}`)), `new${i}`).toMatchObject({ outcome: "rate_limited", rule: "/tools/t/rate_limit/1" });
+    }
   });
 
   it("holds at most maxKeys budgets", () => {
@@ -351,7 +371,7 @@ describe("per-attribute limits among the policy's limits", () => {
   it("denies at /limits/i with a reason naming the attribute", () => {
     const policy = compile(doc({ t: {} }, { limits: [{ max: 5, window: 1 }, { max: 5, window: 1, per: "/tenant" }] }));
     const d = policy.decideSync(call("t"));
-    expect(d).toMatchObject({ outcome: "deny", rule: "/limits/1" });
+    expect(d).toMatchObject({ outcome: "deny", rule: "/limits/1", cause: "missing_attribute" });
     expect(d.outcome === "deny" && d.reason.includes("/tenant")).toBe(true);
     expect(policy.decideSync({ tool: "t", session: { id: "s", tenant: "x" } })).toMatchObject({ outcome: "allow", remaining: 4 });
   });

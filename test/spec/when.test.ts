@@ -45,7 +45,12 @@ describe("when: what is validated", () => {
 
   it("holds always for a rule without when, and for an empty when", () => {
     expect(rulesOf([{ when: {} }]).decideSync(call("t")).rule).toBe("/tools/t/rules/0");
-    expect(rulesOf([{ action: "deny", reason: "no" }]).decideSync(call("t"))).toEqual({ outcome: "deny", rule: "/tools/t/rules/0", reason: "no" });
+    expect(rulesOf([{ action: "deny", reason: "no" }]).decideSync(call("t"))).toEqual({
+      outcome: "deny",
+      rule: "/tools/t/rules/0",
+      reason: "no",
+      cause: "policy",
+    });
   });
 
   it("accepts boolean schemas", () => {
