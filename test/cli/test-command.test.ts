@@ -43,7 +43,7 @@ describe("toolgate test", () => {
       '  actual:   needs_approval rule=/tools/delete_* reason="Deletes data"',
       'FAIL cases.json /cases/2 "unknown tool" (at 0 ms)',
       "  expected: allow",
-      '  actual:   deny rule=/default reason="Not on the list"',
+      '  actual:   deny rule=/default cause=policy reason="Not on the list"',
       "1 passed, 2 failed",
     ]);
   });
@@ -114,7 +114,7 @@ describe("toolgate test", () => {
   });
 
   it("rejects a --min-coverage that is not a percentage", () => {
-    const dir = project([]);
+    const dir = project([{ name: "read", call: call("get_run"), expect: "allow" }]);
     for (const bad of ["abc", "101", "-5", "50%"]) {
       const r = toolgate(["test", `--min-coverage=${bad}`, "cases.json"], dir);
       expect(r.status).toBe(2);
@@ -139,6 +139,7 @@ describe("toolgate test", () => {
     expect(report.failed).toBe(1);
     expect(report.files[0]!.results[1]).toMatchObject({ path: "/cases/1", passed: false, actual: { outcome: "deny" } });
     expect(report.coverage[0]).toMatchObject({ policy: "policy.json", total: 5 });
+    expect(report.files[0]!.results[1]!.actual).toMatchObject({ outcome: "deny", cause: "policy", reason: "Not on the list" });
   });
 
   it("rejects an at earlier than the clock, naming the case", () => {
@@ -156,20 +157,101 @@ describe("toolgate test", () => {
 
   it.each([
     [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allowed" }] }, '/cases/0/expect: unknown outcome "allowed" (expected one of "allow", "deny", "needs_approval", "rate_limited")'],
-    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: { outcome: "allow", rules: "/x" } }] }, '/cases/0/expect/rules: unknown field (expected "outcome", "reason", "rule", "retryAfterMs", "remaining")'],
+    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: { outcome: "allow", rules: "/x" } }] }, '/cases/0/expect/rules: unknown field (expected "outcome", "reason", "rule", "cause", "retryAfterMs" or "remaining")'],
+    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: { outcome: "deny", cause: "denied" } }] }, '/cases/0/expect/cause: must be one of "policy", "malformed_call", "missing_attribute", "invalid_cost", "cost_exceeds_max", "tool_changed", "not_approved", "host_failure", "store_failure", got "denied"'],
+    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: { outcome: "allow", cause: "policy" } }] }, '/cases/0/expect/cause: only a deny has a cause, but the expected outcome is "allow"'],
+    ['{ "policy": "./policy.json", "cases": [{ "name": "x", "call": { "tool": "a", "session": { "id": "s" } }, "expect": "allow", "__proto__": 1 }] }', '/cases/0/__proto__: unknown field (expected "name", "call", "at", "repeat" or "expect")'],
     [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allow", repeat: 0 }] }, "/cases/0/repeat: must be a whole number from 1 to 100000, got 0"],
     [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allow", at: 1.5 }] }, "/cases/0/at: must be a time in whole milliseconds, at least 0, got 1.5"],
     [{ policy: "./policy.json", cases: [{ call: call("a"), expect: "allow" }] }, "/cases/0/name: must be a non-empty string, got nothing"],
     [{ policy: "./policy.json", cases: [{ name: "x", call: "get_run", expect: "allow" }] }, '/cases/0/call: must be an object { tool, args?, session, annotations?, approved? }, got "get_run"'],
     [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allow", when: 1 }] }, '/cases/0/when: unknown field (expected "name", "call", "at", "repeat" or "expect")'],
-    [{ policy: "./policy.json", case: [] }, '/case: unknown field (expected "policy", "cases", "description" or "$schema")'],
+    [{ policy: "./policy.json", cases: [], case: [] }, '/case: unknown field (expected "policy", "cases", "description" or "$schema")'],
     [{ policy: "./policy.json" }, "/cases: must be an array of cases, got nothing"],
     [{ policy: 7, cases: [] }, "/policy: must be the path of the policy file or the policy itself, got 7"],
+    [[], 'must be a JSON object with "policy" and "cases", got an array'],
   ])("rejects a malformed cases file with the path of the problem (%#)", (cases, message) => {
     const dir = tempDir({ "policy.json": POLICY, "cases.json": cases });
     const r = toolgate(["test", "cases.json"], dir);
     expect(r.status).toBe(2);
     expect(lines(r.stderr)).toEqual([`toolgate test: cases.json: ${message}`]);
+  });
+
+  it("reports every problem of a malformed cases file, each with its path, not just the first", () => {
+    const dir = project([
+      { name: "", call: call("get_run"), expect: "allow" },
+      { name: "ok", call: call("get_run"), expect: "allow" },
+      { name: "x", call: "get_run", expect: "allowed", repeat: 0 },
+      { name: "y", call: call("get_run"), at: 1.5, expect: { outcome: "deny", rules: "/x" } },
+    ]);
+    const r = toolgate(["test", "cases.json"], dir);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(lines(r.stderr)).toEqual([
+      "toolgate test: cases.json: /cases/0/name: must be a non-empty string, got an empty string",
+      'toolgate test: cases.json: /cases/2/call: must be an object { tool, args?, session, annotations?, approved? }, got "get_run"',
+      "toolgate test: cases.json: /cases/2/repeat: must be a whole number from 1 to 100000, got 0",
+      'toolgate test: cases.json: /cases/2/expect: unknown outcome "allowed" (expected one of "allow", "deny", "needs_approval", "rate_limited")',
+      "toolgate test: cases.json: /cases/3/at: must be a time in whole milliseconds, at least 0, got 1.5",
+      'toolgate test: cases.json: /cases/3/expect/rules: unknown field (expected "outcome", "reason", "rule", "cause", "retryAfterMs" or "remaining")',
+    ]);
+  });
+
+  it("bounds the problems it reports, counting the rest", () => {
+    const dir = project(Array.from({ length: 500 }, () => ({ name: "x", call: 1, expect: "allow" })));
+    const r = toolgate(["test", "cases.json"], dir);
+    expect(r.status).toBe(2);
+    const out = lines(r.stderr);
+    expect(out).toHaveLength(201);
+    expect(out.at(-1)).toBe("toolgate test: cases.json: and 300 more problems");
+  });
+
+  it("rejects a duplicate key anywhere in a cases file, inline policy included, with line and column", () => {
+    const text = `{ "policy": { "version": "1", "default": "deny",
+    "tools": { "a": { "action": "deny" }, "a": {} } },
+  "cases": [ { "name": "a", "name": "b", "call": { "tool": "a", "session": { "id": "s" } }, "expect": "allow" } ] }
+`;
+    const dir = tempDir({ "cases.json": text });
+    const r = toolgate(["test", "cases.json"], dir);
+    expect(r.status).toBe(2);
+    expect(lines(r.stderr)).toEqual([
+      'toolgate test: cases.json:2:43: /policy/tools/a: not valid JSON: duplicate key "a" (JSON.parse would silently keep the last one)',
+      'toolgate test: cases.json:3:29: /cases/0/name: not valid JSON: duplicate key "name" (JSON.parse would silently keep the last one)',
+    ]);
+  });
+
+  it("fails a cases file with no cases: a CI job must not pass with no tests", () => {
+    const dir = tempDir({
+      "policy.json": POLICY,
+      "empty.json": { policy: "./policy.json", cases: [] },
+      "one.json": { policy: "./policy.json", cases: [{ name: "read", call: call("get_run"), expect: "allow" }] },
+    });
+    const r = toolgate(["test", "empty.json"], dir);
+    expect(r.status).toBe(1);
+    expect(lines(r.stdout)).toEqual(["0 passed, 0 failed"]);
+    expect(lines(r.stderr)).toEqual(["toolgate test: empty.json: has no cases, so it tests nothing (add cases, or do not run it)"]);
+    const mixed = toolgate(["test", "one.json", "empty.json"], dir);
+    expect(mixed.status).toBe(1);
+    expect(lines(mixed.stdout)).toEqual(["1 passed, 0 failed"]);
+    const json = toolgate(["test", "--json", "empty.json"], dir);
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ passed: 0, failed: 0, empty: ["empty.json"] });
+  });
+
+  it("checks an expected cause", () => {
+    const dir = project([
+      { name: "listed?", call: call("drop"), expect: { outcome: "deny", cause: "policy" } },
+      { name: "malformed", call: { tool: "get_run", session: {} }, expect: { outcome: "deny", cause: "malformed_call", rule: "" } },
+      { name: "wrong cause", call: call("drop"), expect: { outcome: "deny", cause: "store_failure" } },
+    ]);
+    const r = toolgate(["test", "cases.json"], dir);
+    expect(r.status).toBe(1);
+    expect(lines(r.stdout)).toEqual([
+      'FAIL cases.json /cases/2 "wrong cause" (at 0 ms)',
+      "  expected: deny cause=store_failure",
+      '  actual:   deny rule=/default cause=policy reason="Not on the list"',
+      "2 passed, 1 failed",
+    ]);
   });
 
   it("exits 2 for a missing cases file, a missing policy and text that is not JSON", () => {
