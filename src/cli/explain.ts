@@ -70,7 +70,9 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   // and annotations) is judged, its arguments are not, so this holds for any arguments.
   const context: ToolContext = {};
   if (isPlainObject(call.session)) context.session = call.session as Session;
-  if (isPlainObject(call.annotations)) context.annotations = call.annotations;
+  // Absent annotations are {} to the engine, so they are judged as {} here too.
+  if (call.annotations === undefined) context.annotations = {};
+  else if (isPlainObject(call.annotations)) context.annotations = call.annotations;
   const rules = loaded.policy.rulesFor(values.tool, context);
   if (values.json === true) outJson({ call, ...x, rules });
   else for (const line of describe(values.tool, x, rules)) out(line);

@@ -17,7 +17,7 @@ describe("toolgate explain", () => {
     const r = toolgate(["explain", MLFLOW_POLICY, "--tool", "search_experiments", "--args", '{"max_results":5000}']);
     expect(r.status).toBe(0);
     expect(lines(r.stdout)).toEqual([
-      'decision: deny rule=/tools/search_experiments/rules/1 reason="max_results must be at most 1000"',
+      'decision: deny rule=/tools/search_experiments/rules/1 cause=policy reason="max_results must be at most 1000"',
       "",
       'matching keys of "tools" for "search_experiments":',
       "  /tools/search_experiments  chosen: an exact key wins over every pattern",
@@ -30,7 +30,39 @@ describe("toolgate explain", () => {
       "  /tools/search_experiments/rules/1: decision: deny (max_results must be at most 1000)",
       "",
       "limits applied: none",
+      "",
+      'rules that may decide "search_experiments" with any arguments, in the order they are tried:',
+      "  /tools/search_experiments/rules/0: allow when its condition holds, limits /limits/0",
+      "  /tools/search_experiments/rules/1: deny",
     ]);
+  });
+
+  it("lists the rules that may decide the tool, judging the session and annotations given", () => {
+    const policy = {
+      version: "1",
+      default: "deny",
+      tools: {
+        drop: {
+          rules: [
+            { when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } }, rate_limit: { max: 1, window: 1 } },
+            { when: { annotations: { properties: { readOnlyHint: { const: true } }, required: ["readOnlyHint"] } } },
+            { when: { args: { required: ["force"] } }, action: "require_approval" },
+            { action: "deny" },
+          ],
+        },
+      },
+    };
+    const dir = tempDir({ "p.json": policy });
+    const viewer = toolgate(["explain", "p.json", "--tool", "drop", "--session", '{"id":"s","role":"viewer"}'], dir);
+    expect(lines(viewer.stdout).slice(-3)).toEqual([
+      'rules that may decide "drop" with any arguments, in the order they are tried:',
+      "  /tools/drop/rules/2: require_approval when its condition holds, no limit",
+      "  /tools/drop/rules/3: deny",
+    ]);
+    const admin = toolgate(["explain", "p.json", "--tool", "drop", "--session", '{"id":"s","role":"admin"}', "--json"], dir);
+    const x = JSON.parse(admin.stdout) as { rules: { rule: string; action: string; limits: string[] }[] };
+    // The session is known and holds the condition, so the rule is not conditional in this context.
+    expect(x.rules[0]).toEqual({ rule: "/tools/drop/rules/0", action: "allow", conditional: false, limits: ["/tools/drop/rules/0/rate_limit"] });
   });
 
   it("says why the most specific pattern won, and which limits applied", () => {
@@ -45,7 +77,7 @@ describe("toolgate explain", () => {
       "  /tools/get_*",
       "  /tools/*_run",
     ]);
-    expect(out.at(-1)).toBe("limits applied: /tools/get_*_run/rate_limit");
+    expect(out).toContain("limits applied: /tools/get_*_run/rate_limit");
   });
 
   it("says an equally specific pattern lost by being written later", () => {
@@ -79,7 +111,7 @@ describe("toolgate explain", () => {
   it("explains a malformed call as the engine denies it", () => {
     const r = toolgate(["explain", MLFLOW_POLICY, "--tool", "get_run", "--args", "[1]"]);
     expect(r.status).toBe(0);
-    expect(lines(r.stdout)[0]).toMatch(/^decision: deny rule="" reason="Malformed call: /);
+    expect(lines(r.stdout)[0]).toMatch(/^decision: deny rule="" cause=malformed_call reason="Malformed call: /);
   });
 
   it("exits 2 for bad JSON in an option, a missing --tool, a missing policy", () => {

@@ -41,6 +41,47 @@ describe("toolgate validate", () => {
     expect(lines(r.stdout)[0]).toMatch(/^dup\.json:2:16 \/tools: duplicate key "tools"/);
   });
 
+  it("reports every issue of a file with a duplicate key, not just the duplicate", () => {
+    // Issue 11: a duplicate key used to hide the other eight issues.
+    const text = `{
+  "version": "1",
+  "default": "deny",
+  "default": "allow",
+  "tools": {
+    "a": { "action": "alow" },
+    "b": { "rate_limits": { "max": 1, "window": 1 } },
+    "c": { "rate_limit": { "max": 0, "window": "1x" } },
+    "d": { "rules": [{ "when": { "args": { "maximun": 3 } } }] },
+    "e": { "reason": 5 },
+    "f": { "rules": [] },
+    "g": 7
+  }
+}
+`;
+    const dir = tempDir({ "dup.json": text });
+    const r = toolgate(["validate", "dup.json"], dir);
+    expect(r.status).toBe(1);
+    const out = lines(r.stdout);
+    expect(out[0]).toBe('dup.json:4:3 /default: duplicate key "default" (JSON.parse would silently keep the last one)');
+    const places = out.slice(0, -1).map((l) => l.split(": ")[0]);
+    expect(places.sort()).toEqual(
+      [
+        "dup.json:4:3 /default",
+        "dup.json:6:22 /tools/a/action",
+        "dup.json:7:27 /tools/b/rate_limits",
+        "dup.json:8:35 /tools/c/rate_limit/max",
+        "dup.json:8:48 /tools/c/rate_limit/window",
+        "dup.json:9:55 /tools/d/rules/0/when/args/maximun",
+        "dup.json:10:22 /tools/e/reason",
+        "dup.json:11:21 /tools/f/rules",
+        "dup.json:12:10 /tools/g",
+      ].sort(),
+    );
+    expect(out.at(-1)).toBe("dup.json: invalid, 9 issues");
+    const json = JSON.parse(toolgate(["validate", "--json", "dup.json"], dir).stdout) as { files: { issues: { code: string }[] }[] };
+    expect(json.files[0]!.issues.map((i) => i.code)).toContain("json");
+  });
+
   it("reports text that is not JSON at the place it breaks", () => {
     const dir = tempDir({ "broken.json": '{ "version": "1",\n  "default": deny }' });
     const r = toolgate(["validate", "broken.json"], dir);
