@@ -8,7 +8,17 @@
  */
 
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  existsSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,7 +68,8 @@ async function call(name: string, args: Record<string, unknown>): Promise<{ isEr
 }
 
 beforeAll(async () => {
-  // realpath: the server resolves its root's symlinks (macOS /var → /private/var), the policy must name the same paths.
+  // realpath: the server resolves its root's symlinks (macOS /var → /private/var); the policy must
+  // name the same paths.
   root = realpathSync(mkdtempSync(join(tmpdir(), "toolgate-fs-example-")));
   mkdirSync(join(root, "public", "notes"), { recursive: true });
   mkdirSync(join(root, "public", "uploads"), { recursive: true });
@@ -81,7 +92,7 @@ beforeAll(async () => {
   try {
     await client.connect(transport);
   } catch (e) {
-    throw new Error(`the proxy did not start: ${String(e)}\n${stderr}`);
+    throw new Error(`the proxy did not start: ${String(e)}\n${stderr}`, { cause: e });
   }
 }, 60_000);
 
@@ -95,18 +106,31 @@ describe("examples/filesystem through toolgate proxy, in front of the real files
   it("the example policy is the one documented: it names the server's own tools and arguments", async () => {
     const { tools } = await client.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
-    for (const [name, arg] of [["read_text_file", "path"], ["write_file", "path"], ["move_file", "source"], ["move_file", "destination"], ["read_multiple_files", "paths"]] as const) {
+    for (const [name, arg] of [
+      ["read_text_file", "path"],
+      ["write_file", "path"],
+      ["move_file", "source"],
+      ["move_file", "destination"],
+      ["read_multiple_files", "paths"],
+    ] as const) {
       expect(byName.get(name)?.inputSchema.properties, name).toHaveProperty(arg);
     }
   });
 
   it("reads inside public/ work", async () => {
-    expect(await call("read_text_file", { path: `${root}/public/readme.txt` })).toEqual({ isError: false, text: "hello from public" });
-    expect((await call("read_text_file", { path: `${root}/public/notes/../readme.txt` })).text).toBe("hello from public");
+    expect(await call("read_text_file", { path: `${root}/public/readme.txt` })).toEqual({
+      isError: false,
+      text: "hello from public",
+    });
+    expect((await call("read_text_file", { path: `${root}/public/notes/../readme.txt` })).text).toBe(
+      "hello from public",
+    );
     const listing = await call("list_directory", { path: `${root}/public` });
     expect(listing.isError).toBe(false);
     expect(listing.text).toContain("readme.txt");
-    expect((await call("read_multiple_files", { paths: [`${root}/public/readme.txt`, `${root}/public/notes/a.txt`] })).text).toContain("a note");
+    expect(
+      (await call("read_multiple_files", { paths: [`${root}/public/readme.txt`, `${root}/public/notes/a.txt`] })).text,
+    ).toContain("a note");
   });
 
   const outsideReads: [string, string, Record<string, unknown>][] = [
@@ -119,7 +143,11 @@ describe("examples/filesystem through toolgate proxy, in front of the real files
     ["a relative path", "read_text_file", { path: "public/../private/secret.txt" }],
     ["the secret itself", "read_file", { path: "ROOT/private/secret.txt" }],
     ["a sibling named like public", "read_media_file", { path: "ROOT/public2/../private/secret.txt" }],
-    ["one bad path in a list", "read_multiple_files", { paths: ["ROOT/public/readme.txt", "ROOT/public/../private/secret.txt"] }],
+    [
+      "one bad path in a list",
+      "read_multiple_files",
+      { paths: ["ROOT/public/readme.txt", "ROOT/public/../private/secret.txt"] },
+    ],
     ["a trailing /..", "list_directory", { path: "ROOT/public/.." }],
     ["the root", "directory_tree", { path: "ROOT" }],
     ["a search from the root", "search_files", { path: "ROOT/public/..", pattern: "secret" }],
@@ -137,7 +165,7 @@ describe("examples/filesystem through toolgate proxy, in front of the real files
     if (tool !== "list_allowed_directories") expect(r.text).toContain(`Reads are allowed only inside ${root}/public`);
   });
 
-  it("percent-escapes are names, not dots: the policy lets %2e%2e through and the server finds no such file", async () => {
+  it("percent-escapes are names, not dots: the policy lets %2e%2e through, the server finds no such file", async () => {
     const r = await call("read_text_file", { path: `${root}/public/%2e%2e/private/secret.txt` });
     expect(r.isError).toBe(true);
     expect(r.text).not.toContain(SECRET);
@@ -155,13 +183,19 @@ describe("examples/filesystem through toolgate proxy, in front of the real files
       ["write_file", { path: `${root}/public/uploads/x\u0000/../../../private/secret.txt`, content: "overwritten" }],
       ["write_file", { path: "public/uploads/../../private/secret.txt", content: "overwritten" }],
       ["write_file", { path: `${root}/public/uploads2/x.txt`, content: "x" }],
-      ["edit_file", { path: `${root}/public/uploads/../../private/secret.txt`, edits: [{ oldText: "TOP", newText: "NOT" }] }],
+      [
+        "edit_file",
+        { path: `${root}/public/uploads/../../private/secret.txt`, edits: [{ oldText: "TOP", newText: "NOT" }] },
+      ],
       ["edit_file", { path: `${root}/public/readme.txt`, edits: [{ oldText: "hello", newText: "bye" }] }],
       ["create_directory", { path: `${root}/public/uploads/..` }],
       ["create_directory", { path: `${root}/public/uploads/../../private/new` }],
       ["create_directory", { path: `${root}/evil` }],
       ["move_file", { source: `${root}/private/secret.txt`, destination: `${root}/public/uploads/secret.txt` }],
-      ["move_file", { source: `${root}/public/uploads/keep.txt`, destination: `${root}/public/uploads/../../private/keep.txt` }],
+      [
+        "move_file",
+        { source: `${root}/public/uploads/keep.txt`, destination: `${root}/public/uploads/../../private/keep.txt` },
+      ],
     ];
     for (const [tool, args] of attempts) {
       const r = await call(tool, args);
@@ -169,7 +203,10 @@ describe("examples/filesystem through toolgate proxy, in front of the real files
     }
     // Inside uploads/ by name, so the policy allows it (and counts it against the write limit);
     // the server finds no directory called %2e%2e and writes nothing.
-    const escaped = await call("write_file", { path: `${root}/public/uploads/%2e%2e/%2e%2e/private/secret.txt`, content: "overwritten" });
+    const escaped = await call("write_file", {
+      path: `${root}/public/uploads/%2e%2e/%2e%2e/private/secret.txt`,
+      content: "overwritten",
+    });
     expect(escaped.isError).toBe(true);
     writesAllowed++;
     expect(treeHash(root)).toBe(before);
@@ -178,7 +215,10 @@ describe("examples/filesystem through toolgate proxy, in front of the real files
 
   it("a move inside uploads/ needs a person's approval: this client cannot ask, so it is refused", async () => {
     const before = treeHash(root);
-    const r = await call("move_file", { source: `${root}/public/uploads/keep.txt`, destination: `${root}/public/uploads/moved.txt` });
+    const r = await call("move_file", {
+      source: `${root}/public/uploads/keep.txt`,
+      destination: `${root}/public/uploads/moved.txt`,
+    });
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(/approv/i);
     expect(treeHash(root)).toBe(before);
@@ -190,7 +230,9 @@ describe("examples/filesystem through toolgate proxy, in front of the real files
     expect(readFileSync(join(root, "public", "uploads", "new.txt"), "utf8")).toBe("new file");
     writesAllowed++;
     for (let i = writesAllowed; i < 30; i++) {
-      expect((await call("write_file", { path: `${root}/public/uploads/n${i}.txt`, content: String(i) })).isError).toBe(false);
+      expect((await call("write_file", { path: `${root}/public/uploads/n${i}.txt`, content: String(i) })).isError).toBe(
+        false,
+      );
     }
     const limited = await call("write_file", { path: `${root}/public/uploads/n30.txt`, content: "30" });
     expect(limited.isError).toBe(true);
@@ -200,7 +242,7 @@ describe("examples/filesystem through toolgate proxy, in front of the real files
 });
 
 describe("the same policy written with pattern, as peers teach it, lets the traversal through", () => {
-  it("reads the secret with ^<root>/public/ and /public/../private/secret.txt (why the example uses pathWithin)", async () => {
+  it("reads the secret with ^<root>/public/ and <root>/public/../private/secret.txt: why pathWithin", async () => {
     const dir = mkdtempSync(join(tmpdir(), "toolgate-fs-pattern-"));
     try {
       mkdirSync(join(dir, "public"));
@@ -209,14 +251,25 @@ describe("the same policy written with pattern, as peers teach it, lets the trav
       const real = realpathSync(dir);
       const text = readFileSync(POLICY, "utf8")
         .replaceAll("/srv/data", real)
-        .replace(/"pathWithin": "([^"]*)"/g, (_m, p: string) => `"type": "string", "pattern": ${JSON.stringify(`^${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/`)}`);
+        .replace(
+          /"pathWithin": "([^"]*)"/g,
+          (_m, p: string) =>
+            `"type": "string", "pattern": ${JSON.stringify(`^${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/`)}`,
+        );
       const file = join(dir, "pattern-policy.json");
       writeFileSync(file, text);
-      const t = new StdioClientTransport({ command: process.execPath, args: [CLI, "proxy", "--policy", file, "--", process.execPath, SERVER, real], stderr: "pipe" });
+      const t = new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, "proxy", "--policy", file, "--", process.execPath, SERVER, real],
+        stderr: "pipe",
+      });
       const c = new Client({ name: "pattern-policy-test", version: "1.0.0" });
       await c.connect(t);
       try {
-        const result = (await c.callTool({ name: "read_text_file", arguments: { path: `${real}/public/../private/secret.txt` } })) as ToolResult;
+        const result = (await c.callTool({
+          name: "read_text_file",
+          arguments: { path: `${real}/public/../private/secret.txt` },
+        })) as ToolResult;
         expect(JSON.stringify(result.content)).toContain(SECRET);
       } finally {
         await c.close();

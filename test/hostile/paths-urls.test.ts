@@ -12,12 +12,16 @@ import { expectPrototypesUntouched, snapshotPrototypes, timed } from "./guards.j
 const STALL_MS = 2_000;
 
 function policy(when: unknown) {
-  return compilePolicy({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: when } }] } } }, { store: new MemoryStore({ maxKeys: 10 }) });
+  return compilePolicy(
+    { version: "1", default: "deny", tools: { t: { rules: [{ when: { args: when } }] } } },
+    { store: new MemoryStore({ maxKeys: 10 }) },
+  );
 }
 
 const paths = policy({ properties: { path: { pathWithin: "/workspace" } }, required: ["path"] });
 const urls = policy({ properties: { url: { urlHostIn: ["allowed.example", "*.cdn.example"] } }, required: ["url"] });
-const decide = (p: ReturnType<typeof policy>, args: unknown): Decision => p.decideSync({ tool: "t", args: args as Record<string, unknown>, session: { id: "s" } });
+const decide = (p: ReturnType<typeof policy>, args: unknown): Decision =>
+  p.decideSync({ tool: "t", args: args as Record<string, unknown>, session: { id: "s" } });
 
 describe("path traversal spellings", () => {
   // Each must be refused: it names, or may be read by some layer as, a place outside /workspace.
@@ -81,7 +85,11 @@ describe("path traversal spellings", () => {
   });
 
   it("60,000 characters of dot-dot and slashes are judged in bounded time", async () => {
-    for (const path of [`/workspace${"/..".repeat(21_000)}`, `/workspace${"/./".repeat(21_000)}`, `/${"a/../".repeat(10_000)}workspace/x`]) {
+    for (const path of [
+      `/workspace${"/..".repeat(21_000)}`,
+      `/workspace${"/./".repeat(21_000)}`,
+      `/${"a/../".repeat(10_000)}workspace/x`,
+    ]) {
       const { value, ms } = await timed(() => decide(paths, { path }));
       expect(value.outcome).toBe(path.endsWith("x") || path.includes("/./") ? "allow" : "deny");
       expect(ms).toBeLessThan(STALL_MS);
@@ -144,15 +152,29 @@ describe("URL spellings that point somewhere else", () => {
 
   it("IPv4 spellings are one address, and no spelling of another address gets in", () => {
     const loopback = policy({ properties: { url: { urlHostIn: "127.0.0.1" } } });
-    for (const url of ["http://127.0.0.1/", "http://0x7f.1/", "http://2130706433/", "http://0177.0.0.1/", "http://127.1/", "http://0x7f000001/"]) {
+    for (const url of [
+      "http://127.0.0.1/",
+      "http://0x7f.1/",
+      "http://2130706433/",
+      "http://0177.0.0.1/",
+      "http://127.1/",
+      "http://0x7f000001/",
+    ]) {
       expect(decide(loopback, { url }).outcome, url).toBe("allow");
     }
-    for (const url of ["http://127.0.0.2/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://localhost/", "http://2130706434/", "http://127.0.0.1.nip.io/"]) {
+    for (const url of [
+      "http://127.0.0.2/",
+      "http://[::1]/",
+      "http://[::ffff:127.0.0.1]/",
+      "http://localhost/",
+      "http://2130706434/",
+      "http://127.0.0.1.nip.io/",
+    ]) {
       expect(decide(loopback, { url }).outcome, url).toBe("deny");
     }
   });
 
-  it("a URL longer than 65,536 characters is refused at once, even at 10 MB; a huge host is judged in bounded time", async () => {
+  it("a URL over 65,536 chars is refused at once (even 10 MB), a huge host is judged in bounded time", async () => {
     const long = await timed(() => decide(urls, { url: `https://allowed.example/${"a".repeat(10_000_000)}` }));
     expect(long.value.outcome).toBe("deny");
     expect(long.ms).toBeLessThan(STALL_MS);
@@ -176,21 +198,37 @@ describe("values that are not plain strings", () => {
   });
 
   it("a getter that throws, or a proxy that lies, is a deny, never an exception", () => {
-    const throwing = Object.defineProperty({}, "path", { enumerable: true, get: () => { throw new Error("boom"); } });
+    const throwing = Object.defineProperty({}, "path", {
+      enumerable: true,
+      get: () => {
+        throw new Error("boom");
+      },
+    });
     expect(() => decide(paths, throwing)).not.toThrow();
     expect(decide(paths, throwing).outcome).toBe("deny");
     let reads = 0;
-    const lying = new Proxy({ path: "/workspace/a" }, { get: (t, k) => (k === "path" ? (reads++ === 0 ? "/workspace/a" : "/etc/passwd") : Reflect.get(t, k)) });
+    const lying = new Proxy(
+      { path: "/workspace/a" },
+      { get: (t, k) => (k === "path" ? (reads++ === 0 ? "/workspace/a" : "/etc/passwd") : Reflect.get(t, k)) },
+    );
     const d = decide(paths, lying);
     expect(["allow", "deny"]).toContain(d.outcome);
   });
 
   it("__proto__ and constructor named arguments are judged as arguments, and nothing is polluted", () => {
     const before = snapshotPrototypes();
-    const p = policy({ properties: { ["__proto__"]: { pathWithin: "/workspace" }, constructor: { urlHostIn: "allowed.example" } } });
-    const args = JSON.parse('{"__proto__": "/etc/passwd", "constructor": "https://evil.example/"}') as Record<string, unknown>;
+    const p = policy({
+      properties: { ["__proto__"]: { pathWithin: "/workspace" }, constructor: { urlHostIn: "allowed.example" } },
+    });
+    const args = JSON.parse('{"__proto__": "/etc/passwd", "constructor": "https://evil.example/"}') as Record<
+      string,
+      unknown
+    >;
     expect(decide(p, args).outcome).toBe("deny");
-    const good = JSON.parse('{"__proto__": "/workspace/a", "constructor": "https://allowed.example/"}') as Record<string, unknown>;
+    const good = JSON.parse('{"__proto__": "/workspace/a", "constructor": "https://allowed.example/"}') as Record<
+      string,
+      unknown
+    >;
     expect(decide(p, good).outcome).toBe("allow");
     expectPrototypesUntouched(before);
   });
@@ -200,7 +238,9 @@ describe("hostile policies", () => {
   it("10,000 listed directories and 10,000 listed hosts compile and judge in bounded time", async () => {
     const roots = Array.from({ length: 10_000 }, (_, i) => `/srv/tenant${i}`);
     const hosts = Array.from({ length: 10_000 }, (_, i) => (i % 2 === 0 ? `h${i}.example` : `*.s${i}.example`));
-    const compiled = await timed(() => policy({ properties: { path: { pathWithin: roots }, url: { urlHostIn: hosts } } }));
+    const compiled = await timed(() =>
+      policy({ properties: { path: { pathWithin: roots }, url: { urlHostIn: hosts } } }),
+    );
     expect(compiled.ms).toBeLessThan(STALL_MS * 5);
     const p = compiled.value;
     const judged = await timed(() => [
@@ -217,12 +257,30 @@ describe("hostile policies", () => {
       validatePolicy({
         version: "1",
         default: "deny",
-        tools: { t: { rules: [{ when: { args: { properties: { p: { pathWithin: [`/${"a".repeat(1_000_000)}`] }, u: { urlHostIn: `${"a".repeat(1_000_000)}.example` } } } } }] } },
+        tools: {
+          t: {
+            rules: [
+              {
+                when: {
+                  args: {
+                    properties: {
+                      p: { pathWithin: [`/${"a".repeat(1_000_000)}`] },
+                      u: { urlHostIn: `${"a".repeat(1_000_000)}.example` },
+                    },
+                  },
+                },
+              },
+            ],
+          },
+        },
       }),
     );
     expect(ms).toBeLessThan(STALL_MS);
     expect(value.valid).toBe(false);
-    if (!value.valid) expect(value.issues.map((i) => i.path)[0]).toMatch(/^\/tools\/t\/rules\/0\/when\/args\/properties\/(p\/pathWithin\/0|u\/urlHostIn)$/);
+    if (!value.valid)
+      expect(value.issues.map((i) => i.path)[0]).toMatch(
+        /^\/tools\/t\/rules\/0\/when\/args\/properties\/(p\/pathWithin\/0|u\/urlHostIn)$/,
+      );
   });
 
   it.each([
@@ -234,8 +292,15 @@ describe("hostile policies", () => {
     ["a listed path with a NUL", { pathWithin: "/workspace\u0000/etc" }],
     ["a listed path of a Windows drive", { pathWithin: "C:\\" }],
   ])("%s is an issue, not a condition that holds", (_what, schema) => {
-    const result = validatePolicy({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { properties: { p: schema } } } }] } } });
+    const result = validatePolicy({
+      version: "1",
+      default: "deny",
+      tools: { t: { rules: [{ when: { args: { properties: { p: schema } } } }] } },
+    });
     expect(result.valid).toBe(false);
-    if (!result.valid) expect(result.issues[0]!.path).toMatch(/^\/tools\/t\/rules\/0\/when\/args\/properties\/p\/(pathWithin|urlHostIn)/);
+    if (!result.valid)
+      expect(result.issues[0]!.path).toMatch(
+        /^\/tools\/t\/rules\/0\/when\/args\/properties\/p\/(pathWithin|urlHostIn)/,
+      );
   });
 });

@@ -14,7 +14,11 @@ import { params } from "./arbitraries.js";
 function referenceWithin(value: unknown, roots: readonly string[]): boolean {
   if (typeof value !== "string" || value.length > 65_536) return false;
   if (!value.startsWith("/") || value.includes("\u0000") || value.includes("\\")) return false;
-  const segments = (p: string) => posix.resolve(p).split("/").filter((s) => s !== "");
+  const segments = (p: string) =>
+    posix
+      .resolve(p)
+      .split("/")
+      .filter((s) => s !== "");
   const v = segments(value);
   return roots.some((root) => {
     const r = segments(root);
@@ -31,7 +35,10 @@ const listedRoot = fc
 
 const SEGMENT = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(".", "..", "", "srv", "data", "data2", "public", "private", "a", "b", "c") },
-  { weight: 2, arbitrary: fc.constantFrom("%2e%2e", "%2e", "...", "..a", "a..", ". .", " ..", "..\u200b", "．．", "%00", "~") },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom("%2e%2e", "%2e", "...", "..a", "a..", ". .", " ..", "..\u200b", "．．", "%00", "~"),
+  },
   { weight: 1, arbitrary: fc.constantFrom("a\u0000", "..\\..", "\\", "a\\b") },
   { weight: 1, arbitrary: fc.string({ maxLength: 6 }) },
 );
@@ -41,13 +48,23 @@ const pathValue = fc.oneof(
   {
     weight: 8,
     arbitrary: fc
-      .tuple(fc.constantFrom("/", "/", "/", "//", "", "./", "~/"), fc.array(fc.tuple(SEGMENT, fc.constantFrom("/", "/", "//")), { maxLength: 8 }), fc.boolean())
-      .map(([lead, parts, trailing]) => lead + parts.map(([s, sep], i) => (i === 0 ? s : sep + s)).join("") + (trailing ? "/" : "")),
+      .tuple(
+        fc.constantFrom("/", "/", "/", "//", "", "./", "~/"),
+        fc.array(fc.tuple(SEGMENT, fc.constantFrom("/", "/", "//")), { maxLength: 8 }),
+        fc.boolean(),
+      )
+      .map(
+        ([lead, parts, trailing]) =>
+          lead + parts.map(([s, sep], i) => (i === 0 ? s : sep + s)).join("") + (trailing ? "/" : ""),
+      ),
   },
   {
     weight: 4,
     arbitrary: fc
-      .tuple(fc.constantFrom(...ROOTS), fc.array(fc.tuple(fc.constantFrom("/", "//", "/./"), SEGMENT), { maxLength: 6 }))
+      .tuple(
+        fc.constantFrom(...ROOTS),
+        fc.array(fc.tuple(fc.constantFrom("/", "//", "/./"), SEGMENT), { maxLength: 6 }),
+      )
       .map(([root, parts]) => root + parts.map(([sep, s]) => sep + s).join("")),
   },
   { weight: 1, arbitrary: fc.constantFrom(...ROOTS) },
@@ -58,7 +75,17 @@ function policyFor(roots: readonly string[]): Policy {
   return compilePolicy({
     version: "1",
     default: "deny",
-    tools: { read: { rules: [{ when: { args: { properties: { path: { pathWithin: roots.length === 1 ? roots[0] : roots } }, required: ["path"] } } }] } },
+    tools: {
+      read: {
+        rules: [
+          {
+            when: {
+              args: { properties: { path: { pathWithin: roots.length === 1 ? roots[0] : roots } }, required: ["path"] },
+            },
+          },
+        ],
+      },
+    },
   });
 }
 
@@ -66,16 +93,25 @@ describe("pathWithin agrees with path.posix.resolve and a segment-wise prefix ch
   const { numRuns, seed } = params(2_000);
   // Compiling is the slow part, deciding the fast one: a pool of generated root lists,
   // compiled once, each run picks one of them and judges 16 generated paths.
-  const pool = fc.sample(fc.array(listedRoot, { minLength: 1, maxLength: 3 }), { numRuns: 64, seed: 13 }).map((roots) => ({ roots, policy: policyFor(roots) }));
+  const pool = fc
+    .sample(fc.array(listedRoot, { minLength: 1, maxLength: 3 }), { numRuns: 64, seed: 13 })
+    .map((roots) => ({ roots, policy: policyFor(roots) }));
   it(`for generated roots and paths (${numRuns} runs × 16 paths, over ${pool.length} generated root lists)`, () => {
     fc.assert(
-      fc.property(fc.constantFrom(...pool), fc.array(pathValue, { minLength: 16, maxLength: 16 }), ({ roots, policy }, paths) => {
-        for (const path of paths) {
-          const got = policy.decideSync({ tool: "read", args: { path }, session: { id: "s" } }).outcome;
-          const want = referenceWithin(path, roots) ? "allow" : "deny";
-          if (got !== want) expect.fail(`${JSON.stringify(path)} within ${JSON.stringify(roots)}: ${got}, the reference says ${want}`);
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...pool),
+        fc.array(pathValue, { minLength: 16, maxLength: 16 }),
+        ({ roots, policy }, paths) => {
+          for (const path of paths) {
+            const got = policy.decideSync({ tool: "read", args: { path }, session: { id: "s" } }).outcome;
+            const want = referenceWithin(path, roots) ? "allow" : "deny";
+            if (got !== want)
+              expect.fail(
+                `${JSON.stringify(path)} within ${JSON.stringify(roots)}: ${got}, the reference says ${want}`,
+              );
+          }
+        },
+      ),
       { numRuns, ...(seed === undefined ? {} : { seed }) },
     );
   });

@@ -63,18 +63,113 @@ const SCHEME = fc.oneof(
 );
 const SEPARATOR = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom("://", ":", ":/", "://@", "://:@") },
-  { weight: 1, arbitrary: fc.constantFrom(":///", ":\\\\", "://user@", "://user:pw@", "://:pw@", "://allowed@", "://api.github.com@", " ://") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      ":///",
+      ":\\\\",
+      "://user@",
+      "://user:pw@",
+      "://:pw@",
+      "://allowed@",
+      "://api.github.com@",
+      " ://",
+    ),
+  },
 );
 const HOST = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom("api.github.com", "API.GITHUB.COM", "api.github.com.", "api.github.com..", "api..github.com", ".api.github.com", "github.com", "evil.api.github.com", "api.github.com.evil.com") },
-  { weight: 3, arbitrary: fc.constantFrom("example.com", "a.example.com", "a.b.example.com", "EXAMPLE.COM.", "aexample.com", ".example.com", "example.com.evil", "allowed", "x.allowed", "evil", "allowed.evil") },
-  { weight: 3, arbitrary: fc.constantFrom("127.0.0.1", "0x7f.1", "2130706433", "0177.0.0.1", "127.1", "127.0.0.1.", "127.0.0.2", "0x7F000001", "1.2.3.4.5", "256.0.0.1", "0x7f.0.0.0x1") },
-  { weight: 2, arbitrary: fc.constantFrom("[::1]", "[0:0::1]", "[0:0:0:0:0:0:0:1]", "[::ffff:127.0.0.1]", "[2001:DB8::1]", "[2001:db8::2]", "[::1", "::1") },
-  { weight: 2, arbitrary: fc.constantFrom("bücher.example", "BÜCHER.example", "xn--bcher-kva.example", "www.bücher.example", "www.xn--bcher-kva.example", "xn--", "xn--a.example", "ａｐｉ.github.com", "api.github.com\u3002", "%61pi.github.com") },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      "api.github.com",
+      "API.GITHUB.COM",
+      "api.github.com.",
+      "api.github.com..",
+      "api..github.com",
+      ".api.github.com",
+      "github.com",
+      "evil.api.github.com",
+      "api.github.com.evil.com",
+    ),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      "example.com",
+      "a.example.com",
+      "a.b.example.com",
+      "EXAMPLE.COM.",
+      "aexample.com",
+      ".example.com",
+      "example.com.evil",
+      "allowed",
+      "x.allowed",
+      "evil",
+      "allowed.evil",
+    ),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      "127.0.0.1",
+      "0x7f.1",
+      "2130706433",
+      "0177.0.0.1",
+      "127.1",
+      "127.0.0.1.",
+      "127.0.0.2",
+      "0x7F000001",
+      "1.2.3.4.5",
+      "256.0.0.1",
+      "0x7f.0.0.0x1",
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "[::1]",
+      "[0:0::1]",
+      "[0:0:0:0:0:0:0:1]",
+      "[::ffff:127.0.0.1]",
+      "[2001:DB8::1]",
+      "[2001:db8::2]",
+      "[::1",
+      "::1",
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "bücher.example",
+      "BÜCHER.example",
+      "xn--bcher-kva.example",
+      "www.bücher.example",
+      "www.xn--bcher-kva.example",
+      "xn--",
+      "xn--a.example",
+      "ａｐｉ.github.com",
+      "api.github.com\u3002",
+      "%61pi.github.com",
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
 );
 const PORT = fc.constantFrom("", "", "", "", "", ":80", ":443", ":8080", ":0", ":", ":99999", ":x");
-const REST = fc.constantFrom("", "", "/", "/", "/x", "/?u=https://api.github.com", "/?u=https://allowed", "#https://allowed", "@evil.com/", "\\@api.github.com", "/../x", " ", "\t");
+const REST = fc.constantFrom(
+  "",
+  "",
+  "/",
+  "/",
+  "/x",
+  "/?u=https://api.github.com",
+  "/?u=https://allowed",
+  "#https://allowed",
+  "@evil.com/",
+  "\\@api.github.com",
+  "/../x",
+  " ",
+  "\t",
+);
 
 /** Generated URLs: parts that each mean something to the parser, plus free strings. */
 const urlValue = fc.oneof(
@@ -100,7 +195,17 @@ function policyFor(listed: readonly string[]): Policy {
   return compilePolicy({
     version: "1",
     default: "deny",
-    tools: { fetch: { rules: [{ when: { args: { properties: { url: { urlHostIn: listed.length === 1 ? listed[0] : listed } }, required: ["url"] } } }] } },
+    tools: {
+      fetch: {
+        rules: [
+          {
+            when: {
+              args: { properties: { url: { urlHostIn: listed.length === 1 ? listed[0] : listed } }, required: ["url"] },
+            },
+          },
+        ],
+      },
+    },
   });
 }
 
@@ -115,15 +220,22 @@ describe("urlHostIn agrees with a reference built on new URL()", () => {
     let allowed = 0;
     let judged = 0;
     fc.assert(
-      fc.property(fc.constantFrom(...pool), fc.array(urlValue, { minLength: 16, maxLength: 16 }), ({ listed, policy }, urls) => {
-        for (const url of urls) {
-          const got = policy.decideSync({ tool: "fetch", args: { url }, session: { id: "s" } }).outcome;
-          const want = referenceHostIn(url, listed) ? "allow" : "deny";
-          if (got !== want) expect.fail(`${JSON.stringify(url)} with urlHostIn ${JSON.stringify(listed)}: ${got}, the reference says ${want}`);
-          judged++;
-          if (got === "allow") allowed++;
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...pool),
+        fc.array(urlValue, { minLength: 16, maxLength: 16 }),
+        ({ listed, policy }, urls) => {
+          for (const url of urls) {
+            const got = policy.decideSync({ tool: "fetch", args: { url }, session: { id: "s" } }).outcome;
+            const want = referenceHostIn(url, listed) ? "allow" : "deny";
+            if (got !== want)
+              expect.fail(
+                `${JSON.stringify(url)} with urlHostIn ${JSON.stringify(listed)}: ${got}, the reference says ${want}`,
+              );
+            judged++;
+            if (got === "allow") allowed++;
+          }
+        },
+      ),
       { numRuns, ...(seed === undefined ? {} : { seed }) },
     );
     // Both answers are common, so agreement is not agreement on "deny" alone.

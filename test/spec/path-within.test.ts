@@ -9,7 +9,9 @@ import { call, compile, doc, issuesOf, valid } from "./helpers.js";
 
 /** A policy allowing `read` when `args.path` satisfies `pathWithin: roots`; everything else denied. */
 function within(roots: unknown) {
-  return compile(doc({ read: { rules: [{ when: { args: { properties: { path: { pathWithin: roots } }, required: ["path"] } } }] } }));
+  return compile(
+    doc({ read: { rules: [{ when: { args: { properties: { path: { pathWithin: roots } }, required: ["path"] } } }] } }),
+  );
 }
 
 const outcome = (d: Decision) => d.outcome;
@@ -94,7 +96,9 @@ describe("pathWithin holds for an absolute path inside a listed directory, resol
   });
 
   it("is JSON Schema about absence: a missing property is not checked unless it is required", () => {
-    const loose = compile(doc({ read: { rules: [{ when: { args: { properties: { path: { pathWithin: "/w" } } } } }] } }));
+    const loose = compile(
+      doc({ read: { rules: [{ when: { args: { properties: { path: { pathWithin: "/w" } } } } }] } }),
+    );
     expect(loose.decideSync(call("read", { args: {} })).outcome).toBe("allow");
     expect(policy.decideSync(call("read", { args: {} })).outcome).toBe("deny");
   });
@@ -130,18 +134,68 @@ describe("pathWithin lists", () => {
 
 describe("pathWithin works anywhere in a when schema", () => {
   const cases: [string, unknown, unknown, unknown][] = [
-    ["items", { properties: { paths: { items: { pathWithin: "/w" } } } }, { paths: ["/w/a", "/w/b"] }, { paths: ["/w/a", "/w/../x"] }],
+    [
+      "items",
+      { properties: { paths: { items: { pathWithin: "/w" } } } },
+      { paths: ["/w/a", "/w/b"] },
+      { paths: ["/w/a", "/w/../x"] },
+    ],
     ["prefixItems", { properties: { p: { prefixItems: [{ pathWithin: "/w" }] } } }, { p: ["/w/a", 1] }, { p: ["/x"] }],
-    ["patternProperties", { patternProperties: { "^dest": { pathWithin: "/w" } } }, { dest1: "/w/a" }, { dest1: "/w2" }],
-    ["additionalProperties", { additionalProperties: { pathWithin: "/w" } }, { a: "/w", b: "/w/b" }, { a: "/w", b: "/" }],
-    ["anyOf", { properties: { p: { anyOf: [{ pathWithin: "/a" }, { pathWithin: "/b" }] } } }, { p: "/b/x" }, { p: "/c" }],
-    ["allOf", { properties: { p: { allOf: [{ pathWithin: "/a" }, { pathWithin: "/a/b" }] } } }, { p: "/a/b/c" }, { p: "/a/c" }],
-    ["oneOf", { properties: { p: { oneOf: [{ pathWithin: "/a" }, { pathWithin: "/a/b" }] } } }, { p: "/a/c" }, { p: "/a/b/c" }],
+    [
+      "patternProperties",
+      { patternProperties: { "^dest": { pathWithin: "/w" } } },
+      { dest1: "/w/a" },
+      { dest1: "/w2" },
+    ],
+    [
+      "additionalProperties",
+      { additionalProperties: { pathWithin: "/w" } },
+      { a: "/w", b: "/w/b" },
+      { a: "/w", b: "/" },
+    ],
+    [
+      "anyOf",
+      { properties: { p: { anyOf: [{ pathWithin: "/a" }, { pathWithin: "/b" }] } } },
+      { p: "/b/x" },
+      { p: "/c" },
+    ],
+    [
+      "allOf",
+      { properties: { p: { allOf: [{ pathWithin: "/a" }, { pathWithin: "/a/b" }] } } },
+      { p: "/a/b/c" },
+      { p: "/a/c" },
+    ],
+    [
+      "oneOf",
+      { properties: { p: { oneOf: [{ pathWithin: "/a" }, { pathWithin: "/a/b" }] } } },
+      { p: "/a/c" },
+      { p: "/a/b/c" },
+    ],
     ["not", { properties: { p: { not: { pathWithin: "/secret" } } } }, { p: "/public" }, { p: "/public/../secret/k" }],
-    ["if/then", { if: { required: ["p"] }, then: { properties: { p: { pathWithin: "/w" } } } }, { p: "/w/x" }, { p: "/x" }],
-    ["$defs and $ref", { $defs: { inside: { pathWithin: "/w" } }, properties: { p: { $ref: "#/$defs/inside" } } }, { p: "/w/x" }, { p: "/x" }],
-    ["dependentSchemas", { dependentSchemas: { mode: { properties: { p: { pathWithin: "/w" } } } } }, { mode: 1, p: "/w" }, { mode: 1, p: "/x" }],
-    ["deep nesting", { properties: { a: { properties: { b: { items: { properties: { c: { pathWithin: "/w" } } } } } } } }, { a: { b: [{ c: "/w/1" }] } }, { a: { b: [{ c: "/w/1" }, { c: "/w/../1" }] } }],
+    [
+      "if/then",
+      { if: { required: ["p"] }, then: { properties: { p: { pathWithin: "/w" } } } },
+      { p: "/w/x" },
+      { p: "/x" },
+    ],
+    [
+      "$defs and $ref",
+      { $defs: { inside: { pathWithin: "/w" } }, properties: { p: { $ref: "#/$defs/inside" } } },
+      { p: "/w/x" },
+      { p: "/x" },
+    ],
+    [
+      "dependentSchemas",
+      { dependentSchemas: { mode: { properties: { p: { pathWithin: "/w" } } } } },
+      { mode: 1, p: "/w" },
+      { mode: 1, p: "/x" },
+    ],
+    [
+      "deep nesting",
+      { properties: { a: { properties: { b: { items: { properties: { c: { pathWithin: "/w" } } } } } } } },
+      { a: { b: [{ c: "/w/1" }] } },
+      { a: { b: [{ c: "/w/1" }, { c: "/w/../1" }] } },
+    ],
   ];
 
   it.each(cases)("in %s", (_where, schema, holds, fails) => {
@@ -159,14 +213,17 @@ describe("pathWithin works anywhere in a when schema", () => {
     );
     expect(policy.decideSync({ tool: "t", session: { id: "s", home: "/home/ann" } }).outcome).toBe("allow");
     expect(policy.decideSync({ tool: "t", session: { id: "s", home: "/home/../root" } }).outcome).toBe("deny");
-    expect(policy.decideSync({ tool: "u", session: { id: "s" }, annotations: { root: "/srv/x" } }).outcome).toBe("allow");
+    expect(policy.decideSync({ tool: "u", session: { id: "s" }, annotations: { root: "/srv/x" } }).outcome).toBe(
+      "allow",
+    );
     expect(policy.decideSync({ tool: "u", session: { id: "s" }, annotations: { root: "/srv2" } }).outcome).toBe("deny");
   });
 });
 
 describe("pathWithin values are checked when the policy is compiled, with issues at their own paths", () => {
   const at = "/tools/read/rules/0/when/args/properties/path/pathWithin";
-  const policyWith = (roots: unknown) => doc({ read: { rules: [{ when: { args: { properties: { path: { pathWithin: roots } } } } }] } });
+  const policyWith = (roots: unknown) =>
+    doc({ read: { rules: [{ when: { args: { properties: { path: { pathWithin: roots } } } } }] } });
 
   it.each([
     ["an empty list", [], at, /empty list/],
@@ -190,12 +247,18 @@ describe("pathWithin values are checked when the policy is compiled, with issues
   });
 
   it("reports a bad value deep inside a when schema at its own path", () => {
-    const issues = issuesOf(doc({ t: { rules: [{ when: { args: { anyOf: [{ items: { properties: { p: { pathWithin: ["/a", "b"] } } } }] } } }] } }));
+    const issues = issuesOf(
+      doc({
+        t: { rules: [{ when: { args: { anyOf: [{ items: { properties: { p: { pathWithin: ["/a", "b"] } } } }] } } }] },
+      }),
+    );
     expect(issues.map((i) => i.path)).toEqual(["/tools/t/rules/0/when/args/anyOf/0/items/properties/p/pathWithin/1"]);
   });
 
   it("reports it in JSON text with the line and column of the value", () => {
-    const text = '{\n  "version": "1", "default": "deny",\n  "tools": { "t": { "rules": [ { "when": { "args": {\n    "properties": { "p": { "pathWithin": ["/a", "x"] } } } } } ] } }\n}';
+    const text =
+      '{\n  "version": "1", "default": "deny",\n  "tools": { "t": { "rules": [ { "when": { "args": {\n' +
+      '    "properties": { "p": { "pathWithin": ["/a", "x"] } } } } } ] } }\n}';
     const [issue] = issuesOf(text);
     expect(issue).toMatchObject({ path: "/tools/t/rules/0/when/args/properties/p/pathWithin/1", line: 4 });
   });
@@ -206,7 +269,20 @@ describe("pathWithin values are checked when the policy is compiled, with issues
 
   it("is still an error when a when schema names the standard meta-schema in $schema", () => {
     const issues = issuesOf(
-      doc({ t: { rules: [{ when: { args: { $schema: "https://json-schema.org/draft/2020-12/schema", properties: { p: { pathWithin: "rel" } } } } }] } }),
+      doc({
+        t: {
+          rules: [
+            {
+              when: {
+                args: {
+                  $schema: "https://json-schema.org/draft/2020-12/schema",
+                  properties: { p: { pathWithin: "rel" } },
+                },
+              },
+            },
+          ],
+        },
+      }),
     );
     expect(issues[0]!.path.startsWith("/tools/t/rules/0/when/args")).toBe(true);
     expect(issues[0]!.message).toMatch(/absolute path/);
@@ -256,9 +332,15 @@ describe("explain says which keyword failed and for which value", () => {
 
 describe("compiled once, shared by compilePolicy and decide", () => {
   it("decide and decideSync agree", async () => {
-    const policy = compilePolicy(doc({ read: { rules: [{ when: { args: { properties: { path: { pathWithin: "/w" } }, required: ["path"] } } }] } }));
+    const policy = compilePolicy(
+      doc({
+        read: { rules: [{ when: { args: { properties: { path: { pathWithin: "/w" } }, required: ["path"] } } }] },
+      }),
+    );
     for (const path of ["/w/a", "/w/../a", 3, "", "/w2"]) {
-      expect((await policy.decide(call("read", { args: { path } }))).outcome).toBe(policy.decideSync(call("read", { args: { path } })).outcome);
+      expect((await policy.decide(call("read", { args: { path } }))).outcome).toBe(
+        policy.decideSync(call("read", { args: { path } })).outcome,
+      );
     }
   });
 });

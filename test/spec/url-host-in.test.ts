@@ -8,7 +8,9 @@ import { call, compile, doc, issuesOf, valid } from "./helpers.js";
 
 /** A policy allowing `fetch` when `args.url` satisfies `urlHostIn: hosts`; everything else denied. */
 function hostIn(hosts: unknown) {
-  const policy = compile(doc({ fetch: { rules: [{ when: { args: { properties: { url: { urlHostIn: hosts } }, required: ["url"] } } }] } }));
+  const policy = compile(
+    doc({ fetch: { rules: [{ when: { args: { properties: { url: { urlHostIn: hosts } }, required: ["url"] } } }] } }),
+  );
   return (url: unknown) => policy.decideSync(call("fetch", { args: { url } })).outcome;
 }
 
@@ -96,15 +98,24 @@ describe("urlHostIn holds for an absolute http(s) URL without user info whose ho
 
 describe("`*.` matches subdomains, not the domain itself", () => {
   const o = hostIn("*.example.com");
-  it.each(["https://a.example.com/", "https://a.b.example.com/", "https://A.EXAMPLE.COM./", "https://x-y.example.com:1/"])("%j holds", (url) => {
+  it.each([
+    "https://a.example.com/",
+    "https://a.b.example.com/",
+    "https://A.EXAMPLE.COM./",
+    "https://x-y.example.com:1/",
+  ])("%j holds", (url) => {
     expect(o(url)).toBe("allow");
   });
-  it.each(["https://example.com/", "https://aexample.com/", "https://.example.com/", "https://a..example.com/", "https://example.com.evil/", "https://a.example.com.evil/"])(
-    "%j fails",
-    (url) => {
-      expect(o(url)).toBe("deny");
-    },
-  );
+  it.each([
+    "https://example.com/",
+    "https://aexample.com/",
+    "https://.example.com/",
+    "https://a..example.com/",
+    "https://example.com.evil/",
+    "https://a.example.com.evil/",
+  ])("%j fails", (url) => {
+    expect(o(url)).toBe("deny");
+  });
 
   it("lists combine exact hosts and subdomain patterns", () => {
     const both = hostIn(["example.com", "*.example.com", "api.github.com"]);
@@ -119,7 +130,15 @@ describe("hosts as the WHATWG parser normalises them", () => {
   it("IPv4 in every form the parser reads is one host", () => {
     for (const listed of ["127.0.0.1", "2130706433", "0x7f.1", "0177.0.0.1", "127.1"]) {
       const o = hostIn(listed);
-      for (const url of ["http://127.0.0.1/", "http://0x7f.1/", "http://2130706433/", "http://0177.0.0.1/", "http://127.1/", "http://127.0.0.1./", "http://0x7F000001:8080/"]) {
+      for (const url of [
+        "http://127.0.0.1/",
+        "http://0x7f.1/",
+        "http://2130706433/",
+        "http://0177.0.0.1/",
+        "http://127.1/",
+        "http://127.0.0.1./",
+        "http://0x7F000001:8080/",
+      ]) {
         expect(o(url), `${listed} / ${url}`).toBe("allow");
       }
       expect(o("http://127.0.0.2/")).toBe("deny");
@@ -176,7 +195,9 @@ describe("urlHostIn works anywhere in a when schema", () => {
       }),
     );
     const o = (args: Record<string, unknown>) => policy.decideSync(call("t", { args })).outcome;
-    expect(o({ urls: ["https://a.example.com/", "https://api.github.com/"], hook1: "https://hooks.example.org/x" })).toBe("allow");
+    expect(
+      o({ urls: ["https://a.example.com/", "https://api.github.com/"], hook1: "https://hooks.example.org/x" }),
+    ).toBe("allow");
     expect(o({ urls: ["https://a.example.com/", "https://evil.com/"] })).toBe("deny");
     expect(o({ hookA: "https://hooks.example.org@evil.com/" })).toBe("deny");
   });
@@ -184,7 +205,8 @@ describe("urlHostIn works anywhere in a when schema", () => {
 
 describe("urlHostIn values are checked when the policy is compiled, with issues at their own paths", () => {
   const at = "/tools/fetch/rules/0/when/args/properties/url/urlHostIn";
-  const policyWith = (hosts: unknown) => doc({ fetch: { rules: [{ when: { args: { properties: { url: { urlHostIn: hosts } } } } }] } });
+  const policyWith = (hosts: unknown) =>
+    doc({ fetch: { rules: [{ when: { args: { properties: { url: { urlHostIn: hosts } } } } }] } });
 
   it.each([
     ["an empty list", [], at, /empty list/],
@@ -225,7 +247,9 @@ describe("urlHostIn values are checked when the policy is compiled, with issues 
 
 describe("explain says which keyword failed and for which value", () => {
   it("names urlHostIn and the host the URL goes to", async () => {
-    const policy = compile(doc({ fetch: { rules: [{ when: { args: { properties: { url: { urlHostIn: "api.github.com" } } } } }] } }));
+    const policy = compile(
+      doc({ fetch: { rules: [{ when: { args: { properties: { url: { urlHostIn: "api.github.com" } } } } }] } }),
+    );
     const e = await policy.explain(call("fetch", { args: { url: "https://api.github.com@evil.com/" } }));
     const step = e.steps.find((s) => /does not hold/.test(s.message));
     expect(step?.message).toContain('keyword "urlHostIn"');

@@ -60,7 +60,8 @@ const listedValuesKeyword: FuncKeywordDefinition = {
       if (issues.length === 0) return true;
       const base = cxt?.instancePath ?? "";
       validate.errors = issues.map(
-        (i) => ({ keyword: kind, instancePath: base + i.at, message: i.message, params: {} }) satisfies Partial<ErrorObject>,
+        (i) =>
+          ({ keyword: kind, instancePath: base + i.at, message: i.message, params: {} }) satisfies Partial<ErrorObject>,
       );
       return false;
     };

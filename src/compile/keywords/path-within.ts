@@ -29,7 +29,8 @@ export type ResolvedPath = { ok: true; path: string } | { ok: false; why: string
  * Percent-escapes are names, not escapes: `%2e%2e` is a file of that name.
  */
 export function resolvePath(value: unknown): ResolvedPath {
-  if (typeof value !== "string") return { ok: false, why: `must be a string naming an absolute path (got ${describeValue(value)})` };
+  if (typeof value !== "string")
+    return { ok: false, why: `must be a string naming an absolute path (got ${describeValue(value)})` };
   if (value.length > MAX_PATH_LENGTH) {
     return { ok: false, why: `must be at most ${MAX_PATH_LENGTH} characters long (got ${value.length})` };
   }
@@ -55,14 +56,19 @@ export function resolvePath(value: unknown): ResolvedPath {
 export function listedPath(item: unknown): { ok: true; path: string } | { ok: false; message: string } {
   if (typeof item !== "string") return { ok: false, message: `must be an absolute path, got ${describeValue(item)}` };
   if (item === "") return { ok: false, message: "must be an absolute path, got an empty string" };
-  if (item.length > MAX_PATH_LENGTH) return { ok: false, message: `must be at most ${MAX_PATH_LENGTH} characters long` };
+  if (item.length > MAX_PATH_LENGTH)
+    return { ok: false, message: `must be at most ${MAX_PATH_LENGTH} characters long` };
   if (item.charCodeAt(0) !== 0x2f) {
     return { ok: false, message: `must be an absolute path (starting with "/"), got ${quoteName(item)}` };
   }
   if (item.includes("\u0000")) return { ok: false, message: "must not contain a NUL character" };
-  if (item.includes("\\")) return { ok: false, message: `must not contain a backslash (POSIX paths only), got ${quoteName(item)}` };
+  if (item.includes("\\"))
+    return { ok: false, message: `must not contain a backslash (POSIX paths only), got ${quoteName(item)}` };
   if (item.split("/").includes("..")) {
-    return { ok: false, message: `must not contain a ".." segment: write the directory it means, got ${quoteName(item)}` };
+    return {
+      ok: false,
+      message: `must not contain a ".." segment: write the directory it means, got ${quoteName(item)}`,
+    };
   }
   const resolved = resolvePath(item);
   return resolved.ok ? { ok: true, path: resolved.path } : { ok: false, message: resolved.why };

@@ -38,8 +38,10 @@ function hasEmptyLabel(host: string): boolean {
  * dotted decimal, IPv6 in brackets) without one trailing dot. The port does not count.
  */
 export function urlHost(value: unknown): UrlHost {
-  if (typeof value !== "string") return { ok: false, why: `must be a string holding a URL (got ${describeValue(value)})` };
-  if (value.length > MAX_URL_LENGTH) return { ok: false, why: `must be at most ${MAX_URL_LENGTH} characters long (got ${value.length})` };
+  if (typeof value !== "string")
+    return { ok: false, why: `must be a string holding a URL (got ${describeValue(value)})` };
+  if (value.length > MAX_URL_LENGTH)
+    return { ok: false, why: `must be at most ${MAX_URL_LENGTH} characters long (got ${value.length})` };
   const url = parse(value);
   if (url === undefined) return { ok: false, why: `must be an absolute URL (got ${describeValue(value)})` };
   if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -50,7 +52,8 @@ export function urlHost(value: unknown): UrlHost {
   }
   const name = url.hostname;
   const host = name.endsWith(".") ? name.slice(0, -1) : name;
-  if (host === "" || hasEmptyLabel(host)) return { ok: false, why: `must name a host without empty labels (got ${quoteName(name)})` };
+  if (host === "" || hasEmptyLabel(host))
+    return { ok: false, why: `must name a host without empty labels (got ${quoteName(name)})` };
   return { ok: true, host };
 }
 
@@ -91,7 +94,8 @@ export function listedHost(item: unknown): { ok: true; listed: ListedHost } | { 
   const host = name.endsWith(".") ? name.slice(0, -1) : name;
   if (host === "" || hasEmptyLabel(host)) return bad("must not have empty labels");
   if (host.includes("*")) return bad('may hold "*" only as a leading "*." (any subdomain)');
-  if (subdomains && (IPV4.test(host) || host.startsWith("["))) return bad('must have a domain name after "*.", not an IP address');
+  if (subdomains && (IPV4.test(host) || host.startsWith("[")))
+    return bad('must have a domain name after "*.", not an IP address');
   return { ok: true, listed: { host, subdomains } };
 }
 
