@@ -1,10 +1,12 @@
 // Redis restarted, down, stalled, or without the script: every decision comes back within the
-// engine's storeTimeoutMs as a deny saying the store failed (or an allow marked failedOpen),
+// engine's storeTimeoutMs as a deny with cause "store_failure" (or an allow marked failedOpen),
 // never a hang or an unhandled rejection, and decisions recover when Redis does, without a
-// restart of this process.
+// restart of this process. What failed goes to observers (`detail`), never into the reason.
+// Time bounds are the store timeout times a generous multiplier (more under CI), and "at once"
+// is shown by what failed (a connection error, not a timeout), not by a sub-second stopwatch.
 
 import type { Redis } from "ioredis";
-import { compilePolicy, type Decision, type Policy } from "toolgate";
+import { compilePolicy, type Decision, type DecisionEvent, type Policy } from "toolgate";
 import { RedisStore, type RedisClient } from "toolgate/redis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
@@ -18,11 +20,21 @@ import {
 const DOC = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 1_000, window: "1h" } } } } as const;
 const CALL = { tool: "t", session: { id: "s" } };
 
+/** How much longer than the store timeout a decision may take on a loaded machine. */
+const SLACK = process.env.CI === "true" ? 10 : 5;
+const within = (timeoutMs: number) => timeoutMs * SLACK;
+
+/** Details observers saw, per decision object. */
+const details = new WeakMap<Decision, string | undefined>();
+const observe = (event: DecisionEvent) => {
+  details.set(event.decision, event.detail);
+};
+
 let namespaces = 0;
 function policyOn(client: RedisClient, options: { storeTimeoutMs?: number; failOpen?: boolean; maxPending?: number } = {}) {
   const { maxPending, ...compile } = options;
   const store = new RedisStore({ client, ...(maxPending === undefined ? {} : { maxPending }) });
-  const policy = compilePolicy(DOC, { store, namespace: `faults-${Date.now()}-${++namespaces}`, ...compile });
+  const policy = compilePolicy(DOC, { store, namespace: `faults-${Date.now()}-${++namespaces}`, onDecision: observe, ...compile });
   return { store, policy };
 }
 
@@ -32,20 +44,23 @@ async function timed(policy: Policy): Promise<{ decision: Decision; ms: number }
   return { decision, ms: performance.now() - start };
 }
 
+/** What failed, as observers saw it. */
+const detailOf = (decision: Decision) => details.get(decision) ?? "";
+
 function expectStoreFailure(decision: Decision, detail?: string): void {
-  expect(decision).toMatchObject({ outcome: "deny", rule: "/tools/t" });
+  expect(decision).toMatchObject({ outcome: "deny", rule: "/tools/t", cause: "store_failure" });
   if (decision.outcome === "deny") {
-    expect(decision.reason).toMatch(/^The rate-limit store failed/);
-    if (detail !== undefined) expect(decision.reason).toContain(detail);
+    expect(decision.reason).toMatch(/^The rate-limit store (failed|did not answer in time|is overloaded), so the call is refused\.$/);
+    if (detail !== undefined) expect(detailOf(decision)).toContain(detail);
   }
 }
 
 /** Decides until a call is allowed; every decision on the way must be prompt and a clean failure. */
-async function untilAllowed(policy: Policy, timeoutMs: number, deadlineMs = 15_000): Promise<number> {
+async function untilAllowed(policy: Policy, timeoutMs: number, deadlineMs = 15_000 * (SLACK / 5)): Promise<number> {
   const start = Date.now();
   for (;;) {
     const { decision, ms } = await timed(policy);
-    expect(ms).toBeLessThan(timeoutMs + 500);
+    expect(ms).toBeLessThan(within(timeoutMs));
     if (decision.outcome === "allow") return Date.now() - start;
     expectStoreFailure(decision);
     if (Date.now() - start > deadlineMs) throw new Error(`no allow within ${deadlineMs} ms of Redis coming back`);
@@ -103,10 +118,12 @@ describeWithRedis("RedisStore while Redis is down", (server) => {
     await server().kill();
     await new Promise((resolve) => setTimeout(resolve, 100));
 
-    // A client that refuses commands while disconnected fails each call at once.
+    // A client that refuses commands while disconnected fails each call at once: with the
+    // client's error, not the engine's timeout.
     const fast = await timed(failFast.policy);
     expectStoreFailure(fast.decision);
-    expect(fast.ms).toBeLessThan(400);
+    expect(detailOf(fast.decision)).not.toContain("no answer within");
+    expect(fast.ms).toBeLessThan(within(400));
     const open = await timed(failFastOpen.policy);
     expect(open.decision).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
 
@@ -114,19 +131,22 @@ describeWithRedis("RedisStore while Redis is down", (server) => {
     const queued = await Promise.all(Array.from({ length: 20 }, () => timed(queueing.policy)));
     for (const { decision, ms } of queued) {
       expectStoreFailure(decision);
-      expect(ms).toBeLessThan(900);
+      expect(ms).toBeLessThan(within(400));
     }
-    expect(queued.filter(({ decision }) => decision.outcome === "deny" && decision.reason.includes("no answer within 400 ms"))).toHaveLength(5);
-    // ...and no more than maxPending of its calls wait in its queue; the others failed at once.
+    expect(queued.filter(({ decision }) => detailOf(decision).includes("no answer within 400 ms"))).toHaveLength(5);
+    // ...and no more than maxPending of its calls wait in its queue; the others failed at once,
+    // as an overloaded store (StoreBusyError), which failOpen would not lift either.
     expect(queueing.store.pending).toBeLessThanOrEqual(5);
-    expect(queued.filter(({ decision }) => decision.outcome === "deny" && decision.reason.includes("maxPending"))).toHaveLength(15);
+    const busy = queued.filter(({ decision }) => detailOf(decision).includes("maxPending"));
+    expect(busy).toHaveLength(15);
+    for (const { decision } of busy) expect(decision).toMatchObject({ reason: "The rate-limit store is overloaded, so the call is refused." });
 
     const nodeDown = await timed(node.policy);
     expectStoreFailure(nodeDown.decision);
-    expect(nodeDown.ms).toBeLessThan(900);
+    expect(nodeDown.ms).toBeLessThan(within(400));
     const nodeFastDown = await timed(nodeFast.policy);
     expectStoreFailure(nodeFastDown.decision);
-    expect(nodeFastDown.ms).toBeLessThan(400);
+    expect(detailOf(nodeFastDown.decision)).not.toContain("no answer within");
 
     await server().start();
     await Promise.all([failFast, queueing, node, nodeFast].map((p) => untilAllowed(p.policy, 400)));
@@ -139,8 +159,8 @@ describeWithRedis("RedisStore when Redis stalls", (server) => {
   it("denies within storeTimeoutMs while the server is frozen (SIGSTOP), and a timed-out call may still count", async () => {
     const namespace = `stall-${Date.now()}`;
     const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 10, window: "1h" } } } } as const;
-    const closed = compilePolicy(doc, { store: new RedisStore({ client: clients().io }), namespace, storeTimeoutMs: 300 });
-    const open = compilePolicy(doc, { store: new RedisStore({ client: clients().io }), namespace, storeTimeoutMs: 300, failOpen: true });
+    const closed = compilePolicy(doc, { store: new RedisStore({ client: clients().io }), namespace, storeTimeoutMs: 300, onDecision: observe });
+    const open = compilePolicy(doc, { store: new RedisStore({ client: clients().io }), namespace, storeTimeoutMs: 300, failOpen: true, onDecision: observe });
     expect((await timed(closed)).decision).toMatchObject({ outcome: "allow", remaining: 9 });
 
     server().pause();
@@ -148,10 +168,10 @@ describeWithRedis("RedisStore when Redis stalls", (server) => {
       const denied = await timed(closed);
       expectStoreFailure(denied.decision, "no answer within 300 ms; the call may still have been counted");
       expect(denied.ms).toBeGreaterThanOrEqual(295);
-      expect(denied.ms).toBeLessThan(800);
+      expect(denied.ms).toBeLessThan(within(300));
       const allowed = await timed(open);
       expect(allowed.decision).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
-      expect(allowed.ms).toBeLessThan(800);
+      expect(allowed.ms).toBeLessThan(within(300));
     } finally {
       server().resume();
     }
@@ -168,7 +188,7 @@ describeWithRedis("RedisStore when Redis stalls", (server) => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const stalled = await timed(policy);
       expectStoreFailure(stalled.decision, "no answer within 200 ms");
-      expect(stalled.ms).toBeLessThan(700);
+      expect(stalled.ms).toBeLessThan(within(200));
       await sleeping;
     } finally {
       await closeClient(sleeper);
