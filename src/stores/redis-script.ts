@@ -35,7 +35,7 @@ import { createHash } from "node:crypto";
 /** Shared by both scripts: reading a budget's list. */
 const READ = `
 local floor, ceil, tonumber, format, byte, sub, find = math.floor, math.ceil, tonumber, string.format, string.byte, string.sub, string.find
-local HEAD = 32
+local HEAD = 4
 
 -- One budget's list as read so far: the first HEAD items, the number of entries, and the header
 -- (weighted: base, first ordinal, window) when the list has one.
@@ -43,7 +43,8 @@ local function open(list)
   local head = redis.call('LRANGE', list, 0, HEAD - 1)
   local items = #head
   if items == HEAD then items = redis.call('LLEN', list) end
-  local b = { list = list, head = head, weighted = false, base = 0, first = 0, window = 0, count = items }
+  local b = { list = list, head = head, weighted = false, base = 0, first = 0, window = 0, count = items,
+    max = 0, win = 0, cost = 0, refundable = false, t = 0, k = 0, used = 0, top = 0, before = 0, wait = 0, str = false }
   if items > 0 and byte(head[1], 1) == 35 then
     local h = head[1]
     local c1 = find(h, ':', 2, true)
@@ -69,6 +70,11 @@ end
 
 -- Entry i (0-based) of budget b: its time, the running total up to and including it, and its text.
 local function entry(b, i)
+  local str = b.str
+  if str then
+    if i < 0 or i >= b.count then error('toolgate: budget ' .. b.list .. ' is shorter than it says') end
+    return (struct.unpack('<d', str, 8 * i + 1)), i + 1
+  end
   local item = i
   if b.weighted then item = i + 1 end
   local e = b.head[item + 1]
@@ -102,19 +108,48 @@ end
  * `entry id × n` ("" where none); or `0, wait × n` (0 = room); or `2, message` when the call failed.
  */
 export const DECIDE_SCRIPT = `${READ}
--- The first i in [lo, hi) for which test(i) holds (test is false, then true), or hi. Looks at
--- the first few near lo before bisecting: that is where the answer usually is.
-local function search(lo, hi, test)
+-- The first entry in [lo, hi) whose time is after edge, or hi (times are sorted). Looks at the
+-- first few near lo before bisecting: that is where the answer usually is.
+local function firstAfter(b, lo, hi, edge)
   local stop = lo + 4
   while lo < hi and lo < stop do
-    if test(lo) then return lo end
+    if (entry(b, lo)) > edge then return lo end
     lo = lo + 1
   end
   while lo < hi do
     local mid = floor((lo + hi) / 2)
-    if test(mid) then hi = mid else lo = mid + 1 end
+    if (entry(b, mid)) > edge then hi = mid else lo = mid + 1 end
   end
   return lo
+end
+
+-- The first entry in [lo, hi) whose running total reaches need, or hi (totals never decrease).
+-- Entry i of a one-unit budget holds total i + 1: no search. Otherwise it looks at the first
+-- few near lo before bisecting.
+local function firstReaching(b, lo, hi, need)
+  if not b.weighted then
+    if need - 1 > lo then return need - 1 end
+    return lo
+  end
+  local stop = lo + 4
+  while lo < hi and lo < stop do
+    if total(b, lo) >= need then return lo end
+    lo = lo + 1
+  end
+  while lo < hi do
+    local mid = floor((lo + hi) / 2)
+    if total(b, mid) >= need then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+
+-- The most entries a string-form budget holds: beyond it the budget becomes a list, whose
+-- counting does not copy the entries.
+local STRING_ENTRIES = 128
+
+local function stampOf(t)
+  if t == floor(t) and t < 1e15 and t > -1e15 then return format('%d', t) end
+  return format('%.17g', t)
 end
 
 local function decide(k, a, reply)
@@ -126,7 +161,19 @@ local function decide(k, a, reply)
   local refused, refundable = false, false
   for i = 1, n do
     local max, window, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-    local b = open(KEYS[k + i - 1])
+    local key = KEYS[k + i - 1]
+    -- A small budget of one-unit entries is a string of packed times (one GET, one SET); any
+    -- other budget is a list.
+    local str = redis.pcall('GET', key)
+    local b
+    if type(str) == 'table' then
+      b = open(key)
+    else
+      if not str then str = '' end
+      if #str % 8 ~= 0 then error('toolgate: budget ' .. key .. ' has a partial entry') end
+      b = { list = key, str = str, weighted = false, base = 0, first = 0, window = 0, count = #str / 8,
+        max = 0, win = 0, cost = 0, refundable = false, t = 0, k = 0, used = 0, top = 0, before = 0, wait = 0, head = false }
+    end
     b.max, b.win, b.cost, b.refundable = max, window, cost, ARGV[a + 3] == '1'
     if b.refundable then refundable = true end
     a = a + 4
@@ -136,7 +183,7 @@ local function decide(k, a, reply)
       if last > b.t then b.t = last end
       local edge = b.t - window
       -- Entries at or before the edge have left the window (t - window, t].
-      b.k = search(0, b.count, function(j) return (entry(b, j)) > edge end)
+      b.k = firstAfter(b, 0, b.count, edge)
       local before = b.base
       if b.k > 0 then before = total(b, b.k - 1) end
       if not b.weighted then top, before = b.count, b.k end
@@ -147,7 +194,7 @@ local function decide(k, a, reply)
       refused = true
       -- The entry whose leaving makes room: the first whose running total reaches top + cost - max.
       local need = b.top + cost - max
-      local j = search(b.k, b.count, function(j) return total(b, j) >= need end)
+      local j = firstReaching(b, b.k, b.count, need)
       b.wait = ceil((entry(b, j)) + window - now)
       if b.wait < 1 then b.wait = 1 end
     end
@@ -175,8 +222,33 @@ local function decide(k, a, reply)
     local cost = b.cost
     if cost > 0 then
       local list, t = b.list, b.t
-      local stamp = format('%.17g', t)
-      if b.weighted then
+      local stamp = stampOf(t)
+      local ttl = ceil(t + b.win - now)
+      if b.str then
+        local keep = sub(b.str, 8 * b.k + 1)
+        local kept = b.count - b.k
+        local header = cost ~= 1 or b.refundable
+        if not header and kept < STRING_ENTRIES then
+          redis.call('SET', list, keep .. struct.pack('<d', t), 'PX', ttl)
+        else
+          -- Too big for a string, or weighted or refundable: the entries still inside the window
+          -- move to a list, in the header form if needed, once for the life of the budget.
+          if b.count > 0 then redis.call('DEL', list) end
+          local batch = {}
+          for j = 0, kept - 1 do
+            local tj = struct.unpack('<d', keep, 8 * j + 1)
+            if header then batch[#batch + 1] = stampOf(tj) .. ':' .. format('%d', j + 1) else batch[#batch + 1] = stampOf(tj) end
+            if #batch == 1000 then redis.call('RPUSH', list, unpack(batch)); batch = {} end
+          end
+          if header then batch[#batch + 1] = stamp .. ':' .. format('%d', kept + cost) else batch[#batch + 1] = stamp end
+          redis.call('RPUSH', list, unpack(batch))
+          if header then
+            redis.call('LPUSH', list, '#0:0:' .. format('%d', b.win))
+            ids[i] = format('%d', kept) .. ':' .. stamp
+          end
+          redis.call('PEXPIRE', list, ttl)
+        end
+      elseif b.weighted then
         local before = b.base
         if b.k > 0 then before = b.before end
         local top = b.top
@@ -222,7 +294,7 @@ local function decide(k, a, reply)
         if b.k > 0 then redis.call('LTRIM', list, b.k, -1) end
         redis.call('RPUSH', list, stamp)
       end
-      redis.call('PEXPIRE', list, ceil(t + b.win - now))
+      if not b.str then redis.call('PEXPIRE', list, ttl) end
     end
   end
   if refundable then
@@ -263,7 +335,9 @@ for i = 1, #KEYS do
   local id = ARGV[i + 1]
   local sep = find(id, ':', 1, true)
   local ordinal = sep and string.match(sub(id, 1, sep - 1), '^%d+$') and tonumber(sub(id, 1, sep - 1))
-  local b = open(KEYS[i])
+  -- Only a list in the header form holds refundable entries (a string-form budget never does).
+  local b = { weighted = false }
+  if ordinal and redis.call('TYPE', KEYS[i]).ok == 'list' then b = open(KEYS[i]) end
   if ordinal and b.weighted and b.window > 0 and b.count > 0 then
     local stamp = sub(id, sep + 1)
     local p = ordinal - b.first

@@ -26,7 +26,7 @@ describeWithRedis("RedisStore work per decision", (server) => {
 
   it.each([1, 2])("stays a few commands per decision on a budget of 5,000 calls (cost %i)", async (cost) => {
     const store = new RedisStore({ client: io!, clock: "engine", prefix: `scale${cost}:` });
-    const budgets = [{ key: "global", max: 5_000, windowMs: 3_600_000, cost }];
+    const budgets = [{ key: "global", max: 5_000, windowMs: 3_600_000, cost, refundable: false, shared: true }];
     let now = 1_000;
     for (let filled = 0; filled < 5_000; filled += 500) {
       await Promise.all(Array.from({ length: 500 / cost }, () => store.consume({ namespace: "scale", budgets, now: now++, dryRun: false })));
@@ -45,7 +45,35 @@ describeWithRedis("RedisStore work per decision", (server) => {
     expect(scripts).toBe(101);
     let inScripts = 0;
     for (const [name, calls] of counts) if (name !== "evalsha" && name !== "eval" && !name.startsWith("config")) inScripts += calls;
-    // LRANGE, LLEN and LINDEX (the last entry, and the oldest for the wait) per decision.
+    // GET (a list answers it WRONGTYPE), LRANGE, LLEN and LINDEX (the last entry, and the oldest
+    // for the wait) per decision.
     expect(inScripts / scripts).toBeLessThanOrEqual(5);
+  });
+
+  it("keeps a small one-unit budget as one string: GET and SET per counted call, GET per refusal", async () => {
+    const store = new RedisStore({ client: io!, clock: "engine", prefix: "small:" });
+    const budgets = [{ key: "s", max: 100, windowMs: 3_600_000, cost: 1, refundable: false, shared: false }];
+    await io!.config("RESETSTAT");
+    for (let i = 0; i < 100; i++) expect(await store.consume({ namespace: "small", budgets, now: 1_000 + i, dryRun: false })).toMatchObject({ allowed: true });
+    expect(await store.consume({ namespace: "small", budgets, now: 2_000, dryRun: false })).toMatchObject({ allowed: false, retryAfterMs: [3_599_000] });
+    const counts = await commandsRun(io!);
+    expect(counts.get("get")).toBe(101);
+    expect(counts.get("set")).toBe(100);
+    const [key] = await io!.keys("small:*");
+    expect(await io!.type(key!)).toBe("string");
+    expect(await io!.strlen(key!)).toBe(800);
+    expect(await io!.pttl(key!)).toBeGreaterThan(3_500_000);
+  });
+
+  it("moves a budget from a string to a list once it holds 128 entries, and keeps counting exactly", async () => {
+    const store = new RedisStore({ client: io!, clock: "engine", prefix: "grow:" });
+    const budgets = [{ key: "g", max: 1_000, windowMs: 3_600_000, cost: 1, refundable: false, shared: false }];
+    for (let i = 0; i < 300; i++) {
+      expect(await store.consume({ namespace: "grow", budgets, now: 1_000 + i, dryRun: false })).toEqual({ allowed: true, remaining: [999 - i] });
+    }
+    const [key] = await io!.keys("grow:*");
+    expect(await io!.type(key!)).toBe("list");
+    expect(await io!.llen(key!)).toBe(300);
+    expect(await io!.lindex(key!, 0)).toBe("1000");
   });
 });
