@@ -150,6 +150,23 @@ describe("rule objects", () => {
     expect(paths).toEqual(expect.arrayContaining(["/tools/a/action", "/tools/b/rate_limit/max", "/extra"]));
   });
 
+  it("reports duplicate keys with every other issue of the shape", () => {
+    const text = '{"version": "1", "default": "deny", "tools": {"a": {}, "a": {}, "b": {"action": "nope"}}, "extra": 1}';
+    expect(pathsOf(text)).toEqual(expect.arrayContaining(["/tools/a", "/tools/b/action", "/extra"]));
+  });
+
+  // docs/spec.md §2: "All issues are reported, not just the first": the checks that only the
+  // compiler can make (a fractional max without cost, a constant cost above max, ids that
+  // disagree or repeat) are issues like the others, whatever else is wrong in the document.
+  it("reports the compiler's issues together with shape issues and duplicate keys", () => {
+    const limits = [{ max: 1.5, window: 1 }, { max: 1, window: 1, cost: 2 }, { id: "x", max: 1, window: 1 }, { id: "x", max: 2, window: 1 }];
+    const expected = ["/limits/0/max", "/limits/1/cost", "/limits/2/id", "/limits/3/id"];
+    expect(pathsOf(doc({ t: {} }, { limits }))).toEqual(expect.arrayContaining(expected));
+    expect(pathsOf(doc({ t: { action: "nope" } }, { limits }))).toEqual(expect.arrayContaining(["/tools/t/action", ...expected]));
+    const text = JSON.stringify(doc({ t: {} }, { limits })).replace('"tools":{', '"tools":{"u":{},"u":{},');
+    expect(pathsOf(text)).toEqual(expect.arrayContaining(["/tools/u", ...expected]));
+  });
+
   it("writes issues for a policy author: path, code and the value found", () => {
     const [issue] = issuesOf(doc({ create_run: { rate_limit: { max: 0, window: 60 } } }));
     expect(issue).toMatchObject({ code: "value", path: "/tools/create_run/rate_limit/max" });
