@@ -64,6 +64,10 @@ export function checkCases(data: unknown): CasesCheck {
     return { ok: false, problems: problems.done() };
   }
   unknownFields(data, "", TOP_FIELDS, problems);
+  for (const key of ["description", "$schema"]) {
+    const v = own(data, key);
+    if (v !== undefined && typeof v !== "string") problems.add(`/${escapeToken(key)}`, `must be a string, got ${describeValue(v)}`);
+  }
   const policy = own(data, "policy");
   if (typeof policy === "string") {
     if (policy === "") problems.add("/policy", "must name the policy file");

@@ -1,12 +1,16 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describePolicyCases } from "toolgate/testing";
-import { describe, expect, it } from "vitest";
+import { describePolicyCases } from "toolgate/vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 // The example's cases, one test each, exactly as a user's suite would register them.
 describePolicyCases("examples/ci policy", join(ROOT, "examples", "ci", "policy.cases.json"));
@@ -24,15 +28,17 @@ describe("describePolicyCases failures", () => {
   it("fail the case's test with the expected and the actual decision", () => {
     // A user's suite with a wrong expectation, run by vitest in a child process.
     const dir = mkdtempSync(join(tmpdir(), "toolgate-describe-"));
+    dirs.push(dir);
     mkdirSync(join(dir, "test"));
     writeFileSync(
       join(dir, "test", "policy.test.ts"),
-      `import { describePolicyCases } from "toolgate/testing";
+      `import { describePolicyCases } from "toolgate/vitest";
 describePolicyCases("user suite", {
   policy: { version: "1", default: { action: "deny", reason: "Not listed" }, tools: { get_run: {} } },
   cases: [
     { name: "read", call: { tool: "get_run", session: { id: "s" } }, expect: "allow" },
     { name: "drop is allowed", call: { tool: "drop", session: { id: "s" } }, expect: { outcome: "allow", rule: "/tools/drop" } },
+    { name: "drop is denied", call: { tool: "drop", session: { id: "s" } }, expect: { outcome: "deny", cause: "policy" } },
   ],
 });
 `,
@@ -45,9 +51,9 @@ describePolicyCases("user suite", {
     const output = r.stdout + r.stderr;
     expect(r.status).toBe(1);
     expect(output).toContain("1 failed");
-    expect(output).toContain("1 passed");
+    expect(output).toContain("2 passed");
     expect(output).toContain(
-      'drop is allowed (/cases/1, at 0 ms): expected allow rule=/tools/drop, got deny rule=/default reason="Not listed"',
+      'drop is allowed (/cases/1, at 0 ms): expected allow rule=/tools/drop, got deny rule=/default cause=policy reason="Not listed"',
     );
   });
 });
