@@ -10,13 +10,15 @@
  * The arguments are written by a model an attacker may steer, so every keyword and format runs
  * in time linear in the value (or bounded): patterns on a linear-time engine with ECMA-262
  * meaning (conditions/ecma-regex.ts), formats without backtracking (conditions/formats.ts),
- * `uniqueItems` by hashing (conditions/unique-items.ts). Objects are read by their own
+ * `uniqueItems` by hashing (conditions/unique-items.ts), `contains` without an error object
+ * kept per item (conditions/contains.ts). Objects are read by their own
  * properties only (ajv's `ownProperties`): `required: ["constructor"]` does not hold on `{}`.
  */
 
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { errorMessage } from "../shared/text.js";
 import { auditSchema, locateCompileError, type ConditionIssue } from "./conditions/audit.js";
+import { addLeanContains } from "./conditions/contains.js";
 import { linearRegExp } from "./conditions/ecma-regex.js";
 import { addFormats, addLinearFormats, linearFormats } from "./conditions/formats.js";
 import { withOwnNames } from "./conditions/own-names.js";
@@ -67,6 +69,7 @@ function ajv(): Ajv2020 {
     // Right after addFormats: the same format names, each with a check that cannot backtrack.
     addLinearFormats(shared);
     addLinearUniqueItems(shared);
+    addLeanContains(shared);
     addToolgateKeywords(shared);
     compiledChars = 0;
   }
