@@ -6,7 +6,9 @@
  * never changed, and no built-in prototype changes.
  */
 
-import { compilePolicy, MemoryStore, type Decision, type Policy } from "toolgate";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { compilePolicy, MemoryStore, type Decision, type Policy, type Store } from "toolgate";
 import { describe, expect, it } from "vitest";
 import { expectPrototypesUntouched, snapshotPrototypes, timed } from "./guards.js";
 
@@ -225,4 +227,170 @@ describe("hostile calls against every part of the call at once, repeatedly", () 
     expect(await policy.decide({ tool: "ok", session })).toEqual({ outcome: "allow", rule: "/tools/ok", remaining: expect.any(Number) });
     expect(await policy.decide({ tool: "t", session, args: { q: "abc" } })).toMatchObject({ outcome: "allow", rule: "/tools/t*/rules/0" });
   });
+});
+
+describe("calls read as own properties by name, once each", () => {
+  const policy = compilePolicy(
+    {
+      version: "1",
+      default: "deny",
+      tools: {
+        t: { rules: [{ when: { args: { required: ["danger"] } }, action: "deny", reason: "danger" }, {}] },
+        open: {},
+      },
+    },
+    { store: new MemoryStore({ maxKeys: 100 }) },
+  );
+
+  it("decides on non-enumerable fields made with defineProperty, as the host will pass them on", () => {
+    const args = Object.defineProperty({}, "danger", { value: true, enumerable: false });
+    const c = Object.defineProperty({ tool: "t", session }, "args", { value: args, enumerable: false });
+    expect(policy.decideSync(c)).toMatchObject({ outcome: "deny", rule: "/tools/t/rules/0", cause: "policy" });
+    const hiddenTool = Object.defineProperty({ session }, "tool", { value: "open", enumerable: false });
+    expect(policy.decideSync(hiddenTool as never)).toEqual({ outcome: "allow", rule: "/tools/open" });
+    const hiddenExtra = Object.defineProperty({ tool: "open", session }, "extra", { value: 1, enumerable: false });
+    // A non-enumerable unknown field is never read, and nothing the engine reads changes because of it.
+    expect(policy.decideSync(hiddenExtra as never).outcome).toMatch(/allow|deny/);
+  });
+
+  it("asks each getter at most once per decision, so a getter cannot answer one thing then another", async () => {
+    const reads: Record<string, number> = {};
+    let first = true;
+    const c = {
+      get tool() {
+        reads.tool = (reads.tool ?? 0) + 1;
+        return "t";
+      },
+      get session() {
+        reads.session = (reads.session ?? 0) + 1;
+        return session;
+      },
+      get args() {
+        reads.args = (reads.args ?? 0) + 1;
+        // The first read is what the engine decides on; a second read would see something else.
+        const danger = first;
+        first = false;
+        return danger ? { danger: true } : {};
+      },
+    };
+    expect(policy.decideSync(c)).toMatchObject({ outcome: "deny", cause: "policy" });
+    expect(reads).toEqual({ tool: 1, session: 1, args: 1 });
+    first = true;
+    expect(await policy.decide(c)).toMatchObject({ outcome: "deny", cause: "policy" });
+    expect(reads).toEqual({ tool: 2, session: 2, args: 2 });
+  });
+
+  it("reads a proxy of a plain object through its traps, each field once, and denies one that lies about its prototype", () => {
+    const gets: string[] = [];
+    const target = { tool: "t", session, args: { danger: 1 } };
+    const proxy = new Proxy(target, {
+      get(t, key, receiver) {
+        gets.push(String(key));
+        return Reflect.get(t, key, receiver);
+      },
+    });
+    expect(policy.decideSync(proxy)).toMatchObject({ outcome: "deny", rule: "/tools/t/rules/0" });
+    for (const field of ["tool", "session", "args"]) expect(gets.filter((k) => k === field)).toHaveLength(1);
+    const pretender = new Proxy(new Map(), { getPrototypeOf: () => Object.prototype, get: () => "open" });
+    expect(["allow", "deny"]).toContain(policy.decideSync(pretender as never).outcome);
+    const classy = new Proxy({ tool: "open", session }, { getPrototypeOf: () => Map.prototype });
+    expect(policy.decideSync(classy)).toMatchObject({ outcome: "deny", rule: "", cause: "malformed_call" });
+  });
+
+  it.each([
+    ["128 characters", "o".repeat(128), "allow-or-default"],
+    ["129 characters", "o".repeat(129), "malformed"],
+    ["64 KB", "o".repeat(64 * 1024), "malformed"],
+    ["129 astral characters", "\u{1f600}".repeat(65), "malformed"],
+  ])("treats a tool name of %s as the contract says", (_, tool, expected) => {
+    const d = policy.decideSync({ tool, session });
+    if (expected === "malformed") {
+      expect(d).toEqual({ outcome: "deny", rule: "", reason: 'Malformed call: "tool" must be at most 128 characters.', cause: "malformed_call" });
+    } else {
+      expect(d).toMatchObject({ outcome: "deny", rule: "/default", cause: "policy" });
+    }
+  });
+
+  it.each([
+    ["an own constructor field", { tool: "open", session, constructor: Object }],
+    ["an own __proto__ field from JSON", JSON.parse('{"tool":"open","session":{"id":"s"},"__proto__":null}')],
+    ["an own toString field", { tool: "open", session, toString: () => "x" }],
+    ["an own hasOwnProperty field", { tool: "open", session, hasOwnProperty: () => true }],
+  ])("denies a call with %s as malformed, without naming it", (_, c) => {
+    const d = policy.decideSync(c as never);
+    expect(d).toMatchObject({ outcome: "deny", rule: "", cause: "malformed_call" });
+  });
+
+  it("reads session fields named __proto__ and constructor as data, never from a prototype", () => {
+    const p = compilePolicy({
+      version: "1",
+      default: "deny",
+      tools: {
+        t: { rules: [{ when: { session: { required: ["constructor"] } } }] },
+        u: { rate_limit: { max: 1, window: 1, per: "/constructor" } },
+      },
+    });
+    expect(p.decideSync({ tool: "t", session: { id: "s" } }).rule).toBe("/default");
+    expect(p.decideSync({ tool: "t", session: { id: "s", constructor: "c" } }).rule).toBe("/tools/t/rules/0");
+    expect(p.decideSync({ tool: "u", session: { id: "s" } })).toMatchObject({ outcome: "deny", cause: "missing_attribute" });
+    expect(p.decideSync({ tool: "u", session: { id: "s", constructor: "c" } })).toMatchObject({ outcome: "allow" });
+  });
+});
+
+/**
+ * Memory: the engine keeps nothing per caller-chosen string beyond its bounded caches (names and
+ * keys, bounded in characters). The store here keeps nothing, so what grows is the engine's;
+ * MemoryStore's own bound (maxKeys) is checked with a small maxKeys below.
+ */
+describe("memory stays bounded under caller-chosen strings", () => {
+  const gc = (() => {
+    setFlagsFromString("--expose-gc");
+    return runInNewContext("gc") as () => void;
+  })();
+  const heap = () => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const forgetful: Store = {
+    synchronous: true,
+    consume: (r) => ({ allowed: true, remaining: r.budgets.map((b) => b.max - b.cost) }),
+  };
+  const document = {
+    version: "1",
+    default: "deny",
+    tools: { "refused_*": { action: "deny" }, "limited_*": { rate_limit: { max: 5, window: "1m" } } },
+  } as const;
+  const MB = 1024 * 1024;
+
+  it("10,000 refused calls with distinct 128-character names, and 10,000 distinct 100 KB session ids", () => {
+    const policy = compilePolicy(document, { store: forgetful });
+    const pad = "n".repeat(128);
+    const big = "s".repeat(100 * 1024);
+    policy.decideSync({ tool: "refused_warmup", session });
+    policy.decideSync({ tool: "limited_warmup", session: { id: `warm${big}` } });
+    const before = heap();
+    for (let i = 0; i < 10_000; i++) {
+      const tool = `refused_${i}_${pad}`.slice(0, 128);
+      expect(policy.decideSync({ tool, session }).outcome).toBe("deny");
+    }
+    for (let i = 0; i < 10_000; i++) {
+      expect(policy.decideSync({ tool: "limited_x", session: { id: `${i}${big}` } }).outcome).toBe("allow");
+    }
+    const grown = heap() - before;
+    // 10,000 × 100 KB is a gigabyte: anything kept per session id would show at once. The caches
+    // are bounded at about a million characters per table; 32 MB leaves room for V8's own slack.
+    expect(grown).toBeLessThan(32 * MB);
+  }, 30_000);
+
+  it("a MemoryStore keeps at most maxKeys budgets of long session ids", () => {
+    const store = new MemoryStore({ maxKeys: 64 });
+    const policy = compilePolicy(document, { store, clock: () => 0 });
+    const big = "s".repeat(100 * 1024);
+    const before = heap();
+    for (let i = 0; i < 5_000; i++) policy.decideSync({ tool: "limited_x", session: { id: `${i}${big}` } });
+    expect(store.size).toBeLessThanOrEqual(64);
+    // 64 budgets keyed by 100 KB ids (two bytes a character at worst), plus slack.
+    expect(heap() - before).toBeLessThan(64 * 200 * 1024 + 32 * MB);
+  }, 30_000);
 });
