@@ -1,6 +1,8 @@
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = new URL("..", import.meta.url).pathname;
 const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: root, encoding: "utf8" });
@@ -35,7 +37,9 @@ describe("the published package", () => {
           if (!d.description && !d.$ref) missing.push(`${path}/properties/${k}`);
           visit(v, `${path}/properties/${k}`);
         }
-        expect((node as { additionalProperties?: unknown }).additionalProperties, path).toBe(false);
+        // The policy's own objects are closed (a typo is an error); a when schema is a JSON Schema,
+        // open by nature, which $defs/whenKeywords only describes for editors.
+        if (!path.startsWith("/$defs/whenKeywords")) expect((node as { additionalProperties?: unknown }).additionalProperties, path).toBe(false);
       }
       for (const [k, v] of Object.entries(node)) if (k !== "properties") visit(v, `${path}/${k}`);
     };
@@ -50,8 +54,115 @@ describe("the published package", () => {
     const pkg = JSON.parse(readFileSync(`${root}/package.json`, "utf8")) as Record<string, unknown>;
     expect(pkg.type).toBe("module");
     expect(pkg.sideEffects).toBe(false);
-    expect(pkg.engines).toEqual({ node: ">=20" });
+    expect((pkg.engines as { node: string }).node).toMatch(/\b20\b/);
     expect(pkg.files).toEqual(expect.arrayContaining(["dist", "schemas"]));
-    expect(Object.keys(pkg.exports as object)).toEqual(expect.arrayContaining([".", "./redis", "./mcp", "./testing", "./schemas/policy.v1.schema.json"]));
+    expect(Object.keys(pkg.exports as object)).toEqual(
+      expect.arrayContaining([".", "./redis", "./mcp", "./testing", "./vitest", "./schemas/policy.v1.schema.json"]),
+    );
+    // vitest is needed by toolgate/vitest only, so it is an optional peer.
+    expect((pkg.peerDependenciesMeta as Record<string, { optional?: boolean }>).vitest).toEqual({ optional: true });
+  });
+});
+
+/**
+ * The tarball as a user installs it: `npm pack` of the built package, installed into a fresh
+ * project without any optional peer (no vitest, no MCP SDK, no Redis client), its dependencies
+ * from the npm cache. `--ignore-scripts` packs the dist/ that `npm test` just built: the prepack
+ * script would delete and rebuild dist/ while other test files import it.
+ */
+describe("the packed tarball, installed without optional peers", () => {
+  let dir = "";
+  let project = "";
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "toolgate-pack-"));
+    const packed = JSON.parse(
+      execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+    ) as { filename: string; files: { path: string }[] }[];
+    const files = packed[0]!.files.map((f) => f.path);
+    for (const f of ["dist/index.js", "dist/index.cjs", "dist/testing.js", "dist/testing.cjs", "dist/vitest.js", "dist/vitest.cjs", "dist/cli.js", "schemas/policy.v1.schema.json"]) {
+      expect(files, f).toContain(f);
+    }
+    project = join(dir, "project");
+    mkdirSync(project);
+    execFileSync("npm", ["init", "-y"], { cwd: project, stdio: "ignore" });
+    const install = spawnSync(
+      "npm",
+      ["install", "--no-audit", "--no-fund", "--prefer-offline", "--omit=optional", "--ignore-scripts", join(dir, packed[0]!.filename)],
+      { cwd: project, encoding: "utf8", timeout: 90_000 },
+    );
+    if (install.status !== 0) throw new Error(`npm install of the tarball failed:\n${install.stdout}\n${install.stderr}`);
+    writeFileSync(join(project, "policy.json"), JSON.stringify({ version: "1", default: "deny", tools: { get_run: {} } }));
+    writeFileSync(
+      join(project, "policy.cases.json"),
+      JSON.stringify({ policy: "./policy.json", cases: [{ name: "read", call: { tool: "get_run", session: { id: "s" } }, expect: "allow" }] }),
+    );
+  }, 120_000);
+
+  afterAll(() => {
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+  });
+
+  const node = (args: string[]) => spawnSync(process.execPath, args, { cwd: project, encoding: "utf8", timeout: 30_000 });
+
+  it("has no optional peer installed", () => {
+    for (const peer of ["vitest", "@modelcontextprotocol/sdk", "ioredis", "redis"]) {
+      expect(existsSync(join(project, "node_modules", peer)), peer).toBe(false);
+    }
+  });
+
+  it("loads every framework-free entry by require and by import", () => {
+    const cjs = node([
+      "-e",
+      `for (const m of ["toolgate", "toolgate/testing", "toolgate/redis", "toolgate/mcp"]) require(m);
+       const t = require("toolgate/testing");
+       console.log(typeof t.runCases, typeof t.loadCases, "describePolicyCases" in t, "describeStoreConformance" in t);`,
+    ]);
+    expect(cjs.stderr).toBe("");
+    expect(cjs.stdout.trim()).toBe("function function false false");
+    const esm = node([
+      "--input-type=module",
+      "-e",
+      `for (const m of ["toolgate", "toolgate/testing", "toolgate/redis", "toolgate/mcp"]) await import(m);
+       const t = await import("toolgate/testing");
+       console.log(typeof t.runCases, Object.keys(t).includes("describePolicyCases"));`,
+    ]);
+    expect(esm.stderr).toBe("");
+    expect(esm.stdout.trim()).toBe("function false");
+  });
+
+  it("runs a cases file with runCases, from CommonJS, with no test framework", () => {
+    const r = node([
+      "-e",
+      `require("toolgate/testing").runCases("policy.cases.json").then((run) => console.log(JSON.stringify([run.passed, run.failed, run.coverage.percent])));`,
+    ]);
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual([1, 0, 50]);
+  });
+
+  it("says what to do when toolgate/vitest is required, and names vitest when it is not installed", () => {
+    const cjs = node(["-e", `require("toolgate/vitest")`]);
+    expect(cjs.status).toBe(1);
+    expect(cjs.stderr).toContain('toolgate/vitest is ESM only, as vitest is: load it with import');
+    const esm = node(["--input-type=module", "-e", `await import("toolgate/vitest")`]);
+    expect(esm.status).toBe(1);
+    expect(esm.stderr).toMatch(/Cannot find package 'vitest'/);
+  });
+
+  it("runs its CLI from node_modules/.bin", () => {
+    const bin = join(project, "node_modules", ".bin", "toolgate");
+    const validate = spawnSync(bin, ["validate", "policy.json"], { cwd: project, encoding: "utf8", timeout: 30_000 });
+    expect(validate.stderr).toBe("");
+    expect(validate.stdout).toBe("policy.json: valid\n");
+    expect(validate.status).toBe(0);
+    const test = spawnSync(bin, ["test", "policy.cases.json"], { cwd: project, encoding: "utf8", timeout: 30_000 });
+    expect(test.stdout).toBe("1 passed, 0 failed\n");
+    expect(test.status).toBe(0);
+    // The installed package's schema is found next to the project: a relative $schema.
+    const init = spawnSync(bin, ["init", "--tools", "tools.json"], { cwd: project, encoding: "utf8", input: "", timeout: 30_000 });
+    expect(init.status).toBe(2);
+    writeFileSync(join(project, "tools.json"), JSON.stringify([{ name: "get_run", annotations: { readOnlyHint: true } }]));
+    const written = spawnSync(bin, ["init", "--tools", "tools.json"], { cwd: project, encoding: "utf8", timeout: 30_000 });
+    expect(JSON.parse(written.stdout)).toMatchObject({ $schema: "./node_modules/toolgate/schemas/policy.v1.schema.json" });
   });
 });
