@@ -161,6 +161,19 @@ describe("per", () => {
     expect(policy.decideSync({ tool: "t", session: { id: "s", userId: "ok" } })).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
   });
 
+  // docs/spec.md §1 "Limits": the pointer is followed through own properties only, and below the
+  // session itself only through plain objects: a step into an array or a class instance finds
+  // nothing, so the call is denied for want of the attribute.
+  it("does not step into arrays or class instances below the session", () => {
+    class Org {
+      id = "o1";
+    }
+    const policy = compile(doc({ t: { rate_limit: { max: 1, window: 1, per: "/org/0" } }, u: { rate_limit: { max: 1, window: 1, per: "/org/id" } } }));
+    expect(policy.decideSync({ tool: "t", session: { id: "s", org: ["x"] } })).toMatchObject({ outcome: "deny", cause: "missing_attribute" });
+    expect(policy.decideSync({ tool: "u", session: { id: "s", org: new Org() } })).toMatchObject({ outcome: "deny", cause: "missing_attribute" });
+    expect(policy.decideSync({ tool: "u", session: { id: "s", org: Object.assign(Object.create(null), { id: "o1" }) } }).outcome).toBe("allow");
+  });
+
   it("does not read attributes from the prototype chain", () => {
     const policy = compile(doc({ t: { rate_limit: { max: 1, window: 1, per: "/constructor/name" } }, u: { rate_limit: { max: 1, window: 1, per: "/toString" } } }));
     expect(policy.decideSync(call("t"))).toMatchObject({ outcome: "deny", rule: "/tools/t/rate_limit", cause: "missing_attribute" });
