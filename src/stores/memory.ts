@@ -78,7 +78,11 @@ class Budget {
   ) {}
 }
 
-/** Budgets of one window length and one class, oldest latest-counted time first. */
+/**
+ * Budgets of one window length, one class (per-session or shared) and one refund mode, oldest
+ * latest-counted time first. Only entries of a refundable budget can be given back: a ticket
+ * forged for any other budget gives nothing back.
+ */
 class Group {
   first: Budget | null = null;
   tail: Budget | null = null;
@@ -87,7 +91,8 @@ class Group {
   size = 0;
   constructor(
     readonly windowMs: number,
-    readonly shared: boolean,
+    /** Index into the store's groups: bit 0 shared, bit 1 refundable. */
+    readonly kind: number,
   ) {}
 
   /** The budget with the oldest latest-counted time, or `null`. */
@@ -192,6 +197,15 @@ class Group {
 }
 
 const DEFAULT_MAX_KEYS = 100_000;
+const SHARED = 1;
+const REFUNDABLE = 2;
+const SESSION_KINDS = [0, REFUNDABLE];
+const SHARED_KINDS = [SHARED, SHARED | REFUNDABLE];
+
+/** A budget's group kind: bit 0 shared, bit 1 refundable. */
+function kindOf(r: BudgetRequest): number {
+  return (r.shared === true ? SHARED : 0) | (r.refundable === true ? REFUNDABLE : 0);
+}
 const OPTIONS = ["maxKeys"] as const;
 const OWNER = "MemoryStore";
 
@@ -214,8 +228,8 @@ export class MemoryStore implements SyncStore {
   /** The bound on budgets kept at once. */
   readonly maxKeys: number;
   readonly #budgets = new Map<string, Budget>();
-  /** Groups by window length, per class. */
-  readonly #groups = [new Map<number, Group>(), new Map<number, Group>()] as const;
+  /** Groups by window length, per kind (bit 0: shared, bit 1: refundable). */
+  readonly #groups = [new Map<number, Group>(), new Map<number, Group>(), new Map<number, Group>(), new Map<number, Group>()] as const;
   /** Ordinal of the next entry of a new budget: store-wide, so ids are never reused. */
   #ordinals = 0;
 
@@ -234,8 +248,7 @@ export class MemoryStore implements SyncStore {
   /** Drops every budget. */
   clear(): void {
     this.#budgets.clear();
-    this.#groups[0].clear();
-    this.#groups[1].clear();
+    for (const groups of this.#groups) groups.clear();
   }
 
   /**
@@ -333,7 +346,7 @@ export class MemoryStore implements SyncStore {
     const ordinal = parseOrdinal(id);
     if (ordinal < 0) return false;
     const b = this.#budgets.get(key);
-    if (b === undefined) return false;
+    if (b === undefined || (b.group.kind & REFUNDABLE) === 0) return false;
     const t = now > b.last ? now : b.last;
     const edge = t - b.group.windowMs;
     const log = b.log;
@@ -359,11 +372,11 @@ export class MemoryStore implements SyncStore {
 
   #lookup(r: BudgetRequest): Budget | undefined {
     const b = this.#budgets.get(r.key);
-    if (b !== undefined && (b.group.windowMs !== r.windowMs || b.group.shared !== (r.shared === true))) {
+    if (b !== undefined && (b.group.windowMs !== r.windowMs || b.group.kind !== kindOf(r))) {
       // The same key under another window length or class (a custom caller; the engine's keys
       // name the window): the budget moves, and its log is judged by the new window from now on.
       this.#leave(b);
-      b.group = this.#group(r.windowMs, r.shared === true);
+      b.group = this.#group(r.windowMs, kindOf(r));
       b.group.add(b);
     }
     return b;
@@ -372,9 +385,8 @@ export class MemoryStore implements SyncStore {
   /** Counts a call that fits; returns the units used after it and its entry id. */
   #count(r: BudgetRequest, b: Budget | undefined, now: number, pinned: readonly (Budget | undefined)[] | undefined): { used: number; id: string } {
     if (b === undefined) {
-      const shared = r.shared === true;
-      if (this.#budgets.size >= this.maxKeys) this.#makeRoom(shared, now, pinned);
-      b = new Budget(r.key, this.#group(r.windowMs, shared), now, this.#ordinals);
+      if (this.#budgets.size >= this.maxKeys) this.#makeRoom(r.shared === true, now, pinned);
+      b = new Budget(r.key, this.#group(r.windowMs, kindOf(r)), now, this.#ordinals);
       b.units = r.cost;
       this.#budgets.set(r.key, b);
       b.group.add(b);
@@ -417,11 +429,11 @@ export class MemoryStore implements SyncStore {
     return { used, id: String(ordinal) };
   }
 
-  #group(windowMs: number, shared: boolean): Group {
-    const groups = this.#groups[shared ? 1 : 0];
+  #group(windowMs: number, kind: number): Group {
+    const groups = this.#groups[kind]!;
     let g = groups.get(windowMs);
     if (g === undefined) {
-      g = new Group(windowMs, shared);
+      g = new Group(windowMs, kind);
       groups.set(windowMs, g);
     }
     return g;
@@ -430,7 +442,7 @@ export class MemoryStore implements SyncStore {
   #leave(b: Budget): void {
     const g = b.group;
     g.remove(b);
-    if (g.size === 0) this.#groups[g.shared ? 1 : 0].delete(g.windowMs);
+    if (g.size === 0) this.#groups[g.kind]!.delete(g.windowMs);
   }
 
   #drop(b: Budget): void {
@@ -456,11 +468,13 @@ export class MemoryStore implements SyncStore {
         }
       }
     }
-    for (const cls of forShared ? [0, 1] : [0]) {
-      for (const g of this.#groups[cls]!.values()) {
-        let b = g.oldest();
-        if (b !== null && pinned?.includes(b)) b = g.oldest(b);
-        if (b !== null && !pinned?.includes(b) && (victim === null || b.last < victim.last)) victim = b;
+    for (const kinds of forShared ? [SESSION_KINDS, SHARED_KINDS] : [SESSION_KINDS]) {
+      for (const kind of kinds) {
+        for (const g of this.#groups[kind]!.values()) {
+          let b = g.oldest();
+          if (b !== null && pinned?.includes(b)) b = g.oldest(b);
+          if (b !== null && !pinned?.includes(b) && (victim === null || b.last < victim.last)) victim = b;
+        }
       }
       if (victim !== null) break;
     }

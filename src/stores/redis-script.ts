@@ -12,7 +12,8 @@
  *   or `refund`) the entries are `"<time>"`: the list's length is its total, entry i holds unit
  *   i + 1, and there is no header to rewrite.
  * - Otherwise the list is in the header form, rewritten so once for the life of the budget: item 0
- *   is `"#<units before the first entry>:<ordinal of the first entry>:<window>"`, then entries
+ *   is `"#<units before the first entry>:<ordinal of the first entry>:<window>:<1 if refundable>"`,
+ *   then entries
  *   `"<time>:<running total>"`. Running totals make the units inside the window one subtraction
  *   and the entry to wait for a binary search; the ordinal makes an entry's id (`"<ordinal>:<time>"`)
  *   a position, and the window lets a refund judge whether the entry has left it. A refunded entry
@@ -43,7 +44,7 @@ local function open(list)
   local head = redis.call('LRANGE', list, 0, HEAD - 1)
   local items = #head
   if items == HEAD then items = redis.call('LLEN', list) end
-  local b = { list = list, head = head, weighted = false, base = 0, first = 0, window = 0, count = items,
+  local b = { list = list, head = head, weighted = false, base = 0, first = 0, window = 0, count = items, refunds = false,
     max = 0, win = 0, cost = 0, refundable = false, t = 0, k = 0, used = 0, top = 0, before = 0, wait = 0, str = false }
   if items > 0 and byte(head[1], 1) == 35 then
     local h = head[1]
@@ -54,8 +55,14 @@ local function open(list)
       local c2 = find(h, ':', c1 + 1, true)
       b.base = tonumber(sub(h, 2, c1 - 1))
       if c2 then
+        local c3 = find(h, ':', c2 + 1, true)
         b.first = tonumber(sub(h, c1 + 1, c2 - 1))
-        b.window = tonumber(sub(h, c2 + 1))
+        if c3 then
+          b.window = tonumber(sub(h, c2 + 1, c3 - 1))
+          b.refunds = sub(h, c3 + 1) == '1'
+        else
+          b.window = tonumber(sub(h, c2 + 1))
+        end
       else
         b.first = tonumber(sub(h, c1 + 1))
       end
@@ -223,6 +230,9 @@ local function decide(k, a, reply)
     if cost > 0 then
       local list, t = b.list, b.t
       local stamp = stampOf(t)
+      -- The header says whether the budget's entries can be given back (its latest call's limit).
+      local flag = ':0'
+      if b.refundable then flag = ':1' end
       local ttl = ceil(t + b.win - now)
       if b.str then
         local keep = sub(b.str, 8 * b.k + 1)
@@ -243,7 +253,7 @@ local function decide(k, a, reply)
           if header then batch[#batch + 1] = stamp .. ':' .. format('%d', kept + cost) else batch[#batch + 1] = stamp end
           redis.call('RPUSH', list, unpack(batch))
           if header then
-            redis.call('LPUSH', list, '#0:0:' .. format('%d', b.win))
+            redis.call('LPUSH', list, '#0:0:' .. format('%d', b.win) .. flag)
             ids[i] = format('%d', kept) .. ':' .. stamp
           end
           redis.call('PEXPIRE', list, ttl)
@@ -268,10 +278,10 @@ local function decide(k, a, reply)
           if #batch > 0 then redis.call('RPUSH', list, unpack(batch)) end
           top = top - before
           before = 0
-          redis.call('LPUSH', list, '#0:' .. format('%d', b.first + b.k) .. ':' .. format('%d', b.win))
+          redis.call('LPUSH', list, '#0:' .. format('%d', b.first + b.k) .. ':' .. format('%d', b.win) .. flag)
         else
           redis.call('LTRIM', list, b.k + 1, -1)
-          redis.call('LPUSH', list, '#' .. format('%d', before) .. ':' .. format('%d', b.first + b.k) .. ':' .. format('%d', b.win))
+          redis.call('LPUSH', list, '#' .. format('%d', before) .. ':' .. format('%d', b.first + b.k) .. ':' .. format('%d', b.win) .. flag)
         end
         redis.call('RPUSH', list, stamp .. ':' .. format('%d', top + cost))
         ids[i] = format('%d', b.first + b.count) .. ':' .. stamp
@@ -288,7 +298,7 @@ local function decide(k, a, reply)
         end
         batch[#batch + 1] = stamp .. ':' .. format('%d', b.top + cost)
         redis.call('RPUSH', list, unpack(batch))
-        redis.call('LPUSH', list, '#' .. format('%d', b.k) .. ':' .. format('%d', b.k) .. ':' .. format('%d', b.win))
+        redis.call('LPUSH', list, '#' .. format('%d', b.k) .. ':' .. format('%d', b.k) .. ':' .. format('%d', b.win) .. flag)
         ids[i] = format('%d', b.count) .. ':' .. stamp
       else
         if b.k > 0 then redis.call('LTRIM', list, b.k, -1) end
@@ -298,7 +308,9 @@ local function decide(k, a, reply)
     end
   end
   if refundable then
-    for i = 1, n do reply[#reply + 1] = ids[i] end
+    for i = 1, n do
+      if budgets[i].refundable then reply[#reply + 1] = ids[i] else reply[#reply + 1] = '' end
+    end
   end
 end
 
@@ -338,7 +350,7 @@ for i = 1, #KEYS do
   -- Only a list in the header form holds refundable entries (a string-form budget never does).
   local b = { weighted = false }
   if ordinal and redis.call('TYPE', KEYS[i]).ok == 'list' then b = open(KEYS[i]) end
-  if ordinal and b.weighted and b.window > 0 and b.count > 0 then
+  if ordinal and b.weighted and b.refunds and b.window > 0 and b.count > 0 then
     local stamp = sub(id, sep + 1)
     local p = ordinal - b.first
     if p >= 0 and p < b.count and p == floor(p) then
