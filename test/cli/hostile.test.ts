@@ -67,6 +67,7 @@ describe("the CLI with hostile input", () => {
       "tools.json": [{ name: "get_run" }],
     });
     const r = toolgate(["check", "policy.json", "--tools", "tools.json", "--session", '{"id":"s","__proto__":"ada"}', "--json"], dir);
+    expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect((JSON.parse(r.stdout) as { tools: { bareCall: { outcome: string } }[] }).tools[0]!.bareCall.outcome).toBe("allow");
     const bad = toolgate(["check", "policy.json", "--tools", "tools.json", "--session", deep(10_000)], dir);
