@@ -149,6 +149,12 @@ async function main() {
       m.bounded && m.plateau,
       `size ≤ ${m.bound.toLocaleString("en")} at every sample (max ${m.maxSize.toLocaleString("en")}); heap ${m.plateau ? "flat" : "still growing"}; ${m.bytesPerKey.toFixed(0)} B per budget`,
     );
+    targets.add("MemoryStore ≤ 250 B per live budget (after 1,000,000)", m.bytesPerKey <= 250, `${m.bytesPerKey.toFixed(0)} B per budget`);
+    targets.add(
+      "MemoryStore ≤ 16 B per call inside its window",
+      m.bytesPerCall <= 16,
+      `${m.bytesPerCall.toFixed(1)} B per one-unit call (weighted: ${m.bytesPerWeightedCall.toFixed(1)} B)`,
+    );
   }
 
   targets.print(md);
