@@ -3,8 +3,9 @@
  *
  * Names come from a tiny alphabet (`a`, `b`, `/`, `~`) so that keys and patterns collide often,
  * and so that RFC 6901 escaping of `/` and `~` is exercised in every run. Limits are small (max
- * 1–3, windows of a few milliseconds) and the clock moves in small steps, sometimes backwards,
- * so that windows fill, slide and clamp within a short sequence. `when` schemas use only the
+ * 1–3 calls, or a few units with a `cost`; windows of a few milliseconds; shared ids; refunds)
+ * and the clock moves in small steps, now and then by fractions, sometimes backwards, so that
+ * windows fill, slide and clamp within a short sequence. `when` schemas use only the
  * subset of JSON Schema that `test/reference/reference.ts` evaluates by hand.
  */
 
@@ -58,10 +59,57 @@ export const window: fc.Arbitrary<LimitDocument["window"]> = fc.oneof(
 /** `per` as absent, "session", "global" or a JSON Pointer into the session. */
 export const per = fc.constantFrom(undefined, "session", "global", "/user", "/org/id");
 
-/** A limit with a small max. */
-export const limit: fc.Arbitrary<LimitDocument> = fc
-  .record({ max: fc.integer({ min: 1, max: 3 }), window, per })
-  .map(({ max, window: w, per: p }) => (p === undefined ? { max, window: w } : { max, window: w, per: p as LimitDocument["per"] }));
+/** Ids shared across tools: limits that name one agree on max, window and per (docs/spec.md §5). */
+const ID_LIMITS: Record<string, { max: number; window: LimitDocument["window"]; per?: LimitDocument["per"] }> = {
+  x: { max: 2, window: "10ms" },
+  y: { max: 3, window: 0.007, per: "global" },
+};
+
+/** Amounts exact to six places, and the ones that are not (for costs read from the arguments). */
+export const amount = fc.constantFrom<unknown>(0, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2, 0.000001, 0.123456, 3);
+const badAmount = fc.constantFrom<unknown>(-1, "1", null, 0.0000001, 1.0000001, true, Number.NaN, { v: 1 });
+
+/** A cost: a constant (at most `max`) or a pointer into the arguments. */
+function cost(max: number): fc.Arbitrary<LimitDocument["cost"]> {
+  return fc.oneof(
+    fc.constantFrom(0, 0.1, 0.25, 0.5, 1, 2, 1.5).map((c) => (c <= max ? c : max) as LimitDocument["cost"]),
+    fc.constantFrom("/n", "/m", "/o/v" as const),
+  );
+}
+
+/** A max for a limit with cost: a positive decimal of at most six places. */
+const costMax = fc.constantFrom(0.3, 0.5, 1, 1.5, 2, 2.5, 3, 0.000003);
+
+/**
+ * A limit with a small max: calls (max 1–3), or units (with a cost, max a decimal), now and then
+ * refundable, now and then with an id of {@link ID_LIMITS}.
+ */
+export const limit: fc.Arbitrary<LimitDocument> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ max: fc.integer({ min: 1, max: 3 }), window, per })
+      .map(({ max, window: w, per: p }) => (p === undefined ? { max, window: w } : { max, window: w, per: p as LimitDocument["per"] })),
+  },
+  {
+    weight: 2,
+    arbitrary: costMax.chain((max) =>
+      fc.record({ window, per, cost: cost(max) }).map(({ window: w, per: p, cost: c }) => {
+        const l: LimitDocument = { max, window: w, cost: c };
+        if (p !== undefined) l.per = p as LimitDocument["per"];
+        return l;
+      }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ id: fc.constantFrom("x", "y"), cost: fc.option(cost(2), { nil: undefined }) })
+      .map(({ id, cost: c }) => ({ id, ...ID_LIMITS[id]!, ...(c === undefined ? {} : { cost: c }) })),
+  },
+).chain((l) =>
+  fc.constantFrom<LimitDocument["refund"]>(undefined, undefined, "on_error", "never").map((refund) => (refund === undefined ? l : { ...l, refund })),
+);
 
 /** `rate_limit` as one limit or an array of one to three. */
 export const rateLimit = fc.oneof(limit, fc.array(limit, { minLength: 1, maxLength: 3 }));
@@ -142,8 +190,41 @@ export const policy: fc.Arbitrary<PolicyDocument> = fc
   .map(({ default: d, tools, limits }) => {
     const doc: Record<string, unknown> = { version: "1", default: d, tools };
     if (limits !== undefined) doc.limits = limits;
-    return doc as unknown as PolicyDocument;
+    return onceEach(doc) as unknown as PolicyDocument;
   });
+
+/**
+ * One call's limits (a rule's, then the policy's) name an id at most once (docs/spec.md §5): a
+ * generated repeat loses its id, which keeps the document valid and the limit in place.
+ */
+function onceEach(doc: Record<string, unknown>): Record<string, unknown> {
+  const copy = structuredClone(doc);
+  const policyIds = new Set<string>();
+  for (const l of (copy.limits as Record<string, unknown>[] | undefined) ?? []) {
+    if (typeof l.id !== "string") continue;
+    if (policyIds.has(l.id)) delete l.id;
+    else policyIds.add(l.id);
+  }
+  const limitsOf = (r: Record<string, unknown>) => {
+    const rl = r.rate_limit;
+    const list = (Array.isArray(rl) ? rl : rl === undefined ? [] : [rl]) as Record<string, unknown>[];
+    const seen = new Set(policyIds);
+    for (const l of list) {
+      if (typeof l.id !== "string") continue;
+      if (seen.has(l.id)) delete l.id;
+      else seen.add(l.id);
+    }
+  };
+  const visit = (r: unknown) => {
+    if (typeof r !== "object" || r === null) return;
+    const rule = r as Record<string, unknown>;
+    if (Array.isArray(rule.rules)) for (const c of rule.rules) limitsOf(c as Record<string, unknown>);
+    else limitsOf(rule);
+  };
+  visit(copy.default);
+  for (const r of Object.values(copy.tools as Record<string, unknown>)) visit(r);
+  return copy;
+}
 
 /** A session: two ids, and attributes for `per` in every usable and unusable form. */
 export const session = fc
@@ -159,8 +240,11 @@ export const session = fc
     return s as ToolCall["session"];
   });
 
+/** Argument values: the `when` scalars, amounts for costs, and amounts no cost accepts. */
+const argValue = fc.oneof({ weight: 3, arbitrary: scalar }, { weight: 3, arbitrary: amount }, { weight: 1, arbitrary: badAmount });
+
 const args = fc.option(
-  fc.record({ n: scalar, m: scalar }, { requiredKeys: [] }),
+  fc.record({ n: argValue, m: argValue, o: fc.oneof(argValue, fc.record({ v: argValue })) }, { requiredKeys: [] }),
   { freq: 4, nil: undefined },
 );
 const annotations = fc.constantFrom<Record<string, unknown> | undefined>(undefined, {}, { readOnlyHint: true }, { readOnlyHint: false });
@@ -186,12 +270,27 @@ export const malformedCall: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(null, 42, "call", []),
 );
 
-/** One step of a sequence: a call and how far the clock moves before it (sometimes backwards). */
+/**
+ * How far the clock moves: whole milliseconds, now and then with a fraction in eighths (as a
+ * `performance.now()` clock reads; eighths keep every sum exact, so a wait is the engine's
+ * rounding and not the test's), sometimes backwards.
+ */
+const whole = fc.integer({ min: 0, max: 8 });
+const fractional = fc.tuple(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 7 })).map(([ms, eighths]) => ms + eighths / 8);
+const forward = fc.oneof({ weight: 3, arbitrary: whole }, { weight: 1, arbitrary: fractional });
+const dt = avoid.has("backwards-clock")
+  ? forward
+  : fc.oneof({ weight: 9, arbitrary: forward }, { weight: 1, arbitrary: fc.integer({ min: -6, max: -1 }) });
+
+/**
+ * One step of a sequence: a call and how far the clock moves before it (sometimes backwards), or
+ * now and then a refund of the decision of an earlier step (`refund` counts back from this step:
+ * 1 is the step before), handed in as a JSON copy when `copy`.
+ */
 export const step = fc.record({
   call: fc.oneof({ weight: 19, arbitrary: call as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: malformedCall }),
-  dt: avoid.has("backwards-clock")
-    ? fc.integer({ min: 0, max: 8 })
-    : fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 1, arbitrary: fc.integer({ min: -6, max: -1 }) }),
+  dt,
+  refund: fc.option(fc.record({ back: fc.integer({ min: 1, max: 4 }), copy: fc.boolean() }), { freq: 4, nil: undefined }),
 });
 
 /** A call sequence of 1–30 steps. */

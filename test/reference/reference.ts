@@ -14,6 +14,14 @@
  *   `undefined`), `null` does not.
  * - A session attribute for `per` is read by JSON Pointer through own properties of plain
  *   objects only.
+ * - Amounts (`max` with `cost`, constant costs, costs read from the arguments) are exact decimals
+ *   with at most six fractional digits: this file reads each number's shortest decimal spelling
+ *   (`String(x)`, exponent forms included) digit by digit into a BigInt of micro-units, where the
+ *   engine scales by 1e6 and checks the round trip. Every budget is counted in micro-units here.
+ * - A budget is a list of counted entries `{ time, units, id }` plus its latest counted time; a
+ *   refund removes an entry while it is still in the window (judged at `max(now, latest)`), and
+ *   leaves the latest counted time where it was. A call of cost 0 counts nothing.
+ * - Budgets are identified by the limit's `id` (else its pointer), window, `per` and the value.
  */
 
 import type { Decision, PolicyDocument } from "toolgate";
@@ -25,12 +33,17 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 interface Limit {
   pointer: string;
+  /** `max` as written. */
   max: number;
   windowMs: number;
   per: string;
   /** The rule this limit belongs to, or null for the policy's `limits`. */
   ownReason: string | null;
   fromRule: boolean;
+  id: string | undefined;
+  /** `cost` as written, when the limit has one. */
+  cost: number | string | undefined;
+  refundable: boolean;
 }
 
 interface Chosen {
@@ -198,9 +211,42 @@ export function malformed(call: unknown): string | null {
   return null;
 }
 
-/** The value at a JSON Pointer in the session, through own properties of plain objects. */
-function attribute(session: Record<string, unknown>, pointer: string): unknown {
-  let cur: unknown = session;
+/** Micro-units in a unit. */
+const MICRO = 1_000_000n;
+
+/**
+ * The micro-units of `amount`, exactly, or null when it is not a finite number >= 0 with at most
+ * six decimal places. Reads the number's shortest decimal spelling: "0.1" → 100000n,
+ * "1e-7" → null, "1.5e+21" → 1500000000000000000000000000n.
+ */
+export function microOf(amount: unknown): bigint | null {
+  if (typeof amount !== "number" || !Number.isFinite(amount) || amount < 0) return null;
+  const m = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(amount));
+  if (m === null) throw new Error(`reference: cannot spell ${amount}`);
+  let digits = m[1]! + (m[2] ?? "");
+  let point = m[1]!.length + Number(m[3] ?? "0");
+  // Move the decimal point to six places after it, padding with zeros.
+  if (point < 0) {
+    digits = "0".repeat(-point) + digits;
+    point = 0;
+  }
+  if (digits.length < point) digits += "0".repeat(point - digits.length);
+  const whole = digits.slice(0, point);
+  const fraction = digits.slice(point).replace(/0+$/, "");
+  if (fraction.length > 6) return null;
+  return BigInt(whole === "" ? "0" : whole) * MICRO + BigInt(fraction.padEnd(6, "0"));
+}
+
+/** Micro-units as the number they spell in units: 200000n → 0.2. */
+export function unitsOf(micro: bigint): number {
+  const whole = micro / MICRO;
+  const fraction = (micro % MICRO).toString().padStart(6, "0");
+  return Number(`${whole}.${fraction}`);
+}
+
+/** The value at a JSON Pointer, through own properties of plain objects only. */
+function pointerValue(root: unknown, pointer: string): unknown {
+  let cur: unknown = root;
   for (const raw of pointer.split("/").slice(1)) {
     const token = unescapeToken(raw);
     if (!isPlainObject(cur) || !Object.hasOwn(cur, token)) return undefined;
@@ -212,33 +258,67 @@ function attribute(session: Record<string, unknown>, pointer: string): unknown {
 function perValue(limit: Limit, session: Record<string, unknown>): string | null {
   if (limit.per === "session") return `s:${session.id as string}`;
   if (limit.per === "global") return "g";
-  const v = attribute(session, limit.per);
+  const v = pointerValue(session, limit.per);
   if (typeof v === "string" && v !== "") return `a:string:${v}`;
   if (typeof v === "number" && Number.isFinite(v)) return `a:number:${v}`;
   return null;
 }
 
-/** The reference engine: one policy and its budgets (lists of counted times). */
+/** One counted call in a budget. */
+interface Entry {
+  time: number;
+  units: bigint;
+  id: number;
+}
+
+interface Budget {
+  entries: Entry[];
+  /** The latest counted time: it stays when an entry is refunded. */
+  latest: number;
+  windowMs: number;
+}
+
+/** What the reference keeps of a decision that counted refundable units. */
+interface Ticket {
+  entries: { key: string; id: number }[];
+}
+
+const tickets = new WeakMap<object, Ticket>();
+
+/** How many budget entries a reference decision's ticket names (0 when it has none). */
+export function ticketSize(decision: Decision): number {
+  return tickets.get(decision)?.entries.length ?? 0;
+}
+
+/** The reference engine: one policy and its budgets (lists of counted entries). */
 export class ReferenceEngine {
   readonly #doc: PolicyDocument;
-  readonly #budgets = new Map<string, number[]>();
+  readonly #budgets = new Map<string, Budget>();
+  #ids = 0;
 
   constructor(doc: PolicyDocument) {
     this.#doc = doc;
   }
 
-  #limitsOf(rule: Record<string, unknown>, base: string, reason: string | null): Limit[] {
-    const rl = rule.rate_limit as unknown;
-    if (rl === undefined) return [];
-    const list = Array.isArray(rl) ? rl : [rl];
-    return list.map((l: Record<string, unknown>, i: number) => ({
-      pointer: Array.isArray(rl) ? `${base}/rate_limit/${i}` : `${base}/rate_limit`,
+  #limit(l: Record<string, unknown>, pointer: string, reason: string | null, fromRule: boolean): Limit {
+    return {
+      pointer,
       max: l.max as number,
       windowMs: windowMs(l.window as number | string),
       per: (l.per as string | undefined) ?? "session",
       ownReason: reason,
-      fromRule: true,
-    }));
+      fromRule,
+      id: l.id as string | undefined,
+      cost: l.cost as number | string | undefined,
+      refundable: l.refund === "on_error",
+    };
+  }
+
+  #limitsOf(rule: Record<string, unknown>, base: string, reason: string | null): Limit[] {
+    const rl = rule.rate_limit as unknown;
+    if (rl === undefined) return [];
+    if (!Array.isArray(rl)) return [this.#limit(rl as Record<string, unknown>, `${base}/rate_limit`, reason, true)];
+    return rl.map((l: Record<string, unknown>, i: number) => this.#limit(l, `${base}/rate_limit/${i}`, reason, true));
   }
 
   #plain(rule: Record<string, unknown>, pointer: string): Chosen {
@@ -276,6 +356,13 @@ export class ReferenceEngine {
     return key === null ? "/default" : `/tools/${escapeToken(key)}`;
   }
 
+  /** Units in the budget's window at time `t`. */
+  static #used(b: Budget, t: number): bigint {
+    let used = 0n;
+    for (const e of b.entries) if (e.time > t - b.windowMs) used += e.units;
+    return used;
+  }
+
   /** Decides `call` at time `now`, counting it when allowed (unless `dryRun`). */
   decide(call: unknown, now: number, dryRun = false): Decision {
     const bad = malformed(call);
@@ -293,52 +380,73 @@ export class ReferenceEngine {
     if (chosen.action === "require_approval" && c.approved !== true) {
       return { outcome: "needs_approval", rule: chosen.pointer, reason: chosen.reason ?? GENERATED };
     }
-    const policyLimits: Limit[] = (this.#doc.limits ?? []).map((l, i) => ({
-      pointer: `/limits/${i}`,
-      max: l.max,
-      windowMs: windowMs(l.window),
-      per: l.per ?? "session",
-      ownReason: null,
-      fromRule: false,
-    }));
+    const policyLimits = (this.#doc.limits ?? []).map((l, i) => this.#limit(l as unknown as Record<string, unknown>, `/limits/${i}`, null, false));
     const limits = [...chosen.limits, ...policyLimits];
     if (limits.length === 0) return { outcome: "allow", rule: chosen.pointer };
 
+    // Step 4, stage by stage across every limit: per values, costs' validity, costs against max.
     const keys: string[] = [];
     for (const limit of limits) {
       const v = perValue(limit, session);
       if (v === null) return { outcome: "deny", rule: limit.pointer, reason: GENERATED, cause: "missing_attribute" };
-      keys.push(JSON.stringify([limit.pointer, v]));
+      keys.push(JSON.stringify([limit.id === undefined ? `at:${limit.pointer}` : `id:${limit.id}`, limit.windowMs, limit.per, v]));
+    }
+    const costs: bigint[] = [];
+    for (const limit of limits) {
+      const raw = limit.cost === undefined ? 1 : typeof limit.cost === "number" ? limit.cost : pointerValue(c.args ?? {}, limit.cost);
+      const micro = microOf(raw);
+      if (micro === null) return { outcome: "deny", rule: limit.pointer, reason: GENERATED, cause: "invalid_cost" };
+      costs.push(micro);
+    }
+    const maxes = limits.map((l) => microOf(l.max)!);
+    for (let i = 0; i < limits.length; i++) {
+      if (costs[i]! > maxes[i]!) return { outcome: "deny", rule: limits[i]!.pointer, reason: GENERATED, cause: "cost_exceeds_max" };
     }
 
-    const times: number[] = [];
-    const rooms: number[] = [];
+    const rooms: bigint[] = [];
     const waits: number[] = [];
     limits.forEach((limit, i) => {
-      const list = this.#budgets.get(keys[i]!) ?? [];
-      const latest = list.length > 0 ? list[list.length - 1]! : -Infinity;
-      const t = Math.max(now, latest);
-      const inWindow = list.filter((e) => e > t - limit.windowMs);
-      times.push(t);
-      if (inWindow.length < limit.max) {
-        rooms.push(limit.max - inWindow.length - 1);
+      const b = this.#budgets.get(keys[i]!) ?? { entries: [], latest: -Infinity, windowMs: limit.windowMs };
+      const t = Math.max(now, b.latest);
+      const used = ReferenceEngine.#used(b, t);
+      const cost = costs[i]!;
+      if (cost === 0n || used + cost <= maxes[i]!) {
+        rooms.push(maxes[i]! - used - cost);
         waits.push(0);
-      } else {
-        rooms.push(-1);
-        // The oldest entry that must leave the window for one more call to fit.
-        waits.push(inWindow[inWindow.length - limit.max]! + limit.windowMs - now);
+        return;
       }
+      rooms.push(-1n);
+      // The oldest entries leave first: wait for the one whose leaving makes room for `cost`.
+      let left = used;
+      for (const e of b.entries) {
+        if (e.time <= t - limit.windowMs) continue;
+        left -= e.units;
+        if (left + cost <= maxes[i]!) {
+          waits.push(Math.ceil(e.time + limit.windowMs - now));
+          return;
+        }
+      }
+      throw new Error("reference: no entry makes room, yet the cost is within max");
     });
 
     if (waits.every((w) => w === 0)) {
+      const decision: Decision = { outcome: "allow", rule: chosen.pointer, remaining: unitsOf(rooms.reduce((a, b) => (b < a ? b : a))) };
       if (!dryRun) {
-        limits.forEach((_, i) => {
-          const list = this.#budgets.get(keys[i]!) ?? [];
-          list.push(times[i]!);
-          this.#budgets.set(keys[i]!, list);
+        const ticket: Ticket = { entries: [] };
+        limits.forEach((limit, i) => {
+          const cost = costs[i]!;
+          if (cost === 0n) return;
+          const b = this.#budgets.get(keys[i]!) ?? { entries: [], latest: -Infinity, windowMs: limit.windowMs };
+          const t = Math.max(now, b.latest);
+          const id = this.#ids++;
+          b.entries.push({ time: t, units: cost, id });
+          b.latest = t;
+          this.#budgets.set(keys[i]!, b);
+          if (limit.refundable) ticket.entries.push({ key: keys[i]!, id });
         });
+        if (ticket.entries.length > 0) tickets.set(decision, ticket);
       }
-      return { outcome: "allow", rule: chosen.pointer, remaining: Math.min(...rooms) };
+      return decision;
     }
     let worst = 0;
     for (let i = 1; i < limits.length; i++) if (waits[i]! > waits[worst]!) worst = i;
@@ -348,8 +456,28 @@ export class ReferenceEngine {
       rule: limit.pointer,
       reason: limit.fromRule && limit.ownReason !== null ? limit.ownReason : GENERATED,
       retryAfterMs: waits[worst]!,
-      limit: { max: limit.max, windowMs: limit.windowMs, per: limit.per },
+      limit: { max: limit.max, windowMs: limit.windowMs, per: limit.per, ...(limit.cost === undefined ? {} : { cost: limit.cost }) },
     };
+  }
+
+  /**
+   * Gives back what `decision` (one of this reference's) counted in refundable budgets, at time
+   * `now`: each entry once, while it is still in its window. Whether anything was given back.
+   */
+  refund(decision: Decision, now: number): boolean {
+    const ticket = tickets.get(decision);
+    if (ticket === undefined) return false;
+    let given = false;
+    for (const { key, id } of ticket.entries) {
+      const b = this.#budgets.get(key);
+      if (b === undefined) continue;
+      const t = Math.max(now, b.latest);
+      const at = b.entries.findIndex((e) => e.id === id);
+      if (at < 0 || b.entries[at]!.time <= t - b.windowMs) continue;
+      b.entries.splice(at, 1);
+      given = true;
+    }
+    return given;
   }
 }
 
@@ -359,11 +487,17 @@ export function sameDecision(engine: Decision, reference: Decision): boolean {
   const r = reference as unknown as Record<string, unknown>;
   const keys = new Set([...Object.keys(e), ...Object.keys(r)]);
   for (const k of keys) {
+    if (k === "refund") continue;
     if (k === "reason" && r.reason === GENERATED) {
       if (typeof e.reason !== "string" || e.reason === "") return false;
       continue;
     }
     if (!jsonEqual(e[k] as Json, r[k] as Json)) return false;
   }
-  return true;
+  // A ticket is the engine's own data: it must be there exactly when the reference counted
+  // refundable units, as plain JSON naming one entry per such budget.
+  const size = ticketSize(reference);
+  if (size === 0) return !("refund" in e);
+  const t = e.refund as { namespace?: unknown; entries?: unknown } | undefined;
+  return isPlainObject(t) && typeof t.namespace === "string" && Array.isArray(t.entries) && t.entries.length === size;
 }

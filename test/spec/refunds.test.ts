@@ -216,6 +216,19 @@ describe("policy.refund", () => {
   });
 });
 
+describe("dry runs of refundable limits", () => {
+  // docs/spec.md §2: peek answers what decide would answer, counting nothing (so with no ticket:
+  // nothing was counted to give back); explain is the same dry run. The store contract lets a dry
+  // run answer without entry ids.
+  it("peek and explain answer as decide would, without a ticket", async () => {
+    const policy = compile(refundable);
+    expect(await policy.peek(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
+    expect((await policy.explain(call("mixed"))).decision).toEqual({ outcome: "allow", rule: "/tools/mixed", remaining: 0 });
+    expect(policy.decideSync(call("t"))).toMatchObject({ outcome: "allow", refund: expect.any(Object) });
+    expect(await policy.peek(call("t"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/t/rate_limit" });
+  });
+});
+
 describe("a refundable limit needs a store that refunds", () => {
   const noRefund: Store = { synchronous: true, consume: (r) => ({ allowed: true, remaining: r.budgets.map(() => 0) }) };
   it.each([
