@@ -4,9 +4,11 @@
  *
  * 1. The engine against the reference evaluator (test/property/differential.test.ts) on
  *    1,000,000 cases. A case is one generated (policy, call sequence) pair; each sequence has
- *    1–30 calls, so a run decides about 15 million calls. Set TOOLGATE_FUZZ_CASES to change it.
+ *    1–30 steps (calls, with refunds of earlier decisions interleaved; costs, shared ids and
+ *    fractional clock readings in the policies and calls). Set TOOLGATE_FUZZ_CASES to change it.
  *    The same file checks `peek` against the reference's dry run on a hundredth as many cases.
- * 2. The exact-window property (test/property/window.test.ts) on 100,000 scenarios.
+ * 2. The exact-window properties (test/property/window.test.ts) on 100,000 scenarios each: in
+ *    calls, and in units with costs and refunds interleaved.
  * 3. MemoryStore against RedisStore (test/redis/equivalence.test.ts, when present) on 10,000
  *    sequences (TOOLGATE_FUZZ_SEQUENCES).
  *
@@ -68,7 +70,7 @@ const results = [
   run(`engine vs reference: ${cases.toLocaleString("en")} (policy, sequence) cases`, "test/property/differential.test.ts", {
     TOOLGATE_FUZZ_RUNS: String(cases),
   }),
-  run(`exact sliding window: ${windows.toLocaleString("en")} scenarios`, "test/property/window.test.ts", { TOOLGATE_FUZZ_RUNS: String(windows) }),
+  run(`exact sliding window, in calls and in units: ${windows.toLocaleString("en")} scenarios each`, "test/property/window.test.ts", { TOOLGATE_FUZZ_RUNS: String(windows) }),
 ];
 if (existsSync(new URL("../test/redis/equivalence.test.ts", import.meta.url))) {
   const env = { TOOLGATE_FUZZ_SEQUENCES: String(sequences) };
