@@ -20,7 +20,7 @@ import { describeValue, quoteName } from "../../shared/text.js";
 export const MAX_PATH_LENGTH = 65_536;
 
 /** A value that can be judged, resolved; or why it cannot be judged (words for `explain`). */
-export type ResolvedPath = { ok: true; path: string } | { ok: false; why: string };
+type ResolvedPath = { ok: true; path: string } | { ok: false; why: string };
 
 /**
  * Resolves `.`, `..` and repeated `/` lexically: `..` above `/` stays at `/`, a trailing `/`
@@ -28,7 +28,7 @@ export type ResolvedPath = { ok: true; path: string } | { ok: false; why: string
  * an empty or relative path, NUL or `\` anywhere, a value longer than {@link MAX_PATH_LENGTH}.
  * Percent-escapes are names, not escapes: `%2e%2e` is a file of that name.
  */
-export function resolvePath(value: unknown): ResolvedPath {
+function resolvePath(value: unknown): ResolvedPath {
   if (typeof value !== "string")
     return { ok: false, why: `must be a string naming an absolute path (got ${describeValue(value)})` };
   if (value.length > MAX_PATH_LENGTH) {
@@ -53,7 +53,7 @@ export function resolvePath(value: unknown): ResolvedPath {
  * `..` in a policy is almost always a mistake, so it is an error rather than resolved.
  * @returns the normalised path, or the message for the policy author.
  */
-export function listedPath(item: unknown): { ok: true; path: string } | { ok: false; message: string } {
+function listedPath(item: unknown): { ok: true; path: string } | { ok: false; message: string } {
   if (typeof item !== "string") return { ok: false, message: `must be an absolute path, got ${describeValue(item)}` };
   if (item === "") return { ok: false, message: "must be an absolute path, got an empty string" };
   if (item.length > MAX_PATH_LENGTH)
@@ -111,7 +111,7 @@ function nameList(roots: readonly string[], or: string): string {
  * whole-segment prefix. Cost per value: one pass over it, plus one comparison per root.
  * @throws Error when the value is invalid (only reachable when the meta-schema was bypassed).
  */
-export function compilePathWithin(schema: unknown): DataValidateFunction {
+function compilePathWithin(schema: unknown): DataValidateFunction {
   const issues = pathWithinIssues(schema);
   if (issues.length > 0) throw new Error(`pathWithin${issues[0]!.at}: ${issues[0]!.message}`);
   const roots = [...new Set(listOf(schema).map((item) => (listedPath(item) as { path: string }).path))];

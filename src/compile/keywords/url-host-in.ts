@@ -16,7 +16,7 @@ import { describeValue, quoteName } from "../../shared/text.js";
 export const MAX_URL_LENGTH = 65_536;
 
 /** The host of a value, normalised; or why the value cannot be judged (words for `explain`). */
-export type UrlHost = { ok: true; host: string } | { ok: false; why: string };
+type UrlHost = { ok: true; host: string } | { ok: false; why: string };
 
 /** The WHATWG parser's answer, or undefined when it rejects the text. */
 function parse(text: string): URL | undefined {
@@ -37,7 +37,7 @@ function hasEmptyLabel(host: string): boolean {
  * The host a value's URL goes to: the parser's `hostname` (lower case, punycode, IPv4 in
  * dotted decimal, IPv6 in brackets) without one trailing dot. The port does not count.
  */
-export function urlHost(value: unknown): UrlHost {
+function urlHost(value: unknown): UrlHost {
   if (typeof value !== "string")
     return { ok: false, why: `must be a string holding a URL (got ${describeValue(value)})` };
   if (value.length > MAX_URL_LENGTH)
@@ -52,14 +52,17 @@ export function urlHost(value: unknown): UrlHost {
   }
   const name = url.hostname;
   const host = name.endsWith(".") ? name.slice(0, -1) : name;
-  if (host === "" || hasEmptyLabel(host))
+  if (host === "" || hasEmptyLabel(host)) {
     return { ok: false, why: `must name a host without empty labels (got ${quoteName(name)})` };
+  }
   return { ok: true, host };
 }
 
 /** One listed host, normalised: exact, or `*.` (any subdomain of `host`, not `host` itself). */
-export interface ListedHost {
+interface ListedHost {
+  /** As the URL parser normalises it, without a trailing dot. */
   host: string;
+  /** Written with a leading `*.`: matches the subdomains of `host`. */
   subdomains: boolean;
 }
 
@@ -70,7 +73,7 @@ const IPV4 = /^\d+\.\d+\.\d+\.\d+$/;
  * `http://<host>/`, which must be the host alone (no port, path, query, fragment or user info).
  * @returns the normalised host, or the message for the policy author.
  */
-export function listedHost(item: unknown): { ok: true; listed: ListedHost } | { ok: false; message: string } {
+function listedHost(item: unknown): { ok: true; listed: ListedHost } | { ok: false; message: string } {
   if (typeof item !== "string") return { ok: false, message: `must be a host name, got ${describeValue(item)}` };
   if (item === "") return { ok: false, message: "must be a host name, got an empty string" };
   if (item.length > 1024) return { ok: false, message: "must be at most 1024 characters long" };
@@ -84,6 +87,7 @@ export function listedHost(item: unknown): { ok: true; listed: ListedHost } | { 
   // The parser drops tabs and newlines and trims spaces: the author meant something else.
   if (/[\u0000-\u0020\u007f]/.test(rest)) return bad("must not contain spaces or control characters");
   if (rest.startsWith("[") ? !rest.endsWith("]") : rest.includes(":")) {
+    if (rest.startsWith("[") && !rest.includes("]:")) return bad("is not a host the URL parser accepts");
     return rest.startsWith("[") || rest.indexOf(":") === rest.lastIndexOf(":")
       ? bad("must be a host without a port (the port does not count)")
       : bad("must write an IPv6 address in brackets, without a port ([::1])");
@@ -94,8 +98,9 @@ export function listedHost(item: unknown): { ok: true; listed: ListedHost } | { 
   const host = name.endsWith(".") ? name.slice(0, -1) : name;
   if (host === "" || hasEmptyLabel(host)) return bad("must not have empty labels");
   if (host.includes("*")) return bad('may hold "*" only as a leading "*." (any subdomain)');
-  if (subdomains && (IPV4.test(host) || host.startsWith("[")))
+  if (subdomains && (IPV4.test(host) || host.startsWith("["))) {
     return bad('must have a domain name after "*.", not an IP address');
+  }
   return { ok: true, listed: { host, subdomains } };
 }
 
@@ -134,7 +139,7 @@ function nameList(names: readonly string[]): string {
  * `.suffix`es. Cost per value: the URL parser's one pass, plus one comparison per suffix.
  * @throws Error when the value is invalid (only reachable when the meta-schema was bypassed).
  */
-export function compileUrlHostIn(schema: unknown): DataValidateFunction {
+function compileUrlHostIn(schema: unknown): DataValidateFunction {
   const issues = urlHostInIssues(schema);
   if (issues.length > 0) throw new Error(`urlHostIn${issues[0]!.at}: ${issues[0]!.message}`);
   const listed = listOf(schema).map((item) => (listedHost(item) as { listed: ListedHost }).listed);
