@@ -14,16 +14,6 @@ export const MAX_TOOL_NAME = 128;
 
 const objectProto = Object.prototype;
 
-/** The fields of a well-formed call, read once. */
-export interface CallFields {
-  readonly tool: string;
-  readonly args: Record<string, unknown> | undefined;
-  readonly session: Record<string, unknown>;
-  readonly id: string;
-  readonly annotations: Record<string, unknown> | undefined;
-  readonly approved: boolean | undefined;
-}
-
 /** What is wrong with a malformed call. */
 export const enum Malformed {
   NotObject,
@@ -70,42 +60,40 @@ export interface SeenCall {
 }
 
 /**
- * Reads and checks a call. `seen`, when given, receives each field as it is read (for
- * observers). Throws only what a getter or proxy trap throws; the engine turns that into a
- * malformed call.
+ * The call itself, checked before its fields are read: an object whose prototype is
+ * `Object.prototype` or `null`. What is wrong, or `null`.
  */
-export function readCall(call: unknown, seen: SeenCall | null): CallFields | MalformedCall {
+export function checkCallObject(call: unknown): MalformedCall | null {
   if (typeof call !== "object" || call === null) return malformed(Malformed.NotObject, undefined, `the call is ${describeValue(call)}`);
   const proto = Object.getPrototypeOf(call) as unknown;
   if (proto !== objectProto && proto !== null) {
     return malformed(Malformed.NotPlain, undefined, `the call is ${describeValue(call)}, not a plain object`);
   }
-  // Enumerable keys, own or inherited (from a polluted Object.prototype): only the five names,
-  // and only as the call's own. Non-enumerable own fields are read by name below, so an `args`
-  // made with defineProperty is decided on, as the host will pass it on.
-  for (const key in call) {
-    if (key !== "tool" && key !== "session" && key !== "args" && key !== "annotations" && key !== "approved") {
-      return hasOwn.call(call, key)
-        ? malformed(Malformed.Unknown, SUGGEST[key] === undefined ? undefined : key, `unknown field ${JSON.stringify(key.slice(0, 200))}`)
-        : malformed(Malformed.Inherited, undefined, `inherited field ${JSON.stringify(key.slice(0, 200))}`);
-    }
-    if (!hasOwn.call(call, key)) return malformed(Malformed.Inherited, key, `inherited field "${key}"`);
-  }
-  // Every field is read once, before any is judged, so observers see the whole call even when
-  // it is malformed.
-  const c = call as SeenCall;
-  const tool = hasOwn.call(c, "tool") ? c.tool : undefined;
-  const session = hasOwn.call(c, "session") ? c.session : undefined;
-  const args = hasOwn.call(c, "args") ? c.args : undefined;
-  const annotations = hasOwn.call(c, "annotations") ? c.annotations : undefined;
-  const approved = hasOwn.call(c, "approved") ? c.approved : undefined;
-  if (seen !== null) {
-    seen.tool = tool;
-    if (session !== undefined) seen.session = session;
-    if (args !== undefined) seen.args = args;
-    if (annotations !== undefined) seen.annotations = annotations;
-    if (approved !== undefined) seen.approved = approved;
-  }
+  return null;
+}
+
+/** A key of the call that is not one of its five fields: unknown if own, else inherited. */
+export function strayField(call: object, key: string): MalformedCall {
+  return hasOwn.call(call, key)
+    ? malformed(Malformed.Unknown, SUGGEST[key] === undefined ? undefined : key, `unknown field ${JSON.stringify(key.slice(0, 200))}`)
+    : malformed(Malformed.Inherited, undefined, `inherited field ${JSON.stringify(key.slice(0, 200))}`);
+}
+
+/** A field seen among the enumerable keys that is not the call's own (a polluted prototype). */
+export function inheritedField(name: string): MalformedCall {
+  return malformed(Malformed.Inherited, name, `inherited field "${name}"`);
+}
+
+/**
+ * Checks the fields the engine read; what is wrong, or the session's id (read here, once).
+ */
+export function checkFields(
+  tool: unknown,
+  session: unknown,
+  args: unknown,
+  annotations: unknown,
+  approved: unknown,
+): MalformedCall | string {
   if (typeof tool !== "string" || tool.length === 0) return malformed(Malformed.Tool, "tool", `"tool" is ${describeValue(tool)}`);
   if (tool.length > MAX_TOOL_NAME) return malformed(Malformed.ToolTooLong, "tool", `"tool" has ${tool.length} characters`);
   if (typeof session !== "object" || session === null || Array.isArray(session)) {
@@ -120,14 +108,7 @@ export function readCall(call: unknown, seen: SeenCall | null): CallFields | Mal
   if (approved !== undefined && typeof approved !== "boolean") {
     return malformed(Malformed.Approved, "approved", `"approved" is ${describeValue(approved)}`);
   }
-  return {
-    tool,
-    args: args as Record<string, unknown> | undefined,
-    session: session as Record<string, unknown>,
-    id,
-    annotations: annotations as Record<string, unknown> | undefined,
-    approved: approved as boolean | undefined,
-  };
+  return id;
 }
 
 function isPlain(v: unknown): v is Record<string, unknown> {

@@ -25,7 +25,7 @@ import type {
 } from "../types.js";
 import { readAnswer } from "./answer.js";
 import { budgetsFor } from "./budgets.js";
-import { MalformedCall, readCall, type SeenCall } from "./call.js";
+import { checkCallObject, checkFields, inheritedField, MalformedCall, strayField, type SeenCall } from "./call.js";
 import { choose, EMPTY } from "./choose.js";
 import { detailOf, malformedDecision, StoreFault, storeFailure, unreadableDecision } from "./refusals.js";
 import { allRules, mayAllow, reachable, summarise } from "./rules.js";
@@ -72,18 +72,64 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
 
   /** Everything before the store. `trace` is filled only by `explain`, `seen` only for observers. */
   function evaluate(call: unknown, dryRun: boolean, trace: Trace | null, seen: SeenCall | null): Decision | BudgetCheck {
-    const f = readCall(call, seen);
-    if (f instanceof MalformedCall) return malformedDecision(f);
-    const t = names.resolve(f.tool);
+    const notPlain = checkCallObject(call);
+    if (notPlain !== null) return malformedDecision(notPlain);
+    // The call's fields are read here, once each, into locals (docs/spec.md, "Evaluation", step
+    // 1): as own properties by name, enumerable or not, so the engine never decides on less than
+    // the host will pass on. One pass over the enumerable keys refuses any other key; for-in also
+    // yields keys inherited from a polluted Object.prototype, so a field seen there must be own,
+    // and a field not seen may still be an own non-enumerable one. Locals, not a record: a getter
+    // may decide another call meanwhile. The checks and their words live in call.ts.
+    const c = call as SeenCall;
+    let seenKeys = 0;
+    for (const key in c) {
+      if (key === "tool") seenKeys |= 1;
+      else if (key === "session") seenKeys |= 2;
+      else if (key === "args") seenKeys |= 4;
+      else if (key === "annotations") seenKeys |= 8;
+      else if (key === "approved") seenKeys |= 16;
+      else return malformedDecision(strayField(c, key));
+    }
+    let tool: unknown;
+    let session: unknown;
+    let args: unknown;
+    let annotations: unknown;
+    let approved: unknown;
+    if (hasOwn.call(c, "tool")) tool = c.tool;
+    else if ((seenKeys & 1) !== 0) return malformedDecision(inheritedField("tool"));
+    if (hasOwn.call(c, "session")) session = c.session;
+    else if ((seenKeys & 2) !== 0) return malformedDecision(inheritedField("session"));
+    if ((seenKeys & 4) !== 0 || c.args !== undefined) {
+      if (hasOwn.call(c, "args")) args = c.args;
+      else if ((seenKeys & 4) !== 0) return malformedDecision(inheritedField("args"));
+    }
+    if ((seenKeys & 8) !== 0 || c.annotations !== undefined) {
+      if (hasOwn.call(c, "annotations")) annotations = c.annotations;
+      else if ((seenKeys & 8) !== 0) return malformedDecision(inheritedField("annotations"));
+    }
+    if ((seenKeys & 16) !== 0 || c.approved !== undefined) {
+      if (hasOwn.call(c, "approved")) approved = c.approved;
+      else if ((seenKeys & 16) !== 0) return malformedDecision(inheritedField("approved"));
+    }
+    if (seen !== null) {
+      seen.tool = tool;
+      if (session !== undefined) seen.session = session;
+      if (args !== undefined) seen.args = args;
+      if (annotations !== undefined) seen.annotations = annotations;
+      if (approved !== undefined) seen.approved = approved;
+    }
+    const id = checkFields(tool, session, args, annotations, approved);
+    if (id instanceof MalformedCall) return malformedDecision(id);
+    const t = names.resolve(tool as string);
     if (trace !== null) {
       trace.steps.push({
         path: t.pointer,
         message: t === plan.fallback ? "no key of tools matches the name: the default decides" : "governs this tool name",
       });
     }
-    const rule = t.rule ?? choose(plan, t, { args: f.args ?? EMPTY, session: f.session, annotations: f.annotations ?? EMPTY }, trace);
+    const rule = t.rule ?? choose(plan, t, { args: args ?? EMPTY, session: session as Record<string, unknown>, annotations: annotations ?? EMPTY }, trace);
     // Decisions that depend only on the rule were built once at compile time (frozen, shared).
-    if (rule.effect === Effect.Deny || (rule.effect === Effect.Approval && f.approved !== true)) return rule.refused;
+    if (rule.effect === Effect.Deny || (rule.effect === Effect.Approval && approved !== true)) return rule.refused;
     if (rule.limits.length === 0) return rule.allowed;
     if (trace !== null) {
       for (const l of rule.limits) {
@@ -91,7 +137,7 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
         trace.steps.push({ path: l.pointer, message: `limit applies: ${l.describe}` });
       }
     }
-    const budgets = budgetsFor(rule, f.session, f.id, f.args);
+    const budgets = budgetsFor(rule, session as Record<string, unknown>, id, args as Record<string, unknown> | undefined);
     if (!Array.isArray(budgets)) return budgets;
     let now: number;
     try {
@@ -103,7 +149,7 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
     if (typeof now !== "number" || !Number.isFinite(now)) {
       return storeFailure(rule, StoreFault.Failed, `the clock returned ${describeValue(now)}, not a time in milliseconds`, false);
     }
-    return new BudgetCheck(rule, f.tool, { namespace, budgets, now, dryRun });
+    return new BudgetCheck(rule, tool as string, { namespace, budgets, now, dryRun });
   }
 
   // An ill-formed answer fails open only from an asynchronous store (answer.ts says why).
