@@ -243,6 +243,42 @@ describe("numbers", () => {
     expect(judge({ version: "1", default: "deny", tools: { t: { rate_limit: limit } } }).issues.map((i) => i.path)).toContain(`/tools/t/rate_limit/${field}`);
   });
 
+  // docs/spec.md §5: amounts are exact to six places and at most a billion; a constant cost is
+  // never above its max.
+  it.each([
+    ["cost", Number.NaN], ["cost", Number.POSITIVE_INFINITY], ["cost", 1e21], ["cost", 2 ** 53], ["cost", 1e-300], ["cost", -1e-300],
+    ["cost", 0.1 + 0.2], ["cost", ""], ["cost", "~"], ["cost", "/a~2"], ["cost", {}], ["cost", []],
+    ["max", 1e-7], ["max", 1e21], ["max", 0.1 + 0.2],
+  ])("rejects %s = %s in a limit with cost", (field, value) => {
+    const limit: Record<string, unknown> = { max: 1_000, window: 1, cost: 1, [field]: value };
+    expect(judge({ version: "1", default: "deny", tools: { t: { rate_limit: limit } } }).issues.map((i) => i.path)).toContain(`/tools/t/rate_limit/${field}`);
+  });
+
+  it.each([
+    ["id", ""], ["id", "x".repeat(129)], ["id", "x".repeat(1_000_000)], ["id", 1], ["id", null], ["id", { toString: "x" }],
+    ["refund", "always"], ["refund", true], ["refund", "ON_ERROR"], ["refund", ["on_error"]],
+  ])("rejects %s = %j in a limit", (field, value) => {
+    const limit: Record<string, unknown> = { max: 1, window: 1, [field]: value };
+    const { issues } = judge({ version: "1", default: "deny", tools: { t: { rate_limit: limit } } });
+    expect(issues.map((i) => i.path)).toContain(`/tools/t/rate_limit/${field}`);
+    for (const i of issues) expect(i.message.length).toBeLessThan(2_000);
+  });
+
+  it("compiles 10,000 limits sharing one id", () => {
+    const same = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`t${i}`, { rate_limit: { id: "all", max: 5, window: 1 } }]));
+    expect(judge({ version: "1", default: "deny", tools: same }).valid).toBe(true);
+  });
+
+  // Each issue about disagreeing ids must stay short: a message that lists every member makes the
+  // issues quadratic in the document (10,000 such limits take gigabytes and crash the process), so
+  // this case stays at 300 members, enough to break the 2,000-character bound that judge() keeps.
+  it("reports limits sharing an id that disagree with issues of bounded length", () => {
+    const differ = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`t${i}`, { rate_limit: { id: "all", max: i + 1, window: 1 } }]));
+    const { issues } = judge({ version: "1", default: "deny", tools: differ });
+    expect(issues.length).toBeGreaterThan(0);
+    expect(issues.every((i) => i.code === "conflict")).toBe(true);
+  });
+
   it("rejects NaN and Infinity inside a when schema, where JSON could not hold them", () => {
     for (const v of [Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(judge({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { const: v } } }] } } }).valid).toBe(false);
