@@ -3,7 +3,7 @@
  * SDK line, and its tool list trimmed to what the session may call (docs/spec.md, section 8).
  */
 
-import type { AllowDecision, Decision, NeedsApprovalDecision, Policy, Session, ToolCall } from "toolgate";
+import type { AllowDecision, Decision, DenyDecision, NeedsApprovalDecision, Policy, Session, ToolCall } from "toolgate";
 import { isPlainObject } from "../shared/objects.js";
 import { quoteName } from "../shared/text.js";
 import { argumentsRead } from "./approval-message.js";
@@ -105,6 +105,17 @@ const guarded = new WeakSet<object>();
  * ```
  */
 export function guardServer<S extends GuardableServer>(server: S, policy: Policy, options: GuardServerOptions = {}): S {
+  return guardServerWith(server, policy, options, {});
+}
+
+/** What the proxy adds to a guard: refusals of its own, decided before the policy is asked. */
+export interface GuardHooks {
+  /** A refusal for a call of `tool` that must not reach the policy (a changed tool definition). */
+  refuseTool?: (tool: string) => DenyDecision | undefined;
+}
+
+/** {@link guardServer} with the proxy's hooks (not exported from `toolgate/mcp`). */
+export function guardServerWith<S extends GuardableServer>(server: S, policy: Policy, options: GuardServerOptions, hooks: GuardHooks): S {
   const low = lowLevel(server);
   if (typeof policy !== "object" || policy === null || typeof policy.decide !== "function" || typeof policy.mayAllow !== "function") {
     throw new TypeError("guardServer: policy must be a compiled policy (from compilePolicy)");
@@ -167,6 +178,8 @@ export function guardServer<S extends GuardableServer>(server: S, policy: Policy
         reason: "The tool's annotations could not be read from the server's own tool list, so the call was refused.",
       });
     }
+    const own = typeof tool === "string" ? hooks.refuseTool?.(tool) : undefined;
+    if (own !== undefined) return refusalResult(own);
     let args: unknown = params.arguments;
     if (isPlainObject(args)) {
       // The tool gets the arguments the policy decided on: a copy, read once.

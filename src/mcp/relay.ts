@@ -1,14 +1,21 @@
 /**
- * The relay behind `toolgate proxy`: an SDK `Server` that offers downstream whatever a connected
- * upstream SDK `Client` offers, request for request, with the policy enforced by
- * {@link guardServer} on `tools/call` and `tools/list`.
+ * The relay behind `toolgate proxy`: an SDK `Server` per downstream client that offers it
+ * whatever the one upstream SDK `Client` offers, request for request, with the policy enforced
+ * by {@link guardServer} on `tools/call` and `tools/list`, and the upstream's tool definitions
+ * pinned (see pins.ts).
+ *
+ * One upstream connection serves every downstream client of a proxy: the relay is built per
+ * downstream client on a connected upstream, so a second downstream transport (HTTP) adds
+ * relays, not upstreams.
  *
  * The SDK is passed in, loaded by the caller with `import()`, so that this module costs nothing
  * to those who never run the proxy and the package never needs the SDK to load.
  */
 
 import type { Policy } from "toolgate";
-import { guardServer, type GuardServerOptions } from "./guard-server.js";
+import { quoteName } from "../shared/text.js";
+import { guardServerWith, type GuardServerOptions } from "./guard-server.js";
+import type { ToolPins } from "./pins.js";
 import type { Server } from "./sdk.js";
 
 /** The parts of `@modelcontextprotocol/sdk` the relay uses, as loaded by {@link loadSdk}. */
@@ -44,8 +51,20 @@ export async function loadSdk(): Promise<Sdk> {
   }
 }
 
-/** What the relay's upstream client tells the upstream server it can do: it relays them downstream. */
-export const RELAY_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {} }, roots: { listChanged: true } };
+/**
+ * What the relay's upstream client tells the upstream server it can do: exactly what the
+ * downstream client declared of the requests a server makes of its client (sampling,
+ * elicitation, roots), which the relay passes on to it — nothing it did not declare.
+ */
+export function relayClientCapabilities(downstream: unknown): Record<string, unknown> {
+  const declared = (typeof downstream === "object" && downstream !== null ? downstream : {}) as Record<string, unknown>;
+  const capabilities: Record<string, unknown> = {};
+  for (const key of ["sampling", "elicitation", "roots"]) {
+    const value = declared[key];
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) capabilities[key] = JSON.parse(JSON.stringify(value)) as unknown;
+  }
+  return capabilities;
+}
 
 /**
  * Relayed requests wait as long as the downstream client does: it cancels (which is relayed)
@@ -53,15 +72,29 @@ export const RELAY_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}
  */
 const RELAY_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
+/** Options of {@link relayServer}. */
+export interface RelayOptions {
+  /** The upstream's pinned tool definitions; without it, definitions are not pinned. */
+  pins?: ToolPins;
+  /**
+   * What the upstream client declared (see {@link relayClientCapabilities}): the upstream's
+   * requests of these kinds are relayed downstream.
+   * @default none: the upstream's requests of its client are refused
+   */
+  clientCapabilities?: Record<string, unknown>;
+}
+
 /**
  * Builds the downstream server for a connected upstream `client`: the upstream's name, version,
- * instructions and capabilities (less tasks and experimental ones, which are not relayed), its
- * requests and notifications relayed both ways, and `policy` enforced on tools.
+ * instructions and capabilities (less experimental ones, which are not relayed), its requests
+ * and notifications relayed both ways, `policy` enforced on tools, and tools whose definitions
+ * changed since they were pinned hidden and refused (`cause: "tool_changed"`).
  */
-export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: GuardServerOptions = {}): Server {
+export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: GuardServerOptions = {}, relayOptions: RelayOptions = {}): Server {
   const T = sdk.types;
   const upstream = client.getServerCapabilities() ?? {};
-  const { tasks: _tasks, experimental: _experimental, ...capabilities } = upstream;
+  const { experimental: _experimental, ...capabilities } = upstream;
+  const pins = relayOptions.pins;
   const info = client.getServerVersion() ?? { name: "upstream", version: "0.0.0" };
   const instructions = client.getInstructions();
   const server = new sdk.Server(
@@ -76,12 +109,19 @@ export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: G
   let nextToken = 0;
 
   // Each relayed request is sent upstream as it came, with the downstream's cancellation.
-  const relay = <Q extends { method: string; params?: unknown }>(requestSchema: Parameters<Server["setRequestHandler"]>[0], resultSchema: Parameters<Client["request"]>[1]) =>
+  type ResultSchema = Parameters<Client["request"]>[1];
+  const relay = <Q extends { method: string; params?: unknown }>(
+    requestSchema: Parameters<Server["setRequestHandler"]>[0],
+    resultSchema: ResultSchema | ((params: Record<string, unknown> | undefined) => ResultSchema),
+    review?: (result: never) => unknown,
+  ) =>
     server.setRequestHandler(requestSchema, async (request: Q, extra) => {
       const params = request.params as { _meta?: { progressToken?: string | number } } | undefined;
+      const schema = typeof resultSchema === "function" ? resultSchema(params as Record<string, unknown> | undefined) : resultSchema;
+      const done = (result: unknown): never => (review === undefined ? result : review(result as never)) as never;
       const token = params?._meta?.progressToken;
       if (token === undefined) {
-        return (await client.request({ method: request.method, params } as Parameters<Client["request"]>[0], resultSchema, { signal: extra.signal, timeout: RELAY_TIMEOUT_MS })) as never;
+        return done(await client.request({ method: request.method, params } as Parameters<Client["request"]>[0], schema, { signal: extra.signal, timeout: RELAY_TIMEOUT_MS }));
       }
       const upstreamToken = `toolgate-proxy-${nextToken++}`;
       progressRoutes.set(upstreamToken, (progress) => {
@@ -89,19 +129,32 @@ export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: G
       });
       try {
         const relayed = { ...params, _meta: { ...params?._meta, progressToken: upstreamToken } };
-        return (await client.request({ method: request.method, params: relayed } as Parameters<Client["request"]>[0], resultSchema, {
-          signal: extra.signal,
-          timeout: RELAY_TIMEOUT_MS,
-        })) as never;
+        return done(
+          await client.request({ method: request.method, params: relayed } as Parameters<Client["request"]>[0], schema, {
+            signal: extra.signal,
+            timeout: RELAY_TIMEOUT_MS,
+          }),
+        );
       } finally {
         progressRoutes.delete(upstreamToken);
       }
     });
 
   if (upstream.tools) {
-    relay(T.ListToolsRequestSchema, T.ListToolsResultSchema);
-    relay(T.CallToolRequestSchema, T.CallToolResultSchema);
+    // Tools whose definitions changed since they were pinned are left out of the list.
+    const reviewList = (result: { tools?: unknown }) =>
+      pins === undefined || !Array.isArray(result.tools) ? result : { ...result, tools: pins.review(result.tools) };
+    relay(T.ListToolsRequestSchema, T.ListToolsResultSchema, reviewList);
+    // A call the client asked to run as a task is answered with the task it created.
+    relay(T.CallToolRequestSchema, (params) => (params?.task === undefined ? T.CallToolResultSchema : T.CreateTaskResultSchema));
     client.setNotificationHandler(T.ToolListChangedNotificationSchema, () => server.sendToolListChanged());
+  }
+  if (upstream.tasks) {
+    relay(T.GetTaskRequestSchema, T.GetTaskResultSchema);
+    relay(T.GetTaskPayloadRequestSchema, T.GetTaskPayloadResultSchema);
+    relay(T.ListTasksRequestSchema, T.ListTasksResultSchema);
+    relay(T.CancelTaskRequestSchema, T.CancelTaskResultSchema);
+    client.setNotificationHandler(T.TaskStatusNotificationSchema, (n) => server.notification(n));
   }
   if (upstream.resources) {
     relay(T.ListResourcesRequestSchema, T.ListResourcesResultSchema);
@@ -126,23 +179,40 @@ export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: G
     client.setNotificationHandler(T.LoggingMessageNotificationSchema, (n) => server.notification(n));
   }
 
-  // Requests the upstream server makes of its client go to the real client downstream, which
-  // refuses those it does not support.
-  client.setRequestHandler(T.CreateMessageRequestSchema, (request, extra) =>
-    server.request(request, request.params.tools === undefined ? T.CreateMessageResultSchema : T.CreateMessageResultWithToolsSchema, {
-      signal: extra.signal,
-      timeout: RELAY_TIMEOUT_MS,
-    }),
-  );
-  client.setRequestHandler(T.ElicitRequestSchema, (request, extra) =>
-    server.request(request, T.ElicitResultSchema, { signal: extra.signal, timeout: RELAY_TIMEOUT_MS }),
-  );
-  client.setRequestHandler(T.ListRootsRequestSchema, (request, extra) =>
-    server.request(request, T.ListRootsResultSchema, { signal: extra.signal, timeout: RELAY_TIMEOUT_MS }),
-  );
+  // Requests the upstream server makes of its client go to the real client downstream — only
+  // those the client declared (the upstream was told no more), which it may still refuse.
+  const declared = relayOptions.clientCapabilities ?? {};
+  if (declared.sampling !== undefined) {
+    client.setRequestHandler(T.CreateMessageRequestSchema, (request, extra) =>
+      server.request(request, request.params.tools === undefined ? T.CreateMessageResultSchema : T.CreateMessageResultWithToolsSchema, {
+        signal: extra.signal,
+        timeout: RELAY_TIMEOUT_MS,
+      }),
+    );
+  }
+  if (declared.elicitation !== undefined) {
+    client.setRequestHandler(T.ElicitRequestSchema, (request, extra) =>
+      server.request(request, T.ElicitResultSchema, { signal: extra.signal, timeout: RELAY_TIMEOUT_MS }),
+    );
+  }
+  if (declared.roots !== undefined) {
+    client.setRequestHandler(T.ListRootsRequestSchema, (request, extra) =>
+      server.request(request, T.ListRootsResultSchema, { signal: extra.signal, timeout: RELAY_TIMEOUT_MS }),
+    );
+  }
   server.setNotificationHandler(T.RootsListChangedNotificationSchema, () => client.sendRootsListChanged());
 
-  guardServer(server, policy, options);
+  guardServerWith(server, policy, options, {
+    refuseTool: (tool) =>
+      pins?.isChanged(tool) === true
+        ? {
+            outcome: "deny",
+            rule: "",
+            cause: "tool_changed",
+            reason: `The definition of the tool ${quoteName(tool)} changed since it was first listed, so this proxy refuses to call it.`,
+          }
+        : undefined,
+  });
   return server;
 }
 

@@ -50,7 +50,7 @@ describe("toolgate proxy, a real child process between a real SDK client and a r
     const denied = await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } });
     expect(denied.isError).toBe(true);
     expect(textOf(denied)).toBe("Destructive operations are blocked");
-    expect(denied._meta?.[DECISION_META_KEY]).toEqual({ outcome: "deny", rule: "/tools/delete_*", reason: "Destructive operations are blocked" });
+    expect(denied._meta?.[DECISION_META_KEY]).toEqual({ outcome: "deny", rule: "/tools/delete_*", reason: "Destructive operations are blocked", cause: "policy" });
     expect((await client.callTool(tag)).isError).toBeUndefined();
     expect((await client.callTool(tag)).isError).toBeUndefined();
     const limited = await client.callTool(tag);
@@ -82,6 +82,8 @@ describe("toolgate proxy, a real child process between a real SDK client and a r
     const refused = await client.callTool(update);
     expect(refused.isError).toBe(true);
     expect(textOf(refused)).toContain("The client cannot ask its user for approval (it does not support form elicitation)");
+    // The refusal keeps needs_approval visible, so a host can run an approval flow of its own.
+    expect(refused._meta?.[DECISION_META_KEY]).toEqual({ outcome: "needs_approval", rule: "/tools/update_model_version", reason: textOf(refused), cause: "not_approved" });
   });
 
   it("relays the server's own requests to the client (elicitation) and its progress notifications", async () => {
