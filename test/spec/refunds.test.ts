@@ -71,6 +71,23 @@ describe("policy.refund", () => {
     expect(given.filter(Boolean)).toHaveLength(1);
   });
 
+  it("gives back a call's units in a budget that another tool's unrefundable calls share", async () => {
+    const clock = new Clock();
+    clock.now = 1_000;
+    const policy = compile(
+      doc({
+        a: { rate_limit: { id: "x", max: 2, window: "10ms", cost: 0.5, refund: "on_error" } },
+        b: { rate_limit: { id: "x", max: 2, window: "10ms" } },
+      }),
+      clock,
+    );
+    const d = policy.decideSync(call("a"));
+    clock.now = 1_001;
+    expect(policy.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: 0.5 });
+    await expect(policy.refund(d)).resolves.toBe(true);
+    expect(policy.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: 0 });
+  });
+
   it("gives back a weighed call's units", async () => {
     const policy = compile(refundable);
     const d = policy.decideSync(call("weighed", { args: { n: 0.75 } }));
