@@ -38,7 +38,8 @@ try {
   const args = ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"];
   const result = spawnSync(npm, args, { cwd: work, stdio: ["ignore", "inherit", "inherit"] });
   if (result.status !== 0) {
-    console.error(`lockfile: npm ${args.join(" ")} failed (${result.error?.message ?? `exit ${String(result.status)}`})`);
+    const why = result.error?.message ?? `exit ${String(result.status)}`;
+    console.error(`lockfile: npm ${args.join(" ")} failed (${why})`);
     process.exit(1);
   }
   after = readFileSync(join(work, "package-lock.json"), "utf8");
