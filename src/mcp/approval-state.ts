@@ -126,12 +126,16 @@ export class ApprovalSealer {
     const dot = rest.indexOf(".");
     if (dot <= 0) return undefined;
     const body = rest.slice(0, dot);
-    const given = Buffer.from(rest.slice(dot + 1), "base64url");
-    const expected = Buffer.from(this.mac(body), "base64url");
+    // The MAC is compared as the text it is written as, so no other spelling of the same bytes
+    // (base64url's spare bits) verifies; and the body must be the one spelling of its bytes.
+    const given = Buffer.from(rest.slice(dot + 1), "utf8");
+    const expected = Buffer.from(this.mac(body), "utf8");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    const bytes = Buffer.from(body, "base64url");
+    if (bytes.toString("base64url") !== body) return undefined;
     let payload: unknown;
     try {
-      payload = JSON.parse(Buffer.from(body, "base64url").toString("utf8"));
+      payload = JSON.parse(bytes.toString("utf8"));
     } catch {
       return undefined;
     }
