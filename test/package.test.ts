@@ -14,7 +14,11 @@ describe("the published package", () => {
       console.log(JSON.stringify([Object.keys(t).sort(), p.decideSync({ tool: "a", session: { id: "s" } })]));`;
     const cjs = JSON.parse(run(["-e", script])) as [string[], unknown];
     const esm = JSON.parse(
-      run(["--input-type=module", "-e", `import * as t from "toolgate"; console.log(JSON.stringify([Object.keys(t).sort(), null]));`]),
+      run([
+        "--input-type=module",
+        "-e",
+        `import * as t from "toolgate"; console.log(JSON.stringify([Object.keys(t).sort(), null]));`,
+      ]),
     ) as [string[], unknown];
     expect(cjs[1]).toEqual({ outcome: "allow", rule: "/tools/a" });
     expect(cjs[0]).toEqual(esm[0]);
@@ -22,7 +26,9 @@ describe("the published package", () => {
   });
 
   it("exports the policy schema, with a description on every property", () => {
-    const viaExports = JSON.parse(run(["-e", `console.log(JSON.stringify(require("toolgate/schemas/policy.v1.schema.json")))`])) as object;
+    const viaExports = JSON.parse(
+      run(["-e", `console.log(JSON.stringify(require("toolgate/schemas/policy.v1.schema.json")))`]),
+    ) as object;
     const schema = JSON.parse(readFileSync(`${root}/schemas/policy.v1.schema.json`, "utf8")) as Record<string, unknown>;
     expect(viaExports).toEqual(schema);
     expect(schema.$id).toMatch(/^https:\/\//);
@@ -39,7 +45,8 @@ describe("the published package", () => {
         }
         // The policy's own objects are closed (a typo is an error); a when schema is a JSON Schema,
         // open by nature, which $defs/whenKeywords only describes for editors.
-        if (!path.startsWith("/$defs/whenKeywords")) expect((node as { additionalProperties?: unknown }).additionalProperties, path).toBe(false);
+        if (!path.startsWith("/$defs/whenKeywords"))
+          expect((node as { additionalProperties?: unknown }).additionalProperties, path).toBe(false);
       }
       for (const [k, v] of Object.entries(node)) if (k !== "properties") visit(v, `${path}/${k}`);
     };
@@ -77,10 +84,23 @@ describe("the packed tarball, installed without optional peers", () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "toolgate-pack-"));
     const packed = JSON.parse(
-      execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+      execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], {
+        cwd: root,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
     ) as { filename: string; files: { path: string }[] }[];
     const files = packed[0]!.files.map((f) => f.path);
-    for (const f of ["dist/index.js", "dist/index.cjs", "dist/testing.js", "dist/testing.cjs", "dist/vitest.js", "dist/vitest.cjs", "dist/cli.js", "schemas/policy.v1.schema.json"]) {
+    for (const f of [
+      "dist/index.js",
+      "dist/index.cjs",
+      "dist/testing.js",
+      "dist/testing.cjs",
+      "dist/vitest.js",
+      "dist/vitest.cjs",
+      "dist/cli.js",
+      "schemas/policy.v1.schema.json",
+    ]) {
       expect(files, f).toContain(f);
     }
     project = join(dir, "project");
@@ -88,14 +108,29 @@ describe("the packed tarball, installed without optional peers", () => {
     execFileSync("npm", ["init", "-y"], { cwd: project, stdio: "ignore" });
     const install = spawnSync(
       "npm",
-      ["install", "--no-audit", "--no-fund", "--prefer-offline", "--omit=optional", "--ignore-scripts", join(dir, packed[0]!.filename)],
+      [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-offline",
+        "--omit=optional",
+        "--ignore-scripts",
+        join(dir, packed[0]!.filename),
+      ],
       { cwd: project, encoding: "utf8", timeout: 90_000 },
     );
-    if (install.status !== 0) throw new Error(`npm install of the tarball failed:\n${install.stdout}\n${install.stderr}`);
-    writeFileSync(join(project, "policy.json"), JSON.stringify({ version: "1", default: "deny", tools: { get_run: {} } }));
+    if (install.status !== 0)
+      throw new Error(`npm install of the tarball failed:\n${install.stdout}\n${install.stderr}`);
+    writeFileSync(
+      join(project, "policy.json"),
+      JSON.stringify({ version: "1", default: "deny", tools: { get_run: {} } }),
+    );
     writeFileSync(
       join(project, "policy.cases.json"),
-      JSON.stringify({ policy: "./policy.json", cases: [{ name: "read", call: { tool: "get_run", session: { id: "s" } }, expect: "allow" }] }),
+      JSON.stringify({
+        policy: "./policy.json",
+        cases: [{ name: "read", call: { tool: "get_run", session: { id: "s" } }, expect: "allow" }],
+      }),
     );
   }, 120_000);
 
@@ -103,7 +138,8 @@ describe("the packed tarball, installed without optional peers", () => {
     if (dir !== "") rmSync(dir, { recursive: true, force: true });
   });
 
-  const node = (args: string[]) => spawnSync(process.execPath, args, { cwd: project, encoding: "utf8", timeout: 30_000 });
+  const node = (args: string[]) =>
+    spawnSync(process.execPath, args, { cwd: project, encoding: "utf8", timeout: 30_000 });
 
   it("has no optional peer installed", () => {
     for (const peer of ["vitest", "@modelcontextprotocol/sdk", "ioredis", "redis"]) {
@@ -143,7 +179,7 @@ describe("the packed tarball, installed without optional peers", () => {
   it("says what to do when toolgate/vitest is required, and names vitest when it is not installed", () => {
     const cjs = node(["-e", `require("toolgate/vitest")`]);
     expect(cjs.status).toBe(1);
-    expect(cjs.stderr).toContain('toolgate/vitest is ESM only, as vitest is: load it with import');
+    expect(cjs.stderr).toContain("toolgate/vitest is ESM only, as vitest is: load it with import");
     const esm = node(["--input-type=module", "-e", `await import("toolgate/vitest")`]);
     expect(esm.status).toBe(1);
     expect(esm.stderr).toMatch(/Cannot find package 'vitest'/);
@@ -159,10 +195,24 @@ describe("the packed tarball, installed without optional peers", () => {
     expect(test.stdout).toBe("1 passed, 0 failed\n");
     expect(test.status).toBe(0);
     // The installed package's schema is found next to the project: a relative $schema.
-    const init = spawnSync(bin, ["init", "--tools", "tools.json"], { cwd: project, encoding: "utf8", input: "", timeout: 30_000 });
+    const init = spawnSync(bin, ["init", "--tools", "tools.json"], {
+      cwd: project,
+      encoding: "utf8",
+      input: "",
+      timeout: 30_000,
+    });
     expect(init.status).toBe(2);
-    writeFileSync(join(project, "tools.json"), JSON.stringify([{ name: "get_run", annotations: { readOnlyHint: true } }]));
-    const written = spawnSync(bin, ["init", "--tools", "tools.json"], { cwd: project, encoding: "utf8", timeout: 30_000 });
-    expect(JSON.parse(written.stdout)).toMatchObject({ $schema: "./node_modules/toolgate/schemas/policy.v1.schema.json" });
+    writeFileSync(
+      join(project, "tools.json"),
+      JSON.stringify([{ name: "get_run", annotations: { readOnlyHint: true } }]),
+    );
+    const written = spawnSync(bin, ["init", "--tools", "tools.json"], {
+      cwd: project,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(JSON.parse(written.stdout)).toMatchObject({
+      $schema: "./node_modules/toolgate/schemas/policy.v1.schema.json",
+    });
   });
 });

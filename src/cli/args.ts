@@ -25,7 +25,12 @@ export interface ParsedCommand {
  * Parses `argv` for `command` strictly: unknown options, missing values and unexpected
  * positionals throw a {@link UsageError}. `--help`/`-h` is added to every command.
  */
-export function parseCommand(command: string, argv: readonly string[], options: Options, allowPositionals: boolean): ParsedCommand {
+export function parseCommand(
+  command: string,
+  argv: readonly string[],
+  options: Options,
+  allowPositionals: boolean,
+): ParsedCommand {
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
@@ -56,7 +61,9 @@ export function jsonOption(name: string, text: string): unknown {
 export function sessionOption(text: string): Session {
   const v = jsonOption("session", text);
   if (!isPlainObject(v) || typeof v.id !== "string" || v.id === "") {
-    throw new UsageError(`--session must be a JSON object with a non-empty string "id", e.g. {"id":"s1","userId":"ada"}`);
+    throw new UsageError(
+      `--session must be a JSON object with a non-empty string "id", e.g. {"id":"s1","userId":"ada"}`,
+    );
   }
   return v as Session;
 }
@@ -73,7 +80,8 @@ function describeParseError(e: unknown): string {
       return `unexpected argument ${JSON.stringify(quoted)}`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       if (/does not take an argument/.test(message)) return `option ${option} takes no value`;
-      if (/is ambiguous/.test(message)) return `option ${option} needs a value (write ${option}=<value> for a value starting with "-")`;
+      if (/is ambiguous/.test(message))
+        return `option ${option} needs a value (write ${option}=<value> for a value starting with "-")`;
       return `option ${option} needs a value`;
     default:
       return message.split("\n")[0] ?? message;

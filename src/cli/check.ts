@@ -14,7 +14,8 @@ import { out, outJson, pad } from "./output.js";
 import { loadPolicy } from "./policy.js";
 
 /** The help text of `toolgate check`. */
-export const CHECK_HELP = `usage: toolgate check <policy.json> --tools <tools.json> [--session <json>] [--strict] [--json]
+export const CHECK_HELP = `usage: toolgate check <policy.json> --tools <tools.json> [--session <json>] [--strict]
+                      [--json]
 
 Checks a policy against a server's tools/list result ({ "tools": [...] } or a bare array):
   - for each tool, the rule that governs it and the decision of a bare call (no arguments,
@@ -52,9 +53,7 @@ interface ToolReport {
 }
 
 /** A warning of `check`, as printed in its JSON report. */
-type Warning =
-  | { kind: "unguarded_destructive"; tool: string; rules: string[]; message: string }
-  | ConditionWarning;
+type Warning = { kind: "unguarded_destructive"; tool: string; rules: string[]; message: string } | ConditionWarning;
 
 /** Runs `toolgate check`; returns the exit status. */
 export async function checkCommand(argv: readonly string[]): Promise<number> {
@@ -69,7 +68,8 @@ export async function checkCommand(argv: readonly string[]): Promise<number> {
     return EXIT_OK;
   }
   if (positionals.length !== 1) throw new UsageError("name exactly one policy file (see toolgate check --help)");
-  if (typeof values.tools !== "string") throw new UsageError("--tools <tools.json> is required (see toolgate check --help)");
+  if (typeof values.tools !== "string")
+    throw new UsageError("--tools <tools.json> is required (see toolgate check --help)");
   const session = typeof values.session === "string" ? sessionOption(values.session) : undefined;
   const file = positionals[0]!;
   const tools = readTools(values.tools);
@@ -90,7 +90,9 @@ export async function checkCommand(argv: readonly string[]): Promise<number> {
     if (t.annotations?.destructiveHint === true) {
       const rules = unguardedAllows(policy, t.name, context);
       if (rules.length > 0) {
-        const message = `destructive (destructiveHint: true), and ${rules.join(", ")} may allow it with neither approval nor a limit`;
+        const message =
+          `destructive (destructiveHint: true), and ${rules.join(", ")} ` +
+          "may allow it with neither approval nor a limit";
         warnings.push({ kind: "unguarded_destructive", tool: t.name, rules, message });
       }
     }
@@ -113,12 +115,16 @@ export async function checkCommand(argv: readonly string[]): Promise<number> {
   out(`${pad("tool", toolWidth)}${pad("rule", ruleWidth)}bare call`);
   for (const r of reports) out(`${pad(r.tool, toolWidth)}${pad(r.rule, ruleWidth)}${decisionText(r.bareCall)}`);
   out("");
-  out(`tools that fall through to /default (${fallThrough.length}): ${fallThrough.length === 0 ? "none" : fallThrough.join(", ")}`);
-  out(`keys of "tools" that match no tool (${unmatchedKeys.length}): ${unmatchedKeys.length === 0 ? "none" : unmatchedKeys.join(", ")}`);
+  out(`tools that fall through to /default (${fallThrough.length}): ${listOrNone(fallThrough)}`);
+  out(`keys of "tools" that match no tool (${unmatchedKeys.length}): ${listOrNone(unmatchedKeys)}`);
   out(`warnings (${warnings.length}):${warnings.length === 0 ? " none" : ""}`);
   for (const w of warnings) out(`  ${warningLine(w)}`);
   out(`${reports.length} tools checked, ${findings} finding${findings === 1 ? "" : "s"}`);
   return status;
+}
+
+function listOrNone(items: readonly string[]): string {
+  return items.length === 0 ? "none" : items.join(", ");
 }
 
 function warningLine(w: Warning): string {

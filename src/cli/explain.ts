@@ -81,7 +81,11 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
 
 /** The explanation in words, one line each. */
 function describe(tool: string, x: Explanation, rules: readonly RuleSummary[]): string[] {
-  const lines = [`decision: ${formatDecision(x.decision)}`, "", `matching keys of "tools" for ${JSON.stringify(tool)}:`];
+  const lines = [
+    `decision: ${formatDecision(x.decision)}`,
+    "",
+    `matching keys of "tools" for ${JSON.stringify(tool)}:`,
+  ];
   if (x.matched.length === 0) lines.push("  none: the default (/default) decides");
   x.matched.forEach((pointer, i) => lines.push(`  ${pointer}${i === 0 ? `  chosen: ${whyChosen(x.matched)}` : ""}`));
   lines.push("", "steps:");
@@ -90,7 +94,10 @@ function describe(tool: string, x: Explanation, rules: readonly RuleSummary[]): 
   lines.push("", `rules that may decide ${JSON.stringify(tool)} with any arguments, in the order they are tried:`);
   for (const r of rules) {
     const limits = r.limits.length === 0 ? "no limit" : `limits ${r.limits.join(", ")}`;
-    lines.push(`  ${r.rule}: ${r.action}${r.conditional ? " when its condition holds" : ""}${r.action === "deny" ? "" : `, ${limits}`}`);
+    lines.push(
+      `  ${r.rule}: ${r.action}${r.conditional ? " when its condition holds" : ""}` +
+        (r.action === "deny" ? "" : `, ${limits}`),
+    );
   }
   return lines;
 }

@@ -60,15 +60,23 @@ export function readTools(file: string): ToolInfo[] {
   return list.map((t, i) => {
     const at = `${base}/${i}`;
     if (!isPlainObject(t)) throw new UsageError(`${file}: ${at}: a tool must be an object`);
-    if (typeof t.name !== "string" || t.name === "") throw new UsageError(`${file}: ${at}/name: a tool needs a non-empty string name`);
+    if (typeof t.name !== "string" || t.name === "")
+      throw new UsageError(`${file}: ${at}/name: a tool needs a non-empty string name`);
     if (seen.has(t.name)) throw new UsageError(`${file}: ${at}/name: duplicate tool name ${quoteName(t.name)}`);
     seen.add(t.name);
-    if (t.annotations !== undefined && !isPlainObject(t.annotations)) throw new UsageError(`${file}: ${at}/annotations: must be an object`);
-    if (t.inputSchema !== undefined && !isPlainObject(t.inputSchema)) throw new UsageError(`${file}: ${at}/inputSchema: must be an object`);
+    if (t.annotations !== undefined && !isPlainObject(t.annotations))
+      throw new UsageError(`${file}: ${at}/annotations: must be an object`);
+    if (t.inputSchema !== undefined && !isPlainObject(t.inputSchema))
+      throw new UsageError(`${file}: ${at}/inputSchema: must be an object`);
     if (t.description !== undefined && typeof t.description !== "string") {
       throw new UsageError(`${file}: ${at}/description: must be a string`);
     }
-    return { name: t.name, description: t.description, annotations: t.annotations, inputSchema: t.inputSchema } as ToolInfo;
+    return {
+      name: t.name,
+      description: t.description,
+      annotations: t.annotations,
+      inputSchema: t.inputSchema,
+    } as ToolInfo;
   });
 }
 

@@ -46,8 +46,18 @@ const SECRET_WORDS = new Set([
   "apikeys",
 ]);
 const SECRET_PAIRS = new Set(["api key", "api keys", "private key", "private keys", "access key", "access keys"]);
-const SECRET_TEXT =
-  /\b(?:environment variables?|env vars?|secrets?|credentials?|passwords?|api[ _-]?keys?|private keys?|(?:access|auth|bearer|refresh|api) tokens?)\b/i;
+/** Phrases of a description that say a tool hands out secrets (regular expression sources). */
+const SECRET_PHRASES = [
+  "environment variables?",
+  "env vars?",
+  "secrets?",
+  "credentials?",
+  "passwords?",
+  "api[ _-]?keys?",
+  "private keys?",
+  "(?:access|auth|bearer|refresh|api) tokens?",
+];
+const SECRET_TEXT = new RegExp(`\\b(?:${SECRET_PHRASES.join("|")})\\b`, "i");
 
 /** The help text of `toolgate init`. */
 export const INIT_HELP = `usage: toolgate init --tools <tools.json> [--out <file>] [--force]
@@ -92,24 +102,38 @@ export interface StartingPolicy {
 
 /** Runs `toolgate init`; returns the exit status. */
 export function initCommand(argv: readonly string[]): number {
-  const { values, help } = parseCommand("init", argv, { tools: { type: "string" }, out: { type: "string" }, force: { type: "boolean" } }, false);
+  const { values, help } = parseCommand(
+    "init",
+    argv,
+    { tools: { type: "string" }, out: { type: "string" }, force: { type: "boolean" } },
+    false,
+  );
   if (help) {
     out(INIT_HELP);
     return EXIT_OK;
   }
-  if (typeof values.tools !== "string") throw new UsageError("--tools <tools.json> is required (see toolgate init --help)");
+  if (typeof values.tools !== "string")
+    throw new UsageError("--tools <tools.json> is required (see toolgate init --help)");
   if (values.out === "") throw new UsageError("--out needs a file name (see toolgate init --help)");
   const tools = readTools(values.tools);
   const target = typeof values.out === "string" ? resolve(values.out) : undefined;
   const start = startingPolicy(tools, schemaRef(target === undefined ? process.cwd() : dirname(target)));
   // The generated policy must compile; if it did not, writing it would hand the user a broken file.
   const check = validatePolicy(start.policy);
-  if (!check.valid) throw new Error(`init generated an invalid policy: ${check.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
+  if (!check.valid)
+    throw new Error(
+      `init generated an invalid policy: ${check.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+    );
   for (const name of start.skipped) {
-    err(`toolgate init: left ${quoteName(name)} to the default: a name containing "*" cannot be written as an exact key`);
+    err(
+      `toolgate init: left ${quoteName(name)} to the default: a name containing "*" cannot be written as an exact key`,
+    );
   }
   for (const name of start.secret) {
-    err(`toolgate init: denied ${quoteName(name)}: its name or description suggests it exposes secrets or the environment`);
+    err(
+      `toolgate init: denied ${quoteName(name)}: ` +
+        "its name or description suggests it exposes secrets or the environment",
+    );
   }
   for (const name of start.contradictory) {
     err(`toolgate init: ${quoteName(name)} needs approval: it claims to be both read-only and destructive`);
@@ -125,7 +149,8 @@ export function initCommand(argv: readonly string[]): number {
   const approval = rules.filter((r) => "action" in r && r.action === "require_approval").length;
   const denied = rules.length - allowed - approval;
   err(
-    `toolgate init: wrote ${values.out as string}: ${allowed} read-only tool${allowed === 1 ? "" : "s"} allowed with a limit, ` +
+    `toolgate init: wrote ${values.out as string}: ` +
+      `${allowed} read-only tool${allowed === 1 ? "" : "s"} allowed with a limit, ` +
       `${approval} requiring approval, ${denied} denied, default deny`,
   );
   return EXIT_OK;
@@ -146,17 +171,28 @@ export function startingPolicy(tools: readonly ToolInfo[], schema: string): Star
     const destructive = t.annotations?.destructiveHint === true;
     if (exposesSecrets(t)) {
       secret.push(t.name);
-      entries.push([t.name, { action: "deny", reason: "This tool may expose secrets or environment variables, so it is not allowed" }]);
+      entries.push([
+        t.name,
+        { action: "deny", reason: "This tool may expose secrets or environment variables, so it is not allowed" },
+      ]);
     } else if (readOnly && destructive) {
       contradictory.push(t.name);
-      entries.push([t.name, { action: "require_approval", reason: "This tool claims to be both read-only and destructive" }]);
+      entries.push([
+        t.name,
+        { action: "require_approval", reason: "This tool claims to be both read-only and destructive" },
+      ]);
     } else if (readOnly) {
       entries.push([t.name, { rate_limit: { ...READ_LIMIT } }]);
     } else {
       entries.push([t.name, { action: "require_approval" }]);
     }
   }
-  const policy = { $schema: schema, version: "1" as const, default: "deny" as const, tools: Object.fromEntries(entries) };
+  const policy = {
+    $schema: schema,
+    version: "1" as const,
+    default: "deny" as const,
+    tools: Object.fromEntries(entries),
+  };
   return { policy, skipped, secret, contradictory };
 }
 
@@ -196,10 +232,13 @@ function writePolicy(shown: string, target: string, text: string, force: boolean
   try {
     stat = lstatSync(target);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new UsageError(`cannot write ${shown}: ${fileProblem(e)}`);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new UsageError(`cannot write ${shown}: ${fileProblem(e)}`);
   }
   if (stat?.isSymbolicLink()) {
-    throw new UsageError(`${shown} is a symbolic link: init never writes through a link (remove it, or name the file it points to)`);
+    throw new UsageError(
+      `${shown} is a symbolic link: init never writes through a link (remove it, or name the file it points to)`,
+    );
   }
   if (stat?.isDirectory()) throw new UsageError(`cannot write ${shown}: is a directory`);
   if (stat !== undefined && !force) throw new UsageError(`${shown} already exists (use --force to overwrite it)`);
@@ -207,7 +246,8 @@ function writePolicy(shown: string, target: string, text: string, force: boolean
     try {
       writeFileSync(target, text, { flag: "wx" });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new UsageError(`${shown} already exists (use --force to overwrite it)`);
+      if ((e as NodeJS.ErrnoException).code === "EEXIST")
+        throw new UsageError(`${shown} already exists (use --force to overwrite it)`);
       throw new UsageError(`cannot write ${shown}: ${fileProblem(e)}`);
     }
     return;

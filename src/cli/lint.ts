@@ -39,7 +39,19 @@ const SAME_VALUE_ONE = ["not", "if", "then", "else"];
 /** Subschemas that validate a part of the value: a property, an item. */
 const PART_MAPS = ["properties", "patternProperties", "dependentSchemas", "$defs"];
 const PART_ONE = ["additionalProperties", "unevaluatedProperties", "items", "contains", "unevaluatedItems"];
-const PATH_WORDS = new Set(["path", "paths", "filepath", "file", "files", "filename", "filenames", "dir", "dirs", "directory", "folder"]);
+const PATH_WORDS = new Set([
+  "path",
+  "paths",
+  "filepath",
+  "file",
+  "files",
+  "filename",
+  "filenames",
+  "dir",
+  "dirs",
+  "directory",
+  "folder",
+]);
 const EITHER_WORDS = new Set(["source", "src", "destination", "dest", "dst"]);
 const URL_WORDS = new Set(["url", "urls", "uri", "uris", "endpoint", "href", "link", "webhook"]);
 /** Bounds the walk of one schema: conditions are small; a pathological one is not walked to its end. */
@@ -59,9 +71,21 @@ export function untypedConstraints(policy: Policy): ConditionWarning[] {
   return out;
 }
 
-function walk(schema: unknown, path: string, typed: boolean, budget: { visits: number }, rule: string, out: ConditionWarning[]): void {
+function walk(
+  schema: unknown,
+  path: string,
+  typed: boolean,
+  budget: { visits: number },
+  rule: string,
+  out: ConditionWarning[],
+): void {
   if (!isPlainObject(schema) || ++budget.visits > MAX_VISITS) return;
-  const pinned = typed || hasOwn.call(schema, "type") || hasOwn.call(schema, "const") || hasOwn.call(schema, "enum") || typedMember(schema);
+  const pinned =
+    typed ||
+    hasOwn.call(schema, "type") ||
+    hasOwn.call(schema, "const") ||
+    hasOwn.call(schema, "enum") ||
+    typedMember(schema);
   if (!pinned) {
     for (const k of NUMBER_KEYWORDS) {
       if (!hasOwn.call(schema, k)) continue;
@@ -69,7 +93,9 @@ function walk(schema: unknown, path: string, typed: boolean, budget: { visits: n
         kind: "untyped_constraint",
         rule,
         path: `${path}/${k}`,
-        message: `"${k}" on a value without "type" holds for any value that is not a number (the string "5000" passes "maximum": 1000): add "type": "integer" or "number"`,
+        message:
+          `"${k}" on a value without "type" holds for any value that is not a number ` +
+          '(the string "5000" passes "maximum": 1000): add "type": "integer" or "number"',
       });
     }
     for (const k of STRING_KEYWORDS) {
@@ -78,7 +104,9 @@ function walk(schema: unknown, path: string, typed: boolean, budget: { visits: n
         kind: "untyped_constraint",
         rule,
         path: `${path}/${k}`,
-        message: `"${k}" on a value without "type" holds for any value that is not a string (a number, an array, an object): add "type": "string"`,
+        message:
+          `"${k}" on a value without "type" holds for any value that is not a string ` +
+          '(a number, an array, an object): add "type": "string"',
       });
     }
   }
@@ -129,6 +157,7 @@ export function patternsOnPaths(policy: Policy, tool: ToolInfo, context: ToolCon
       const found = { pattern: undefined as string | undefined, guarded: false };
       scan(argProps[name], base, found, { visits: 0 });
       if (found.pattern === undefined || found.guarded) continue;
+      const advice = keyword === "either" ? '"pathWithin" (or "urlHostIn" for a URL)' : `"${keyword}"`;
       out.push({
         kind: "pattern_on_path",
         tool: tool.name,
@@ -136,7 +165,7 @@ export function patternsOnPaths(policy: Policy, tool: ToolInfo, context: ToolCon
         path: found.pattern,
         message:
           `"${name}" names a ${keyword === "urlHostIn" ? "URL" : "path"}, and "pattern" cannot say where it points ` +
-          `(^/workspace/ matches /workspace/../etc/passwd): use ${keyword === "either" ? '"pathWithin" (or "urlHostIn" for a URL)' : `"${keyword}"`}`,
+          `(^/workspace/ matches /workspace/../etc/passwd): use ${advice}`,
       });
     }
   }
@@ -160,7 +189,12 @@ function mayBeString(schema: unknown): boolean {
 }
 
 /** Finds a `pattern` and a `pathWithin`/`urlHostIn` that apply to the value itself. */
-function scan(schema: unknown, path: string, found: { pattern: string | undefined; guarded: boolean }, budget: { visits: number }): void {
+function scan(
+  schema: unknown,
+  path: string,
+  found: { pattern: string | undefined; guarded: boolean },
+  budget: { visits: number },
+): void {
   if (!isPlainObject(schema) || ++budget.visits > MAX_VISITS) return;
   if (hasOwn.call(schema, "pathWithin") || hasOwn.call(schema, "urlHostIn")) found.guarded = true;
   if (found.pattern === undefined && hasOwn.call(schema, "pattern")) found.pattern = `${path}/pattern`;

@@ -110,7 +110,11 @@ export async function testCommand(argv: readonly string[]): Promise<number> {
         failed: run.failed,
         results: run.results,
       })),
-      coverage: coverage.map((c) => ({ policy: c.policy, ...c.coverage, ...(c.met === undefined ? {} : { minimum: minCoverage, met: c.met }) })),
+      coverage: coverage.map((c) => ({
+        policy: c.policy,
+        ...c.coverage,
+        ...(c.met === undefined ? {} : { minimum: minCoverage, met: c.met }),
+      })),
       passed,
       failed,
       empty,
@@ -121,7 +125,10 @@ export async function testCommand(argv: readonly string[]): Promise<number> {
   for (const { label, run } of runs) {
     for (const r of run.results) {
       if (r.passed) continue;
-      out(`FAIL ${label} ${r.path} ${JSON.stringify(r.name)} (at ${r.at} ms${r.calls > 1 ? `, last of ${r.calls} calls` : ""})`);
+      out(
+        `FAIL ${label} ${r.path} ${JSON.stringify(r.name)} ` +
+          `(at ${r.at} ms${r.calls > 1 ? `, last of ${r.calls} calls` : ""})`,
+      );
       out(`  expected: ${formatDecision(r.expected)}`);
       out(`  actual:   ${formatDecision(r.actual)}`);
     }
@@ -135,7 +142,8 @@ export async function testCommand(argv: readonly string[]): Promise<number> {
     }
   }
   out(`${passed} passed, ${failed} failed`);
-  for (const label of empty) err(`toolgate test: ${label}: has no cases, so it tests nothing (add cases, or do not run it)`);
+  for (const label of empty)
+    err(`toolgate test: ${label}: has no cases, so it tests nothing (add cases, or do not run it)`);
   return status;
 }
 
@@ -156,14 +164,22 @@ function coverageByPolicy(
     const key = run.policyFile ?? `${run.file ?? label}#/policy`;
     let g = groups.get(key);
     if (g === undefined) {
-      g = { policy: run.policyFile === undefined ? `${label}#/policy` : display(run.policyFile), units: loaded[i]!.cases.units, reached: new Set() };
+      g = {
+        policy: run.policyFile === undefined ? `${label}#/policy` : display(run.policyFile),
+        units: loaded[i]!.cases.units,
+        reached: new Set(),
+      };
       groups.set(key, g);
     }
     for (const u of run.coverage.reached) g.reached.add(u);
   });
   return [...groups.values()].map((g) => {
     const coverage = coverageOf(g.units, g.reached);
-    return { policy: g.policy, coverage, met: minCoverage === undefined ? undefined : meetsCoverage(coverage, minCoverage) };
+    return {
+      policy: g.policy,
+      coverage,
+      met: minCoverage === undefined ? undefined : meetsCoverage(coverage, minCoverage),
+    };
   });
 }
 

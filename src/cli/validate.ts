@@ -25,7 +25,12 @@ exit status: 0 every file is valid; 1 a file is invalid (or has warnings, with -
 
 /** Runs `toolgate validate`; returns the exit status. */
 export function validateCommand(argv: readonly string[]): number {
-  const { values, positionals, help } = parseCommand("validate", argv, { strict: { type: "boolean" }, json: { type: "boolean" } }, true);
+  const { values, positionals, help } = parseCommand(
+    "validate",
+    argv,
+    { strict: { type: "boolean" }, json: { type: "boolean" } },
+    true,
+  );
   if (help) {
     out(VALIDATE_HELP);
     return EXIT_OK;
@@ -46,7 +51,11 @@ export function validateCommand(argv: readonly string[]): number {
     for (const i of r.issues) out(issueLine(r.file, i));
     for (const w of r.warnings) out(issueLine(r.file, w, "warning: "));
     const warned = r.warnings.length === 0 ? "" : `, ${r.warnings.length} warning${r.warnings.length === 1 ? "" : "s"}`;
-    out(r.valid ? `${r.file}: valid${warned}` : `${r.file}: invalid, ${r.issues.length} issue${r.issues.length === 1 ? "" : "s"}${warned}`);
+    out(
+      r.valid
+        ? `${r.file}: valid${warned}`
+        : `${r.file}: invalid, ${r.issues.length} issue${r.issues.length === 1 ? "" : "s"}${warned}`,
+    );
   }
   return failed ? EXIT_FINDINGS : EXIT_OK;
 }

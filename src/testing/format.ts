@@ -28,5 +28,6 @@ export function formatDecision(d: ExpectedDecision | Decision): string {
  */
 export function formatFailure(r: CaseResult): string {
   const calls = r.calls > 1 ? `, last of ${r.calls} calls` : "";
-  return `${r.name} (${r.path}, at ${r.at} ms${calls}): expected ${formatDecision(r.expected)}, got ${formatDecision(r.actual)}`;
+  const expected = formatDecision(r.expected);
+  return `${r.name} (${r.path}, at ${r.at} ms${calls}): expected ${expected}, got ${formatDecision(r.actual)}`;
 }

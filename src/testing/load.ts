@@ -59,7 +59,11 @@ export function loadCases(source: string | CasesDocument, options: CasesOptions 
 }
 
 /** Compiles the policy under test on a fresh `MemoryStore` with the cases' virtual clock. */
-export function compileCases(source: string | PolicyDocument, policyFile: string | undefined, clock: () => number): Policy {
+export function compileCases(
+  source: string | PolicyDocument,
+  policyFile: string | undefined,
+  clock: () => number,
+): Policy {
   try {
     return compilePolicy(source, { clock, store: new MemoryStore() });
   } catch (e) {
@@ -103,7 +107,13 @@ function readText(file: string, label: string | undefined, path: string): string
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
-      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : errorMessage(e);
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "EACCES"
+            ? "permission denied"
+            : errorMessage(e);
     const message = path === "" ? `cannot be read: ${why}` : `cannot read the policy ${file}: ${why}`;
     throw new CasesError(label, [{ path, message }]);
   }

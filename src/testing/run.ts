@@ -7,7 +7,15 @@
 import type { Decision } from "toolgate";
 import { coverageOf, reachedBy } from "./coverage.js";
 import { compileCases, loadCases } from "./load.js";
-import { EXPECT_FIELDS, type CaseResult, type CasesDocument, type CasesOptions, type CasesRun, type ExpectedDecision, type LoadedCases } from "./types.js";
+import {
+  EXPECT_FIELDS,
+  type CaseResult,
+  type CasesDocument,
+  type CasesOptions,
+  type CasesRun,
+  type ExpectedDecision,
+  type LoadedCases,
+} from "./types.js";
 
 /**
  * Runs loaded cases in order against a freshly compiled policy (fresh store, clock at 0).

@@ -6,7 +6,15 @@
 import type { Outcome, PolicyDocument, ToolCall } from "toolgate";
 import { hasOwn, isPlainObject } from "../shared/objects.js";
 import { describeValue } from "../shared/text.js";
-import { EXPECT_FIELDS, MAX_PROBLEMS, MAX_REPEAT, OUTCOMES, type CasesProblem, type ExpectedDecision, type LoadedCase } from "./types.js";
+import {
+  EXPECT_FIELDS,
+  MAX_PROBLEMS,
+  MAX_REPEAT,
+  OUTCOMES,
+  type CasesProblem,
+  type ExpectedDecision,
+  type LoadedCase,
+} from "./types.js";
 
 /** The most cases one document may hold: a bound on the work a sparse or generated array can ask for. */
 export const MAX_CASES = 100_000;
@@ -66,7 +74,8 @@ export function checkCases(data: unknown): CasesCheck {
   unknownFields(data, "", TOP_FIELDS, problems);
   for (const key of ["description", "$schema"]) {
     const v = own(data, key);
-    if (v !== undefined && typeof v !== "string") problems.add(`/${escapeToken(key)}`, `must be a string, got ${describeValue(v)}`);
+    if (v !== undefined && typeof v !== "string")
+      problems.add(`/${escapeToken(key)}`, `must be a string, got ${describeValue(v)}`);
   }
   const policy = own(data, "policy");
   if (typeof policy === "string") {
@@ -89,7 +98,10 @@ export function checkCases(data: unknown): CasesCheck {
       if (c === undefined) continue;
       if (c.at !== undefined) {
         if (c.at < clock) {
-          problems.add(`${c.path}/at`, `${c.at} is earlier than the clock (${clock}, set by an earlier case): time only moves forward`);
+          problems.add(
+            `${c.path}/at`,
+            `${c.at} is earlier than the clock (${clock}, set by an earlier case): time only moves forward`,
+          );
         } else clock = c.at;
       }
       cases.push(c);
@@ -107,17 +119,24 @@ function checkCase(c: unknown, path: string, problems: Problems): LoadedCase | u
   const before = problems.list.length;
   unknownFields(c, path, CASE_FIELDS, problems);
   const name = own(c, "name");
-  if (typeof name !== "string" || name === "") problems.add(`${path}/name`, `must be a non-empty string, got ${describeValue(name)}`);
+  if (typeof name !== "string" || name === "")
+    problems.add(`${path}/name`, `must be a non-empty string, got ${describeValue(name)}`);
   const call = own(c, "call");
   if (!isPlainObject(call)) {
-    problems.add(`${path}/call`, `must be an object { tool, args?, session, annotations?, approved? }, got ${describeValue(call)}`);
+    problems.add(
+      `${path}/call`,
+      `must be an object { tool, args?, session, annotations?, approved? }, got ${describeValue(call)}`,
+    );
   }
   const at = own(c, "at");
   if (at !== undefined && !(typeof at === "number" && Number.isSafeInteger(at) && at >= 0)) {
     problems.add(`${path}/at`, `must be a time in whole milliseconds, at least 0, got ${describeValue(at)}`);
   }
   const repeat = own(c, "repeat");
-  if (repeat !== undefined && !(typeof repeat === "number" && Number.isSafeInteger(repeat) && repeat >= 1 && repeat <= MAX_REPEAT)) {
+  if (
+    repeat !== undefined &&
+    !(typeof repeat === "number" && Number.isSafeInteger(repeat) && repeat >= 1 && repeat <= MAX_REPEAT)
+  ) {
     problems.add(`${path}/repeat`, `must be a whole number from 1 to ${MAX_REPEAT}, got ${describeValue(repeat)}`);
   }
   const expect = checkExpect(own(c, "expect"), `${path}/expect`, problems);
@@ -147,7 +166,8 @@ function checkExpect(e: unknown, path: string, problems: Problems): ExpectedDeci
   const before = problems.list.length;
   unknownFields(e, path, EXPECT_FIELDS, problems);
   const outcome = own(e, "outcome");
-  if (!OUTCOMES.includes(outcome as Outcome)) problems.add(`${path}/outcome`, `must be one of ${outcomes}, got ${describeValue(outcome)}`);
+  if (!OUTCOMES.includes(outcome as Outcome))
+    problems.add(`${path}/outcome`, `must be one of ${outcomes}, got ${describeValue(outcome)}`);
   const out: ExpectedDecision = { outcome: outcome as Outcome };
   const reason = own(e, "reason");
   if (reason !== undefined) {
@@ -162,7 +182,11 @@ function checkExpect(e: unknown, path: string, problems: Problems): ExpectedDeci
   const cause = own(e, "cause");
   if (cause !== undefined) {
     if (typeof cause === "string" && DENY_CAUSES.includes(cause)) out.cause = cause as ExpectedDecision["cause"];
-    else problems.add(`${path}/cause`, `must be one of ${DENY_CAUSES.map((c) => `"${c}"`).join(", ")}, got ${describeValue(cause)}`);
+    else
+      problems.add(
+        `${path}/cause`,
+        `must be one of ${DENY_CAUSES.map((c) => `"${c}"`).join(", ")}, got ${describeValue(cause)}`,
+      );
     if (outcome !== "deny" && OUTCOMES.includes(outcome as Outcome)) {
       problems.add(`${path}/cause`, `only a deny has a cause, but the expected outcome is ${describeValue(outcome)}`);
     }
@@ -178,7 +202,8 @@ function checkExpect(e: unknown, path: string, problems: Problems): ExpectedDeci
 
 function unknownFields(o: Record<string, unknown>, path: string, known: readonly string[], problems: Problems): void {
   const expected = known.map((k) => `"${k}"`);
-  const list = expected.length > 2 ? `${expected.slice(0, -1).join(", ")} or ${expected.at(-1)!}` : expected.join(" or ");
+  const list =
+    expected.length > 2 ? `${expected.slice(0, -1).join(", ")} or ${expected.at(-1)!}` : expected.join(" or ");
   for (const key of Object.keys(o)) {
     if (!known.includes(key)) problems.add(`${path}/${escapeToken(key)}`, `unknown field (expected ${list})`);
   }

@@ -4,7 +4,8 @@
  */
 
 throw new Error(
-  'toolgate/vitest is ESM only, as vitest is: load it with import (import { describePolicyCases } from "toolgate/vitest") ' +
+  "toolgate/vitest is ESM only, as vitest is: load it with import " +
+    '(import { describePolicyCases } from "toolgate/vitest") ' +
     'from an ES module test file (.mts, or .ts/.js in a package with "type": "module"). ' +
     'Without vitest, or from CommonJS, use require("toolgate/testing") (runCases, loadCases).',
 );

@@ -31,7 +31,9 @@ describe("toolgate check", () => {
     const out = lines(r.stdout);
     expect(out[0]).toMatch(/^tool +rule +bare call$/);
     expect(out).toContain("get_run                         /tools/get_*                           allow, limited");
-    expect(out).toContain("delete_run                      /tools/delete_*                        needs_approval: Deletes MLflow data for good.");
+    expect(out).toContain(
+      "delete_run                      /tools/delete_*                        needs_approval: Deletes MLflow data for good.",
+    );
     expect(out).toContain("search_experiments              /tools/search_experiments              allow, limited");
     expect(out.slice(-4)).toEqual([
       "tools that fall through to /default (0): none",
@@ -70,9 +72,17 @@ describe("toolgate check", () => {
   });
 
   it("does not warn when the policy's own limits bound every allowed call", () => {
-    const dir = tempDir({ "policy.json": { ...POLICY, limits: [{ max: 100, window: "1m" }] }, "tools.json": { tools: TOOLS } });
+    const dir = tempDir({
+      "policy.json": { ...POLICY, limits: [{ max: 100, window: "1m" }] },
+      "tools.json": { tools: TOOLS },
+    });
     const r = toolgate(["check", "policy.json", "--tools", "tools.json", "--json"], dir);
-    const report = JSON.parse(r.stdout) as { warnings: unknown[]; fallThrough: string[]; unmatchedKeys: string[]; findings: number };
+    const report = JSON.parse(r.stdout) as {
+      warnings: unknown[];
+      fallThrough: string[];
+      unmatchedKeys: string[];
+      findings: number;
+    };
     expect(report.warnings).toEqual([]);
     expect(report.fallThrough).toEqual(["update_model_version", "health"]);
     expect(report.unmatchedKeys).toEqual(["/tools/delte_*"]);
@@ -81,17 +91,30 @@ describe("toolgate check", () => {
 
   it("judges annotation conditions with the engine: a default that allows read-only tools only is no warning", () => {
     const dir = tempDir({
-      "policy.json": { version: "1", default: { rules: [{ when: { annotations: READ_ONLY } }, { action: "deny" }] }, tools: {} },
-      "tools.json": [{ name: "drop", annotations: { destructiveHint: true, readOnlyHint: false } }, { name: "odd", annotations: { destructiveHint: true, readOnlyHint: true } }],
+      "policy.json": {
+        version: "1",
+        default: { rules: [{ when: { annotations: READ_ONLY } }, { action: "deny" }] },
+        tools: {},
+      },
+      "tools.json": [
+        { name: "drop", annotations: { destructiveHint: true, readOnlyHint: false } },
+        { name: "odd", annotations: { destructiveHint: true, readOnlyHint: true } },
+      ],
     });
     const r = toolgate(["check", "policy.json", "--tools", "tools.json", "--json"], dir);
     const report = JSON.parse(r.stdout) as { warnings: { tool: string; rules: string[] }[] };
-    expect(report.warnings).toEqual([expect.objectContaining({ kind: "unguarded_destructive", tool: "odd", rules: ["/default/rules/0"] })]);
+    expect(report.warnings).toEqual([
+      expect.objectContaining({ kind: "unguarded_destructive", tool: "odd", rules: ["/default/rules/0"] }),
+    ]);
   });
 
   it("does not warn about rules that come after one that always holds", () => {
     const dir = tempDir({
-      "policy.json": { version: "1", default: "deny", tools: { drop: { rules: [{ when: { args: {} }, action: "require_approval" }, {}] } } },
+      "policy.json": {
+        version: "1",
+        default: "deny",
+        tools: { drop: { rules: [{ when: { args: {} }, action: "require_approval" }, {}] } },
+      },
       "tools.json": [{ name: "drop", annotations: { destructiveHint: true } }],
     });
     const r = toolgate(["check", "policy.json", "--tools", "tools.json", "--strict"], dir);
@@ -117,7 +140,12 @@ describe("toolgate check", () => {
     const json = JSON.parse(toolgate(["check", "policy.json", "--tools", "tools.json", "--json"], dir).stdout) as {
       tools: { tool: string; bareCall: { outcome: string; cause?: string; reason?: string } }[];
     };
-    expect(json.tools[1]!.bareCall).toEqual({ outcome: "deny", rule: "/default", cause: "policy", reason: "Not on the list" });
+    expect(json.tools[1]!.bareCall).toEqual({
+      outcome: "deny",
+      rule: "/default",
+      cause: "policy",
+      reason: "Not on the list",
+    });
   });
 
   it("decides the bare calls with --session, and judges session conditions with it", () => {
@@ -127,7 +155,12 @@ describe("toolgate check", () => {
         default: "deny",
         tools: {
           tag: { rate_limit: { max: 2, window: "1m", per: "/userId" } },
-          drop: { rules: [{ when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } } }, { action: "require_approval" }] },
+          drop: {
+            rules: [
+              { when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } } },
+              { action: "require_approval" },
+            ],
+          },
         },
       },
       "tools.json": [{ name: "tag" }, { name: "drop", annotations: { destructiveHint: true } }],
@@ -135,9 +168,14 @@ describe("toolgate check", () => {
     const anyone = toolgate(["check", "policy.json", "--tools", "tools.json"], dir);
     expect(lines(anyone.stdout)[1]).toMatch(/^tag +\/tools\/tag +deny \(missing_attribute\)/);
     // Without a session, any session may come: an admin's call of drop is unguarded.
-    expect(anyone.stdout).toContain("  drop: destructive (destructiveHint: true), and /tools/drop/rules/0 may allow it");
+    expect(anyone.stdout).toContain(
+      "  drop: destructive (destructiveHint: true), and /tools/drop/rules/0 may allow it",
+    );
 
-    const ada = toolgate(["check", "policy.json", "--tools", "tools.json", "--session", '{"id":"s","userId":"ada","role":"viewer"}'], dir);
+    const ada = toolgate(
+      ["check", "policy.json", "--tools", "tools.json", "--session", '{"id":"s","userId":"ada","role":"viewer"}'],
+      dir,
+    );
     expect(ada.status).toBe(0);
     expect(lines(ada.stdout).slice(1, 3)).toEqual([
       "tag   /tools/tag   allow, limited",
@@ -149,7 +187,9 @@ describe("toolgate check", () => {
       const r = toolgate(["check", "policy.json", "--tools", "tools.json", "--session", bad], dir);
       expect(r.status, bad).toBe(2);
       expect(lines(r.stderr), bad).toHaveLength(1);
-      expect(r.stderr, bad).toMatch(/^toolgate check: --session (must be a JSON object with a non-empty string "id"|is not valid JSON: )/);
+      expect(r.stderr, bad).toMatch(
+        /^toolgate check: --session (must be a JSON object with a non-empty string "id"|is not valid JSON: )/,
+      );
     }
   });
 
@@ -181,7 +221,9 @@ describe("toolgate check", () => {
     };
     const dir = tempDir({ "policy.json": policy, "tools.json": [{ name: "search" }] });
     const r = toolgate(["check", "policy.json", "--tools", "tools.json", "--json"], dir);
-    const report = JSON.parse(r.stdout) as { warnings: { kind: string; rule: string; path: string; message: string }[] };
+    const report = JSON.parse(r.stdout) as {
+      warnings: { kind: string; rule: string; path: string; message: string }[];
+    };
     const base = "/tools/search/rules/0/when/args/properties";
     expect(report.warnings.map((w) => [w.kind, w.rule, w.path])).toEqual([
       ["untyped_constraint", "/tools/search/rules/0", `${base}/max_results/maximum`],
@@ -191,7 +233,9 @@ describe("toolgate check", () => {
     expect(report.warnings[0]!.message).toContain('the string "5000" passes "maximum": 1000');
     const text = toolgate(["check", "policy.json", "--tools", "tools.json", "--strict"], dir);
     expect(text.status).toBe(1);
-    expect(text.stdout).toContain(`  ${base}/max_results/maximum: "maximum" on a value without "type" holds for any value that is not a number`);
+    expect(text.stdout).toContain(
+      `  ${base}/max_results/maximum: "maximum" on a value without "type" holds for any value that is not a number`,
+    );
   });
 
   it("warns on pattern for a tool's path and URL arguments, and not where pathWithin or urlHostIn is used", () => {
@@ -208,11 +252,41 @@ describe("toolgate check", () => {
       version: "1",
       default: "deny",
       tools: {
-        read_file: { rules: [{ when: { args: { properties: { path: { type: "string", pattern: "^/workspace/" }, encoding: { type: "string", pattern: "^utf" } } } } }] },
-        fetch: { rules: [{ when: { args: { properties: { targetUrl: { type: "string", pattern: "^https://api\\.github\\.com/" } } } } }] },
+        read_file: {
+          rules: [
+            {
+              when: {
+                args: {
+                  properties: {
+                    path: { type: "string", pattern: "^/workspace/" },
+                    encoding: { type: "string", pattern: "^utf" },
+                  },
+                },
+              },
+            },
+          ],
+        },
+        fetch: {
+          rules: [
+            {
+              when: {
+                args: { properties: { targetUrl: { type: "string", pattern: "^https://api\\.github\\.com/" } } },
+              },
+            },
+          ],
+        },
         copy: {
           rules: [
-            { when: { args: { properties: { source: { type: "string", pattern: "^/w/", pathWithin: "/w" }, destination: { anyOf: [{ type: "string", pattern: "^/tmp/" }] } } } } },
+            {
+              when: {
+                args: {
+                  properties: {
+                    source: { type: "string", pattern: "^/w/", pathWithin: "/w" },
+                    destination: { anyOf: [{ type: "string", pattern: "^/tmp/" }] },
+                  },
+                },
+              },
+            },
           ],
         },
         count: { rules: [{ when: { args: { properties: { file_count: { type: "integer", maximum: 3 } } } } }] },
@@ -238,9 +312,15 @@ describe("toolgate check", () => {
     expect(toolgate(["init", "--tools", EVERYTHING_TOOLS, "--out", "policy.json"], dir).status).toBe(0);
     const r = toolgate(["check", "policy.json", "--tools", EVERYTHING_TOOLS, "--json"], dir);
     expect(r.status).toBe(0);
-    const report = JSON.parse(r.stdout) as { tools: { tool: string; bareCall: { outcome: string; cause?: string } }[]; findings: number };
+    const report = JSON.parse(r.stdout) as {
+      tools: { tool: string; bareCall: { outcome: string; cause?: string } }[];
+      findings: number;
+    };
     expect(report.findings).toBe(0);
-    expect(report.tools.find((t) => t.tool === "get-env")!.bareCall).toMatchObject({ outcome: "deny", cause: "policy" });
+    expect(report.tools.find((t) => t.tool === "get-env")!.bareCall).toMatchObject({
+      outcome: "deny",
+      cause: "policy",
+    });
     expect(report.tools.find((t) => t.tool === "echo")!.bareCall).toMatchObject({ outcome: "allow", remaining: 59 });
   });
 
@@ -262,7 +342,9 @@ describe("toolgate check", () => {
 
   it("exits 2 without --tools or with a missing file", () => {
     const dir = tempDir({ "policy.json": POLICY });
-    expect(lines(toolgate(["check", "policy.json"], dir).stderr)).toEqual(["toolgate check: --tools <tools.json> is required (see toolgate check --help)"]);
+    expect(lines(toolgate(["check", "policy.json"], dir).stderr)).toEqual([
+      "toolgate check: --tools <tools.json> is required (see toolgate check --help)",
+    ]);
     const r = toolgate(["check", "policy.json", "--tools", "absent.json"], dir);
     expect(r.status).toBe(2);
     expect(lines(r.stderr)).toEqual(["toolgate check: cannot read absent.json: no such file"]);

@@ -44,7 +44,10 @@ describe("toolgate explain", () => {
       tools: {
         drop: {
           rules: [
-            { when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } }, rate_limit: { max: 1, window: 1 } },
+            {
+              when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } },
+              rate_limit: { max: 1, window: 1 },
+            },
             { when: { annotations: { properties: { readOnlyHint: { const: true } }, required: ["readOnlyHint"] } } },
             { when: { args: { required: ["force"] } }, action: "require_approval" },
             { action: "deny" },
@@ -59,10 +62,18 @@ describe("toolgate explain", () => {
       "  /tools/drop/rules/2: require_approval when its condition holds, no limit",
       "  /tools/drop/rules/3: deny",
     ]);
-    const admin = toolgate(["explain", "p.json", "--tool", "drop", "--session", '{"id":"s","role":"admin"}', "--json"], dir);
+    const admin = toolgate(
+      ["explain", "p.json", "--tool", "drop", "--session", '{"id":"s","role":"admin"}', "--json"],
+      dir,
+    );
     const x = JSON.parse(admin.stdout) as { rules: { rule: string; action: string; limits: string[] }[] };
     // The session is known and holds the condition, so the rule is not conditional in this context.
-    expect(x.rules[0]).toEqual({ rule: "/tools/drop/rules/0", action: "allow", conditional: false, limits: ["/tools/drop/rules/0/rate_limit"] });
+    expect(x.rules[0]).toEqual({
+      rule: "/tools/drop/rules/0",
+      action: "allow",
+      conditional: false,
+      limits: ["/tools/drop/rules/0/rate_limit"],
+    });
   });
 
   it("says why the most specific pattern won, and which limits applied", () => {
@@ -86,10 +97,12 @@ describe("toolgate explain", () => {
     expect(lines(r.stdout)[3]).toBe("  /tools/get_*  chosen: the only key that matches");
     const tied = tempDir({ "p.json": { version: "1", default: "deny", tools: { "get_*": {}, "*_run": {} } } });
     const t = toolgate(["explain", "p.json", "--tool", "get_run"], tied);
-    expect(lines(t.stdout)[3]).toBe('  /tools/get_*  chosen: as specific as /tools/*_run (4 characters besides "*") and written earlier');
+    expect(lines(t.stdout)[3]).toBe(
+      '  /tools/get_*  chosen: as specific as /tools/*_run (4 characters besides "*") and written earlier',
+    );
   });
 
-  it("uses the session {\"id\":\"cli\"} unless --session is given", () => {
+  it('uses the session {"id":"cli"} unless --session is given', () => {
     const dir = tempDir({ "p.json": PATTERNS });
     const r = toolgate(["explain", "p.json", "--tool", "get_big_run", "--json"], dir);
     const x = JSON.parse(r.stdout) as { call: { session: unknown }; decision: { outcome: string; rule: string } };
@@ -102,9 +115,26 @@ describe("toolgate explain", () => {
     const dir = tempDir({ "p.json": PATTERNS });
     const asked = toolgate(["explain", "p.json", "--tool", "delete_run"], dir);
     expect(lines(asked.stdout)[0]).toBe('decision: needs_approval rule=/tools/*_run reason="Touches a run"');
-    const approved = toolgate(["explain", "p.json", "--tool", "delete_run", "--approved", "--annotations", '{"destructiveHint":true}', "--json"], dir);
+    const approved = toolgate(
+      [
+        "explain",
+        "p.json",
+        "--tool",
+        "delete_run",
+        "--approved",
+        "--annotations",
+        '{"destructiveHint":true}',
+        "--json",
+      ],
+      dir,
+    );
     const x = JSON.parse(approved.stdout) as { call: unknown; decision: { outcome: string } };
-    expect(x.call).toEqual({ tool: "delete_run", session: { id: "cli" }, annotations: { destructiveHint: true }, approved: true });
+    expect(x.call).toEqual({
+      tool: "delete_run",
+      session: { id: "cli" },
+      annotations: { destructiveHint: true },
+      approved: true,
+    });
     expect(x.decision.outcome).toBe("allow");
   });
 
@@ -124,7 +154,9 @@ describe("toolgate explain", () => {
     expect(lines(noTool.stderr)).toEqual(["toolgate explain: --tool <name> is required (see toolgate explain --help)"]);
     const noValue = toolgate(["explain", MLFLOW_POLICY, "--tool"]);
     expect(noValue.status).toBe(2);
-    expect(lines(noValue.stderr)).toEqual(["toolgate explain: option --tool needs a value (see toolgate explain --help)"]);
+    expect(lines(noValue.stderr)).toEqual([
+      "toolgate explain: option --tool needs a value (see toolgate explain --help)",
+    ]);
     const missing = toolgate(["explain", "nowhere.json", "--tool", "x"], tempDir());
     expect(missing.status).toBe(2);
     expect(lines(missing.stderr)).toEqual(["toolgate explain: cannot read nowhere.json: no such file"]);

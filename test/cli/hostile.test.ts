@@ -30,7 +30,9 @@ describe("the CLI with hostile input", () => {
     const check = toolgate(["check", "policy.json", "--tools", "tools.json", "--json"], dir);
     expect(check.stderr).toBe("");
     expect(check.status).toBe(0);
-    const report = JSON.parse(check.stdout) as { tools: { tool: string; bareCall: { outcome: string; cause?: string } }[] };
+    const report = JSON.parse(check.stdout) as {
+      tools: { tool: string; bareCall: { outcome: string; cause?: string } }[];
+    };
     expect(report.tools.map((t) => t.bareCall.outcome)).toEqual(["deny", "deny", "deny", "allow", "deny"]);
     // A name longer than 128 characters is a malformed call: denied, and no cache holds it.
     expect(report.tools[2]!.bareCall.cause).toBe("malformed_call");
@@ -52,7 +54,10 @@ describe("the CLI with hostile input", () => {
       ['[{ "name": "a", "annotations": null }]', "tools.json: /0/annotations: must be an object"],
     ] as const) {
       const dir = tempDir({ "policy.json": POLICY, "tools.json": text });
-      for (const command of [["check", "policy.json", "--tools", "tools.json"], ["init", "--tools", "tools.json"]]) {
+      for (const command of [
+        ["check", "policy.json", "--tools", "tools.json"],
+        ["init", "--tools", "tools.json"],
+      ]) {
         const r = toolgate(command, dir);
         expect(r.status, `${command[0]} ${text}`).toBe(2);
         expect(lines(r.stderr), text).toHaveLength(1);
@@ -63,13 +68,22 @@ describe("the CLI with hostile input", () => {
 
   it("takes a session with prototype-named attributes as data, and refuses one that is not a session", () => {
     const dir = tempDir({
-      "policy.json": { version: "1", default: "deny", tools: { get_run: { rate_limit: { max: 1, window: 1, per: "/__proto__" } } } },
+      "policy.json": {
+        version: "1",
+        default: "deny",
+        tools: { get_run: { rate_limit: { max: 1, window: 1, per: "/__proto__" } } },
+      },
       "tools.json": [{ name: "get_run" }],
     });
-    const r = toolgate(["check", "policy.json", "--tools", "tools.json", "--session", '{"id":"s","__proto__":"ada"}', "--json"], dir);
+    const r = toolgate(
+      ["check", "policy.json", "--tools", "tools.json", "--session", '{"id":"s","__proto__":"ada"}', "--json"],
+      dir,
+    );
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    expect((JSON.parse(r.stdout) as { tools: { bareCall: { outcome: string } }[] }).tools[0]!.bareCall.outcome).toBe("allow");
+    expect((JSON.parse(r.stdout) as { tools: { bareCall: { outcome: string } }[] }).tools[0]!.bareCall.outcome).toBe(
+      "allow",
+    );
     const bad = toolgate(["check", "policy.json", "--tools", "tools.json", "--session", deep(10_000)], dir);
     expect(bad.status).toBe(2);
     expect(lines(bad.stderr)).toHaveLength(1);

@@ -1,4 +1,13 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { compilePolicy } from "toolgate";
 import { describe, expect, it } from "vitest";
@@ -20,12 +29,19 @@ describe("toolgate init", () => {
     const r = toolgate(["init", "--tools", MLFLOW_TOOLS]);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("");
-    const policy = JSON.parse(r.stdout) as { $schema: string; version: string; default: string; tools: Record<string, unknown> };
+    const policy = JSON.parse(r.stdout) as {
+      $schema: string;
+      version: string;
+      default: string;
+      tools: Record<string, unknown>;
+    };
     expect(policy.version).toBe("1");
     expect(policy.default).toBe("deny");
     expect(Object.keys(policy.tools)).toEqual(mlflowTools.map((t) => t.name));
     for (const t of mlflowTools) {
-      expect(policy.tools[t.name], t.name).toEqual(t.annotations?.readOnlyHint === true ? READ_LIMIT : { action: "require_approval" });
+      expect(policy.tools[t.name], t.name).toEqual(
+        t.annotations?.readOnlyHint === true ? READ_LIMIT : { action: "require_approval" },
+      );
     }
   });
 
@@ -35,11 +51,17 @@ describe("toolgate init", () => {
     const policy = compilePolicy(r.stdout, { clock: () => now });
     const session = { id: "s" };
     for (let i = 0; i < 60; i++) expect((await policy.decide({ tool: "get_run", session })).outcome).toBe("allow");
-    expect(await policy.decide({ tool: "get_run", session })).toMatchObject({ outcome: "rate_limited", rule: "/tools/get_run/rate_limit" });
+    expect(await policy.decide({ tool: "get_run", session })).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/get_run/rate_limit",
+    });
     now = 60_000;
     expect((await policy.decide({ tool: "get_run", session })).outcome).toBe("allow");
     expect((await policy.decide({ tool: "delete_run", session })).outcome).toBe("needs_approval");
-    expect(await policy.decide({ tool: "drop_everything", session })).toMatchObject({ outcome: "deny", cause: "policy" });
+    expect(await policy.decide({ tool: "drop_everything", session })).toMatchObject({
+      outcome: "deny",
+      cause: "policy",
+    });
     expect(policy.warnings).toEqual([]);
     expect(policy.rules.filter((x) => x.action === "allow" && x.limits.length === 0)).toEqual([]);
   });
@@ -47,14 +69,24 @@ describe("toolgate init", () => {
   it("never allows the everything server's get-env, and tightens on every annotation", async () => {
     const r = toolgate(["init", "--tools", EVERYTHING_TOOLS]);
     expect(r.status).toBe(0);
-    expect(lines(r.stderr)).toEqual(['toolgate init: denied "get-env": its name or description suggests it exposes secrets or the environment']);
+    expect(lines(r.stderr)).toEqual([
+      'toolgate init: denied "get-env": its name or description suggests it exposes secrets or the environment',
+    ]);
     const doc = JSON.parse(r.stdout) as { tools: Record<string, unknown> };
-    expect(doc.tools["get-env"]).toEqual({ action: "deny", reason: "This tool may expose secrets or environment variables, so it is not allowed" });
+    expect(doc.tools["get-env"]).toEqual({
+      action: "deny",
+      reason: "This tool may expose secrets or environment variables, so it is not allowed",
+    });
     const policy = compilePolicy(r.stdout);
     for (const t of everythingTools) {
-      const d = await policy.peek({ tool: t.name, session: { id: "s" }, ...(t.annotations ? { annotations: t.annotations } : {}) });
+      const d = await policy.peek({
+        tool: t.name,
+        session: { id: "s" },
+        ...(t.annotations ? { annotations: t.annotations } : {}),
+      });
       if (t.name === "get-env") expect(d.outcome, t.name).toBe("deny");
-      else if (t.annotations?.readOnlyHint === true) expect(d, t.name).toMatchObject({ outcome: "allow", remaining: 59 });
+      else if (t.annotations?.readOnlyHint === true)
+        expect(d, t.name).toMatchObject({ outcome: "allow", remaining: 59 });
       else expect(d.outcome, t.name).toBe("needs_approval");
     }
   });
@@ -80,10 +112,15 @@ describe("toolgate init", () => {
     for (const name of ["printEnv", "list_secrets", "get_api_key", "rotate-credentials", "lookup", "whoami"]) {
       expect(tools[name]!.action, name).toBe("deny");
     }
-    expect(tools.odd).toEqual({ action: "require_approval", reason: "This tool claims to be both read-only and destructive" });
+    expect(tools.odd).toEqual({
+      action: "require_approval",
+      reason: "This tool claims to be both read-only and destructive",
+    });
     expect(tools.inventory).toEqual(READ_LIMIT);
     expect(tools.get_run).toEqual(READ_LIMIT);
-    expect(lines(r.stderr).at(-1)).toBe('toolgate init: "odd" needs approval: it claims to be both read-only and destructive');
+    expect(lines(r.stderr).at(-1)).toBe(
+      'toolgate init: "odd" needs approval: it claims to be both read-only and destructive',
+    );
   });
 
   it("writes to --out, never over an existing file without --force", () => {
@@ -150,7 +187,9 @@ describe("toolgate init", () => {
     const nested = JSON.parse(readFileSync(join(dir, "config", "policies", "p.json"), "utf8")) as { $schema: string };
     expect(nested.$schema).toBe("../../node_modules/toolgate/schemas/policy.v1.schema.json");
     // From a subdirectory, to standard output: relative to the working directory.
-    const here = JSON.parse(toolgate(["init", "--tools", MLFLOW_TOOLS], join(dir, "config")).stdout) as { $schema: string };
+    const here = JSON.parse(toolgate(["init", "--tools", MLFLOW_TOOLS], join(dir, "config")).stdout) as {
+      $schema: string;
+    };
     expect(here.$schema).toBe("../node_modules/toolgate/schemas/policy.v1.schema.json");
     expect(toolgate(["init", "--tools", MLFLOW_TOOLS, "--out", "p.json"], dir).status).toBe(0);
     expect((JSON.parse(readFileSync(join(dir, "p.json"), "utf8")) as { $schema: string }).$schema).toBe(
@@ -168,13 +207,20 @@ describe("toolgate init", () => {
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ tools: { read: READ_LIMIT } });
     expect(Object.keys((JSON.parse(r.stdout) as { tools: object }).tools)).toEqual(["read"]);
-    expect(lines(r.stderr)).toEqual(['toolgate init: left "get_*" to the default: a name containing "*" cannot be written as an exact key']);
+    expect(lines(r.stderr)).toEqual([
+      'toolgate init: left "get_*" to the default: a name containing "*" cannot be written as an exact key',
+    ]);
   });
 
   it("keeps odd tool names as exact keys", () => {
     const long = `get_${"x".repeat(120)}`;
     const dir = tempDir({
-      "tools.json": [{ name: "__proto__" }, { name: "constructor" }, { name: "a/b~c", annotations: { readOnlyHint: true } }, { name: long }],
+      "tools.json": [
+        { name: "__proto__" },
+        { name: "constructor" },
+        { name: "a/b~c", annotations: { readOnlyHint: true } },
+        { name: long },
+      ],
     });
     const r = toolgate(["init", "--tools", "tools.json"], dir);
     expect(r.status).toBe(0);
@@ -186,7 +232,9 @@ describe("toolgate init", () => {
   });
 
   it("exits 2 without --tools, for a missing tools file, and for a positional argument", () => {
-    expect(lines(toolgate(["init"]).stderr)).toEqual(["toolgate init: --tools <tools.json> is required (see toolgate init --help)"]);
+    expect(lines(toolgate(["init"]).stderr)).toEqual([
+      "toolgate init: --tools <tools.json> is required (see toolgate init --help)",
+    ]);
     const missing = toolgate(["init", "--tools", "absent.json"], tempDir());
     expect(missing.status).toBe(2);
     expect(lines(missing.stderr)).toEqual(["toolgate init: cannot read absent.json: no such file"]);

@@ -7,9 +7,17 @@ import { CLI, lines, MLFLOW_POLICY, tempDir, toolgate } from "./run.js";
 /** Runs `toolgate <args> | head -n 1` in bash, giving toolgate's own exit status and standard error. */
 function intoHead(args: string[], cwd: string): { status: number; first: string; stderr: string } {
   const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  const r = spawnSync("bash", ["-c", `${quoted} 2>stderr.txt | head -n 1; echo "status=\${PIPESTATUS[0]}"`], { cwd, encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync("bash", ["-c", `${quoted} 2>stderr.txt | head -n 1; echo "status=\${PIPESTATUS[0]}"`], {
+    cwd,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
   const out = lines(r.stdout);
-  return { status: Number(out.at(-1)!.replace("status=", "")), first: out[0]!, stderr: readFileSync(join(cwd, "stderr.txt"), "utf8") };
+  return {
+    status: Number(out.at(-1)!.replace("status=", "")),
+    first: out[0]!,
+    stderr: readFileSync(join(cwd, "stderr.txt"), "utf8"),
+  };
 }
 
 const COMMANDS = ["validate", "test", "explain", "check", "init"];
@@ -32,7 +40,9 @@ describe("toolgate", () => {
     const r = toolgate([command, "--no-such-flag", "x.json"]);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
-    expect(lines(r.stderr)).toEqual([`toolgate ${command}: unknown option --no-such-flag (see toolgate ${command} --help)`]);
+    expect(lines(r.stderr)).toEqual([
+      `toolgate ${command}: unknown option --no-such-flag (see toolgate ${command} --help)`,
+    ]);
   });
 
   it("rejects an unknown command and a missing one with exit 2", () => {
@@ -47,11 +57,16 @@ describe("toolgate", () => {
   it("rejects a value given to a flag that takes none", () => {
     const r = toolgate(["validate", "--strict=yes", "p.json"]);
     expect(r.status).toBe(2);
-    expect(lines(r.stderr)).toEqual(["toolgate validate: option --strict takes no value (see toolgate validate --help)"]);
+    expect(lines(r.stderr)).toEqual([
+      "toolgate validate: option --strict takes no value (see toolgate validate --help)",
+    ]);
   });
 
   it("ends quietly when the reader of its output goes away (| head), keeping its exit status", () => {
-    const tools = Array.from({ length: 20_000 }, (_, i) => ({ name: `tool_${i}`, annotations: { readOnlyHint: i % 2 === 0 } }));
+    const tools = Array.from({ length: 20_000 }, (_, i) => ({
+      name: `tool_${i}`,
+      annotations: { readOnlyHint: i % 2 === 0 },
+    }));
     const dir = tempDir({ "tools.json": { tools } });
     const init = intoHead(["init", "--tools", "tools.json"], dir);
     expect(init).toEqual({ status: 0, first: "{", stderr: "" });

@@ -22,7 +22,11 @@ describe("toolgate test", () => {
   it("passes when every case holds and closes with N passed, N failed", () => {
     const dir = project([
       { name: "read", call: call("get_run"), expect: "allow" },
-      { name: "delete", call: call("delete_run"), expect: { outcome: "needs_approval", reason: "Deletes data", rule: "/tools/delete_*" } },
+      {
+        name: "delete",
+        call: call("delete_run"),
+        expect: { outcome: "needs_approval", reason: "Deletes data", rule: "/tools/delete_*" },
+      },
     ]);
     const r = toolgate(["test", "cases.json"], dir);
     expect(r.status).toBe(0);
@@ -50,11 +54,31 @@ describe("toolgate test", () => {
 
   it("drives a virtual clock with at, and repeat checks the last of N calls", () => {
     const dir = project([
-      { name: "two runs fill the window", call: call("create_run"), at: 1000, repeat: 2, expect: { outcome: "allow", remaining: 0 } },
-      { name: "a third waits for the first to leave", call: call("create_run"), at: 10999, expect: { outcome: "rate_limited", retryAfterMs: 1, rule: "/tools/create_run/rate_limit" } },
-      { name: "then both have left the window", call: call("create_run"), at: 11000, expect: { outcome: "allow", remaining: 1 } },
+      {
+        name: "two runs fill the window",
+        call: call("create_run"),
+        at: 1000,
+        repeat: 2,
+        expect: { outcome: "allow", remaining: 0 },
+      },
+      {
+        name: "a third waits for the first to leave",
+        call: call("create_run"),
+        at: 10999,
+        expect: { outcome: "rate_limited", retryAfterMs: 1, rule: "/tools/create_run/rate_limit" },
+      },
+      {
+        name: "then both have left the window",
+        call: call("create_run"),
+        at: 11000,
+        expect: { outcome: "allow", remaining: 1 },
+      },
       { name: "time stays where it was", call: call("create_run"), expect: { outcome: "allow", remaining: 0 } },
-      { name: "so the next waits a whole window", call: call("create_run"), expect: { outcome: "rate_limited", retryAfterMs: 10000 } },
+      {
+        name: "so the next waits a whole window",
+        call: call("create_run"),
+        expect: { outcome: "rate_limited", retryAfterMs: 10000 },
+      },
     ]);
     const r = toolgate(["test", "cases.json"], dir);
     expect(lines(r.stdout)).toEqual(["5 passed, 0 failed"]);
@@ -62,7 +86,14 @@ describe("toolgate test", () => {
   });
 
   it("checks every given expect field exactly", () => {
-    const dir = project([{ name: "wrong wait", call: call("create_run"), repeat: 3, expect: { outcome: "rate_limited", retryAfterMs: 9999 } }]);
+    const dir = project([
+      {
+        name: "wrong wait",
+        call: call("create_run"),
+        repeat: 3,
+        expect: { outcome: "rate_limited", retryAfterMs: 9999 },
+      },
+    ]);
     const r = toolgate(["test", "cases.json"], dir);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('FAIL cases.json /cases/0 "wrong wait" (at 0 ms, last of 3 calls)');
@@ -88,11 +119,20 @@ describe("toolgate test", () => {
     // 2 of 3 units: 66.666…%, shown as 66.6%.
     const dir = tempDir({
       "policy.json": { version: "1", default: "deny", tools: { a: {}, b: {} } },
-      "cases.json": { policy: "policy.json", cases: [{ name: "a", call: call("a"), expect: "allow" }, { name: "c", call: call("c"), expect: "deny" }] },
+      "cases.json": {
+        policy: "policy.json",
+        cases: [
+          { name: "a", call: call("a"), expect: "allow" },
+          { name: "c", call: call("c"), expect: "deny" },
+        ],
+      },
     });
     const met = toolgate(["test", "--min-coverage", "66.6", "cases.json"], dir);
     expect(met.status).toBe(0);
-    expect(lines(met.stdout)).toEqual(["coverage of policy.json: 2/3 rules and limits reached (66.6%)", "2 passed, 0 failed"]);
+    expect(lines(met.stdout)).toEqual([
+      "coverage of policy.json: 2/3 rules and limits reached (66.6%)",
+      "2 passed, 0 failed",
+    ]);
     const missed = toolgate(["test", "--min-coverage", "66.7", "cases.json"], dir);
     expect(missed.status).toBe(1);
     expect(lines(missed.stdout)).toEqual([
@@ -106,11 +146,20 @@ describe("toolgate test", () => {
     const dir = tempDir({
       "policy.json": { version: "1", default: "deny", tools: { a: {}, b: {} } },
       "a.json": { policy: "policy.json", cases: [{ name: "a", call: call("a"), expect: "allow" }] },
-      "b.json": { policy: "policy.json", cases: [{ name: "b", call: call("b"), expect: "allow" }, { name: "x", call: call("x"), expect: "deny" }] },
+      "b.json": {
+        policy: "policy.json",
+        cases: [
+          { name: "b", call: call("b"), expect: "allow" },
+          { name: "x", call: call("x"), expect: "deny" },
+        ],
+      },
     });
     const r = toolgate(["test", "--min-coverage", "100", "a.json", "b.json"], dir);
     expect(r.status).toBe(0);
-    expect(lines(r.stdout)).toEqual(["coverage of policy.json: 3/3 rules and limits reached (100%)", "3 passed, 0 failed"]);
+    expect(lines(r.stdout)).toEqual([
+      "coverage of policy.json: 3/3 rules and limits reached (100%)",
+      "3 passed, 0 failed",
+    ]);
   });
 
   it("rejects a --min-coverage that is not a percentage", () => {
@@ -118,7 +167,9 @@ describe("toolgate test", () => {
     for (const bad of ["abc", "101", "-5", "50%"]) {
       const r = toolgate(["test", `--min-coverage=${bad}`, "cases.json"], dir);
       expect(r.status).toBe(2);
-      expect(lines(r.stderr)).toEqual([`toolgate test: --min-coverage must be a percentage from 0 to 100, got ${JSON.stringify(bad)}`]);
+      expect(lines(r.stderr)).toEqual([
+        `toolgate test: --min-coverage must be a percentage from 0 to 100, got ${JSON.stringify(bad)}`,
+      ]);
     }
   });
 
@@ -139,7 +190,11 @@ describe("toolgate test", () => {
     expect(report.failed).toBe(1);
     expect(report.files[0]!.results[1]).toMatchObject({ path: "/cases/1", passed: false, actual: { outcome: "deny" } });
     expect(report.coverage[0]).toMatchObject({ policy: "policy.json", total: 5 });
-    expect(report.files[0]!.results[1]!.actual).toMatchObject({ outcome: "deny", cause: "policy", reason: "Not on the list" });
+    expect(report.files[0]!.results[1]!.actual).toMatchObject({
+      outcome: "deny",
+      cause: "policy",
+      reason: "Not on the list",
+    });
   });
 
   it("rejects an at earlier than the clock, naming the case", () => {
@@ -156,17 +211,56 @@ describe("toolgate test", () => {
   });
 
   it.each([
-    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allowed" }] }, '/cases/0/expect: unknown outcome "allowed" (expected one of "allow", "deny", "needs_approval", "rate_limited")'],
-    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: { outcome: "allow", rules: "/x" } }] }, '/cases/0/expect/rules: unknown field (expected "outcome", "reason", "rule", "cause", "retryAfterMs" or "remaining")'],
-    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: { outcome: "deny", cause: "denied" } }] }, '/cases/0/expect/cause: must be one of "policy", "malformed_call", "missing_attribute", "invalid_cost", "cost_exceeds_max", "tool_changed", "not_approved", "host_failure", "store_failure", got "denied"'],
-    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: { outcome: "allow", cause: "policy" } }] }, '/cases/0/expect/cause: only a deny has a cause, but the expected outcome is "allow"'],
-    ['{ "policy": "./policy.json", "cases": [{ "name": "x", "call": { "tool": "a", "session": { "id": "s" } }, "expect": "allow", "__proto__": 1 }] }', '/cases/0/__proto__: unknown field (expected "name", "call", "at", "repeat" or "expect")'],
-    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allow", repeat: 0 }] }, "/cases/0/repeat: must be a whole number from 1 to 100000, got 0"],
-    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allow", at: 1.5 }] }, "/cases/0/at: must be a time in whole milliseconds, at least 0, got 1.5"],
-    [{ policy: "./policy.json", cases: [{ call: call("a"), expect: "allow" }] }, "/cases/0/name: must be a non-empty string, got nothing"],
-    [{ policy: "./policy.json", cases: [{ name: "x", call: "get_run", expect: "allow" }] }, '/cases/0/call: must be an object { tool, args?, session, annotations?, approved? }, got "get_run"'],
-    [{ policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allow", when: 1 }] }, '/cases/0/when: unknown field (expected "name", "call", "at", "repeat" or "expect")'],
-    [{ policy: "./policy.json", cases: [], case: [] }, '/case: unknown field (expected "policy", "cases", "description" or "$schema")'],
+    [
+      { policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allowed" }] },
+      '/cases/0/expect: unknown outcome "allowed" (expected one of "allow", "deny", "needs_approval", "rate_limited")',
+    ],
+    [
+      { policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: { outcome: "allow", rules: "/x" } }] },
+      '/cases/0/expect/rules: unknown field (expected "outcome", "reason", "rule", "cause", "retryAfterMs" or "remaining")',
+    ],
+    [
+      {
+        policy: "./policy.json",
+        cases: [{ name: "x", call: call("a"), expect: { outcome: "deny", cause: "denied" } }],
+      },
+      '/cases/0/expect/cause: must be one of "policy", "malformed_call", "missing_attribute", "invalid_cost", "cost_exceeds_max", "tool_changed", "not_approved", "host_failure", "store_failure", got "denied"',
+    ],
+    [
+      {
+        policy: "./policy.json",
+        cases: [{ name: "x", call: call("a"), expect: { outcome: "allow", cause: "policy" } }],
+      },
+      '/cases/0/expect/cause: only a deny has a cause, but the expected outcome is "allow"',
+    ],
+    [
+      '{ "policy": "./policy.json", "cases": [{ "name": "x", "call": { "tool": "a", "session": { "id": "s" } }, "expect": "allow", "__proto__": 1 }] }',
+      '/cases/0/__proto__: unknown field (expected "name", "call", "at", "repeat" or "expect")',
+    ],
+    [
+      { policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allow", repeat: 0 }] },
+      "/cases/0/repeat: must be a whole number from 1 to 100000, got 0",
+    ],
+    [
+      { policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allow", at: 1.5 }] },
+      "/cases/0/at: must be a time in whole milliseconds, at least 0, got 1.5",
+    ],
+    [
+      { policy: "./policy.json", cases: [{ call: call("a"), expect: "allow" }] },
+      "/cases/0/name: must be a non-empty string, got nothing",
+    ],
+    [
+      { policy: "./policy.json", cases: [{ name: "x", call: "get_run", expect: "allow" }] },
+      '/cases/0/call: must be an object { tool, args?, session, annotations?, approved? }, got "get_run"',
+    ],
+    [
+      { policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: "allow", when: 1 }] },
+      '/cases/0/when: unknown field (expected "name", "call", "at", "repeat" or "expect")',
+    ],
+    [
+      { policy: "./policy.json", cases: [], case: [] },
+      '/case: unknown field (expected "policy", "cases", "description" or "$schema")',
+    ],
     [{ policy: "./policy.json" }, "/cases: must be an array of cases, got nothing"],
     [{ policy: 7, cases: [] }, "/policy: must be the path of the policy file or the policy itself, got 7"],
     [[], 'must be a JSON object with "policy" and "cases", got an array'],
@@ -229,7 +323,9 @@ describe("toolgate test", () => {
     const r = toolgate(["test", "empty.json"], dir);
     expect(r.status).toBe(1);
     expect(lines(r.stdout)).toEqual(["0 passed, 0 failed"]);
-    expect(lines(r.stderr)).toEqual(["toolgate test: empty.json: has no cases, so it tests nothing (add cases, or do not run it)"]);
+    expect(lines(r.stderr)).toEqual([
+      "toolgate test: empty.json: has no cases, so it tests nothing (add cases, or do not run it)",
+    ]);
     const mixed = toolgate(["test", "one.json", "empty.json"], dir);
     expect(mixed.status).toBe(1);
     expect(lines(mixed.stdout)).toEqual(["1 passed, 0 failed"]);
@@ -241,7 +337,11 @@ describe("toolgate test", () => {
   it("checks an expected cause", () => {
     const dir = project([
       { name: "listed?", call: call("drop"), expect: { outcome: "deny", cause: "policy" } },
-      { name: "malformed", call: { tool: "get_run", session: {} }, expect: { outcome: "deny", cause: "malformed_call", rule: "" } },
+      {
+        name: "malformed",
+        call: { tool: "get_run", session: {} },
+        expect: { outcome: "deny", cause: "malformed_call", rule: "" },
+      },
       { name: "wrong cause", call: call("drop"), expect: { outcome: "deny", cause: "store_failure" } },
     ]);
     const r = toolgate(["test", "cases.json"], dir);
@@ -261,7 +361,9 @@ describe("toolgate test", () => {
     expect(lines(missing.stderr)).toEqual(["toolgate test: absent.json: cannot be read: no such file"]);
     const noPolicy = toolgate(["test", "cases.json"], dir);
     expect(noPolicy.status).toBe(2);
-    expect(lines(noPolicy.stderr)).toEqual([`toolgate test: cases.json: /policy: cannot read the policy ${dir}/nowhere.json: no such file`]);
+    expect(lines(noPolicy.stderr)).toEqual([
+      `toolgate test: cases.json: /policy: cannot read the policy ${dir}/nowhere.json: no such file`,
+    ]);
     const broken = toolgate(["test", "broken.json"], dir);
     expect(broken.status).toBe(2);
     expect(lines(broken.stderr)).toHaveLength(1);
@@ -280,7 +382,9 @@ describe("toolgate test", () => {
   });
 
   it("accepts an inline policy", () => {
-    const dir = tempDir({ "cases.json": { policy: POLICY, cases: [{ name: "read", call: call("get_x"), expect: "allow" }] } });
+    const dir = tempDir({
+      "cases.json": { policy: POLICY, cases: [{ name: "read", call: call("get_x"), expect: "allow" }] },
+    });
     const r = toolgate(["test", "--coverage", "cases.json"], dir);
     expect(r.status).toBe(0);
     expect(lines(r.stdout)[0]).toBe("coverage of cases.json#/policy: 1/5 rules and limits reached (20%)");

@@ -78,7 +78,9 @@ describe("toolgate validate", () => {
       ].sort(),
     );
     expect(out.at(-1)).toBe("dup.json: invalid, 9 issues");
-    const json = JSON.parse(toolgate(["validate", "--json", "dup.json"], dir).stdout) as { files: { issues: { code: string }[] }[] };
+    const json = JSON.parse(toolgate(["validate", "--json", "dup.json"], dir).stdout) as {
+      files: { issues: { code: string }[] }[];
+    };
     expect(json.files[0]!.issues.map((i) => i.code)).toContain("json");
   });
 
@@ -112,7 +114,9 @@ describe("toolgate validate", () => {
     const dir = tempDir({ "bad.json": BAD });
     const r = toolgate(["validate", "--json", "bad.json"], dir);
     expect(r.status).toBe(1);
-    const report = JSON.parse(r.stdout) as { files: { file: string; valid: boolean; issues: { path: string; line: number }[] }[] };
+    const report = JSON.parse(r.stdout) as {
+      files: { file: string; valid: boolean; issues: { path: string; line: number }[] }[];
+    };
     expect(report.files[0]!.file).toBe("bad.json");
     expect(report.files[0]!.valid).toBe(false);
     expect(report.files[0]!.issues.map((i) => i.path)).toContain("/tools/create_run/rate_limits");

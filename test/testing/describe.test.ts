@@ -16,11 +16,20 @@ afterAll(() => {
 describePolicyCases("examples/ci policy", join(ROOT, "examples", "ci", "policy.cases.json"));
 
 describePolicyCases("inline cases", {
-  policy: { version: "1", default: "deny", tools: { get_run: {}, create_run: { rate_limit: { max: 1, window: "1s" } } } },
+  policy: {
+    version: "1",
+    default: "deny",
+    tools: { get_run: {}, create_run: { rate_limit: { max: 1, window: "1s" } } },
+  },
   cases: [
     { name: "read", call: { tool: "get_run", session: { id: "s" } }, expect: "allow" },
     { name: "create", call: { tool: "create_run", session: { id: "s" } }, expect: { outcome: "allow", remaining: 0 } },
-    { name: "create again", call: { tool: "create_run", session: { id: "s" } }, at: 400, expect: { outcome: "rate_limited", retryAfterMs: 600 } },
+    {
+      name: "create again",
+      call: { tool: "create_run", session: { id: "s" } },
+      at: 400,
+      expect: { outcome: "rate_limited", retryAfterMs: 600 },
+    },
   ],
 });
 
@@ -43,11 +52,23 @@ describePolicyCases("user suite", {
 });
 `,
     );
-    const r = spawnSync(process.execPath, [join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--root", dir, "--config", join(ROOT, "vitest.config.ts"), "--no-color"], {
-      encoding: "utf8",
-      timeout: 60_000,
-      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, "node_modules", "vitest", "vitest.mjs"),
+        "run",
+        "--root",
+        dir,
+        "--config",
+        join(ROOT, "vitest.config.ts"),
+        "--no-color",
+      ],
+      {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+      },
+    );
     const output = r.stdout + r.stderr;
     expect(r.status).toBe(1);
     expect(output).toContain("1 failed");

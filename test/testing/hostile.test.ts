@@ -47,20 +47,31 @@ describe("loadCases and runCases with hostile input", () => {
         throw new Error("boom");
       },
     });
-    expect(thrown(() => loadCases(getter as never))).toMatchObject({ name: "CasesError", message: "cases: could not be read: boom" });
-    const trap = new Proxy({ policy: POLICY, cases: [] }, {
-      ownKeys() {
-        throw new Error("trap");
-      },
+    expect(thrown(() => loadCases(getter as never))).toMatchObject({
+      name: "CasesError",
+      message: "cases: could not be read: boom",
     });
+    const trap = new Proxy(
+      { policy: POLICY, cases: [] },
+      {
+        ownKeys() {
+          throw new Error("trap");
+        },
+      },
+    );
     expect(thrown(() => loadCases(trap as never))).toBeInstanceOf(CasesError);
   });
 
   it("rejects __proto__ and constructor as field names rather than reading through them", () => {
-    const doc = JSON.parse(`{ "policy": ${JSON.stringify(POLICY)}, "cases": [{ "name": "x", "call": { "tool": "get_run", "session": { "id": "s" } },
+    const doc =
+      JSON.parse(`{ "policy": ${JSON.stringify(POLICY)}, "cases": [{ "name": "x", "call": { "tool": "get_run", "session": { "id": "s" } },
       "expect": { "outcome": "allow", "__proto__": { "rule": "/x" }, "constructor": 1 } }], "__proto__": { "cases": [] } }`) as never;
     const e = thrown(() => loadCases(doc)) as CasesError;
-    expect(e.problems.map((p) => p.path)).toEqual(["/__proto__", "/cases/0/expect/__proto__", "/cases/0/expect/constructor"]);
+    expect(e.problems.map((p) => p.path)).toEqual([
+      "/__proto__",
+      "/cases/0/expect/__proto__",
+      "/cases/0/expect/constructor",
+    ]);
   });
 
   it("bounds the cases of one document, and a sparse array with a huge length is refused at once", () => {
@@ -68,13 +79,23 @@ describe("loadCases and runCases with hostile input", () => {
     sparse.length = 1e9;
     const started = Date.now();
     const e = thrown(() => loadCases({ policy: POLICY, cases: sparse } as never)) as CasesError;
-    expect(e.problems).toEqual([{ path: "/cases", message: `has 1000000000 cases; at most ${MAX_CASES} run in one document (split the file)` }]);
+    expect(e.problems).toEqual([
+      { path: "/cases", message: `has 1000000000 cases; at most ${MAX_CASES} run in one document (split the file)` },
+    ]);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("refuses a repeat that would hang a CI job, and a negative or fractional time", () => {
     const e = thrown(() =>
-      loadCases({ policy: POLICY, cases: [{ ...GOOD, repeat: 1e9 }, { ...GOOD, at: -1 }, { ...GOOD, at: Number.NaN }, { ...GOOD, repeat: 2.5 }] } as never),
+      loadCases({
+        policy: POLICY,
+        cases: [
+          { ...GOOD, repeat: 1e9 },
+          { ...GOOD, at: -1 },
+          { ...GOOD, at: Number.NaN },
+          { ...GOOD, repeat: 2.5 },
+        ],
+      } as never),
     ) as CasesError;
     expect(e.problems.map((p) => p.path)).toEqual(["/cases/0/repeat", "/cases/1/at", "/cases/2/at", "/cases/3/repeat"]);
   });
@@ -92,11 +113,27 @@ describe("loadCases and runCases with hostile input", () => {
     const run = await runCases({
       policy: POLICY,
       cases: [
-        { name: "cyclic args", call: { tool: "get_run", args: cyclic, session: { id: "s" } } as never, expect: "allow" },
-        { name: "no session", call: { tool: "get_run" } as never, expect: { outcome: "deny", cause: "malformed_call" } },
-        { name: "long name", call: { tool: "x".repeat(100_000), session: { id: "s" } }, expect: { outcome: "deny", cause: "malformed_call" } },
+        {
+          name: "cyclic args",
+          call: { tool: "get_run", args: cyclic, session: { id: "s" } } as never,
+          expect: "allow",
+        },
+        {
+          name: "no session",
+          call: { tool: "get_run" } as never,
+          expect: { outcome: "deny", cause: "malformed_call" },
+        },
+        {
+          name: "long name",
+          call: { tool: "x".repeat(100_000), session: { id: "s" } },
+          expect: { outcome: "deny", cause: "malformed_call" },
+        },
         { name: "getter", call: { tool: "get_run", args: getterArgs, session: { id: "s" } } as never, expect: "allow" },
-        { name: "proto", call: JSON.parse('{ "tool": "__proto__", "session": { "id": "s" } }') as never, expect: { outcome: "deny", rule: "/default" } },
+        {
+          name: "proto",
+          call: JSON.parse('{ "tool": "__proto__", "session": { "id": "s" } }') as never,
+          expect: { outcome: "deny", rule: "/default" },
+        },
       ],
     });
     expect(run.results.map((r) => r.actual.outcome)).toEqual(["allow", "deny", "deny", "allow", "deny"]);
@@ -115,7 +152,11 @@ describe("loadCases and runCases with hostile input", () => {
     }
     const cyclic: Record<string, unknown> = { version: "1", default: "deny", tools: {} };
     (cyclic.tools as Record<string, unknown>).a = cyclic;
-    for (const policy of [{ version: "1", default: "deny", tools: { a: root } }, cyclic, { version: "2", default: "deny", tools: {} }]) {
+    for (const policy of [
+      { version: "1", default: "deny", tools: { a: root } },
+      cyclic,
+      { version: "2", default: "deny", tools: {} },
+    ]) {
       expect(thrown(() => loadCases({ policy, cases: [GOOD] } as never))).toBeInstanceOf(CasesPolicyError);
     }
   });
@@ -124,18 +165,26 @@ describe("loadCases and runCases with hostile input", () => {
     const dir = mkdtempSync(join(tmpdir(), "toolgate-hostile-"));
     dirs.push(dir);
     const deep = `${"[".repeat(5000)}${"]".repeat(5000)}`;
-    writeFileSync(join(dir, "meta.json"), `{ "policy": ${JSON.stringify(POLICY)}, "cases": [], "description": ${deep} }`);
+    writeFileSync(
+      join(dir, "meta.json"),
+      `{ "policy": ${JSON.stringify(POLICY)}, "cases": [], "description": ${deep} }`,
+    );
     const e = thrown(() => loadCases(join(dir, "meta.json"))) as CasesError;
     expect(e).toBeInstanceOf(CasesError);
     expect(e.problems.map((p) => p.path)).toEqual(["/description"]);
     const call = `{ "tool": "get_run", "args": { "a": ${deep} }, "session": { "id": "s" } }`;
-    writeFileSync(join(dir, "args.json"), `{ "policy": ${JSON.stringify(POLICY)}, "cases": [{ "name": "deep", "call": ${call}, "expect": "allow" }] }`);
+    writeFileSync(
+      join(dir, "args.json"),
+      `{ "policy": ${JSON.stringify(POLICY)}, "cases": [{ "name": "deep", "call": ${call}, "expect": "allow" }] }`,
+    );
     const run = await runCases(join(dir, "args.json"));
     expect(run.results[0]!.actual.outcome).toMatch(/^(allow|deny)$/);
   });
 
   it("describePolicyCases fails the test file at once, with every problem", () => {
-    const e = thrown(() => describePolicyCases("bad", { policy: POLICY, cases: [{ ...GOOD, name: "" }, 3] } as never)) as CasesError;
+    const e = thrown(() =>
+      describePolicyCases("bad", { policy: POLICY, cases: [{ ...GOOD, name: "" }, 3] } as never),
+    ) as CasesError;
     expect(e).toBeInstanceOf(CasesError);
     expect(e.problems.map((p) => p.path)).toEqual(["/cases/0/name", "/cases/1"]);
     expect(e.message).toContain("2 problems");

@@ -4,7 +4,15 @@
 
 import fc from "fast-check";
 import { compilePolicy, type PolicyDocument } from "toolgate";
-import { CasesError, coverageOf, coverageUnits, formatDecision, loadCases, meetsCoverage, runCases } from "toolgate/testing";
+import {
+  CasesError,
+  coverageOf,
+  coverageUnits,
+  formatDecision,
+  loadCases,
+  meetsCoverage,
+  runCases,
+} from "toolgate/testing";
 import { describe, expect, it } from "vitest";
 
 const POLICY = { version: "1" as const, default: "deny" as const, tools: { a: {} } };
@@ -12,15 +20,20 @@ const POLICY = { version: "1" as const, default: "deny" as const, tools: { a: {}
 describe("coverage, as properties", () => {
   it("meetsCoverage is exact for every minimum with up to three decimals", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 5000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 100_000 }), (total, share, milli) => {
-        const reached = Math.floor(share * total);
-        const c = coverageOf(
-          Array.from({ length: total }, (_, i) => `u${i}`),
-          Array.from({ length: reached }, (_, i) => `u${i}`),
-        );
-        // reached / total >= milli / 100000, in integers.
-        expect(meetsCoverage(c, milli / 1000)).toBe(reached * 100_000 >= milli * total);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 5000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 0, max: 100_000 }),
+        (total, share, milli) => {
+          const reached = Math.floor(share * total);
+          const c = coverageOf(
+            Array.from({ length: total }, (_, i) => `u${i}`),
+            Array.from({ length: reached }, (_, i) => `u${i}`),
+          );
+          // reached / total >= milli / 100000, in integers.
+          expect(meetsCoverage(c, milli / 1000)).toBe(reached * 100_000 >= milli * total);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -44,12 +57,19 @@ describe("coverage, as properties", () => {
   const name = fc.constantFrom("get_run", "get_*", "*_run", "delete_*", "a/b", "x~y", "create_run");
   const limit = fc.record({ max: fc.integer({ min: 1, max: 3 }), window: fc.constantFrom(1, "1m") });
   const plain = fc.record(
-    { action: fc.constantFrom("allow", "deny", "require_approval"), rate_limit: fc.oneof(limit, fc.array(limit, { minLength: 1, maxLength: 2 })) },
+    {
+      action: fc.constantFrom("allow", "deny", "require_approval"),
+      rate_limit: fc.oneof(limit, fc.array(limit, { minLength: 1, maxLength: 2 })),
+    },
     { requiredKeys: [] },
   );
   const conditional = fc.record(
     {
-      when: fc.constantFrom({ args: { required: ["force"] } }, { session: { required: ["admin"] } }, { annotations: { required: ["readOnlyHint"] } }),
+      when: fc.constantFrom(
+        { args: { required: ["force"] } },
+        { session: { required: ["admin"] } },
+        { annotations: { required: ["readOnlyHint"] } },
+      ),
       action: fc.constantFrom("allow", "deny"),
       rate_limit: limit,
     },
@@ -65,20 +85,28 @@ describe("coverage, as properties", () => {
 
   it("the units are the plan's rules and limits, each once, and a run reaches only units", async () => {
     await fc.assert(
-      fc.asyncProperty(policyDoc, fc.array(fc.constantFrom("get_run", "create_run", "delete_x", "a/b", "other"), { maxLength: 6 }), async (doc, tools) => {
-        const policy = compilePolicy(doc);
-        const units = coverageUnits(policy);
-        expect(new Set(units).size).toBe(units.length);
-        expect(new Set(units)).toEqual(new Set(policy.rules.flatMap((r) => [r.rule, ...r.limits])));
-        const run = await runCases({
-          policy: doc,
-          cases: tools.map((tool, i) => ({ name: `c${i}`, call: { tool, args: { force: true }, session: { id: "s", admin: 1 } }, expect: "allow" as const })),
-        });
-        expect(run.coverage.total).toBe(units.length);
-        for (const u of run.coverage.reached) expect(units).toContain(u);
-        // Document order is kept in both lists.
-        expect(run.coverage.reached).toEqual(units.filter((u) => run.coverage.reached.includes(u)));
-      }),
+      fc.asyncProperty(
+        policyDoc,
+        fc.array(fc.constantFrom("get_run", "create_run", "delete_x", "a/b", "other"), { maxLength: 6 }),
+        async (doc, tools) => {
+          const policy = compilePolicy(doc);
+          const units = coverageUnits(policy);
+          expect(new Set(units).size).toBe(units.length);
+          expect(new Set(units)).toEqual(new Set(policy.rules.flatMap((r) => [r.rule, ...r.limits])));
+          const run = await runCases({
+            policy: doc,
+            cases: tools.map((tool, i) => ({
+              name: `c${i}`,
+              call: { tool, args: { force: true }, session: { id: "s", admin: 1 } },
+              expect: "allow" as const,
+            })),
+          });
+          expect(run.coverage.total).toBe(units.length);
+          for (const u of run.coverage.reached) expect(units).toContain(u);
+          // Document order is kept in both lists.
+          expect(run.coverage.reached).toEqual(units.filter((u) => run.coverage.reached.includes(u)));
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -86,7 +114,14 @@ describe("coverage, as properties", () => {
 
 describe("cases files, as properties", () => {
   type Fault = "name" | "repeat" | "at" | "unknown" | "expect" | "call";
-  const FAULT_PATH: Record<Fault, string> = { name: "name", repeat: "repeat", at: "at", unknown: "nope", expect: "expect", call: "call" };
+  const FAULT_PATH: Record<Fault, string> = {
+    name: "name",
+    repeat: "repeat",
+    at: "at",
+    unknown: "nope",
+    expect: "expect",
+    call: "call",
+  };
 
   it("a malformed document reports exactly its problems, every one at its path", () => {
     const faults = fc.subarray<Fault>(["name", "repeat", "at", "unknown", "expect", "call"]);
@@ -118,12 +153,16 @@ describe("cases files, as properties", () => {
 
   it("formatDecision keeps any reason on one line, and it reads back exactly", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary" }), fc.constantFrom("policy", "malformed_call", "store_failure"), (reason, cause) => {
-        const line = formatDecision({ outcome: "deny", rule: "/default", reason, cause: cause as "policy" });
-        expect(line).not.toMatch(/[\n\r]/);
-        expect(JSON.parse(line.slice(line.indexOf(" reason=") + " reason=".length))).toBe(reason);
-        expect(line.startsWith(`deny rule=/default cause=${cause} `)).toBe(true);
-      }),
+      fc.property(
+        fc.string({ unit: "binary" }),
+        fc.constantFrom("policy", "malformed_call", "store_failure"),
+        (reason, cause) => {
+          const line = formatDecision({ outcome: "deny", rule: "/default", reason, cause: cause as "policy" });
+          expect(line).not.toMatch(/[\n\r]/);
+          expect(JSON.parse(line.slice(line.indexOf(" reason=") + " reason=".length))).toBe(reason);
+          expect(line.startsWith(`deny rule=/default cause=${cause} `)).toBe(true);
+        },
+      ),
     );
   });
 });
