@@ -10,6 +10,8 @@ import { cedarDecider } from "./peers/cedar.mjs";
 
 /** The name of the reference contender in every table. */
 export const TOOLGATE = "toolgate decideSync";
+/** The (c) contender that calls MemoryStore.consume directly, without the engine. */
+export const MEMORY_STORE_ALONE = "toolgate MemoryStore.consume alone (no engine)";
 
 /**
  * Stops the run when a peer and toolgate disagree on whether a call is allowed: a benchmark
@@ -153,6 +155,21 @@ export async function workloadC({ full }) {
   }
   const ids = new Set(inputs.map((c) => c.session.id));
   await Promise.all([...ids].map((id) => rl.consume(id).catch(keep)));
+  // The store alone, with the request the engine would build for the call (the key string cached
+  // per session, as the engine caches it): what the engine adds is the difference.
+  const store = new MemoryStore();
+  const storeKeys = new Map([...ids].map((id) => [id, `["bench-rate","/tools/create_run/rate_limit","session"]${id}`]));
+  const consume = (c) =>
+    store.consume({
+      namespace: "bench-rate",
+      budgets: [{ key: storeKeys.get(c.session.id), max, windowMs, cost: 1, refundable: false, shared: false }],
+      now: clock(),
+      dryRun: false,
+    });
+  for (const c of inputs) consume(c);
+  for (const c of inputs.slice(0, 64)) {
+    if (consume(c).allowed === full) throw new Error(`bench (c): the store alone expected ${full ? "refusals" : "allows"}`);
+  }
   return {
     id: full ? "c-full" : "c",
     title: full
@@ -163,6 +180,7 @@ export async function workloadC({ full }) {
       { name: "Map counter, fixed window (floor)", fn: counter },
       { name: TOOLGATE, fn: (c) => syncPolicy.decideSync(c) },
       { name: "toolgate decide (awaited)", fn: (c) => asyncPolicy.decide(c), async: true },
+      { name: MEMORY_STORE_ALONE, fn: consume },
       { name: `RateLimiterMemory consume (awaited${full ? ", rejection caught" : ""})`, fn: rlConsume, async: true },
     ],
   };

@@ -16,11 +16,12 @@
  *   Entries leave only from the oldest end, and a refunded entry stays in place with zero units,
  *   so the ordinal finds it in O(1). Ordinals come from a store-wide counter, so a budget that was
  *   dropped and made again never reuses an id an old ticket may still hold.
- * - Budgets of one window length and one class (per-session or shared) form a group: a queue in
- *   the order of their latest counted time, plus a min-heap for the few counted at a time earlier
- *   than the queue's tail (a clock stepped back). The group's oldest budget is the first of the
- *   queue or the top of the heap, so the store finds an empty budget, or the one whose latest call
- *   is oldest, in O(window lengths), without scanning budgets.
+ * - Budgets of one window length, one class (per-session or shared) and one refund mode form a
+ *   group: a queue in the order of their latest counted time, plus a min-heap for the few counted
+ *   at a time earlier than the queue's tail (a clock stepped back). Counting only marks a queued
+ *   budget; it moves to its place when the group's oldest is looked for (amortized O(1)). The
+ *   group's oldest budget is the first of the queue or the top of the heap, so the store finds an
+ *   empty budget, or the one whose latest call is oldest, in O(groups), without scanning budgets.
  *
  * @packageDocumentation
  */
@@ -66,7 +67,11 @@ class Budget {
   log: Log | null = null;
   prev: Budget | null = null;
   next: Budget | null = null;
-  /** Place in its group: -1 in the queue, ≥ 0 in the heap, -2 in neither. */
+  /**
+   * Place in its group: -1 in the queue, -3 in the queue but counted since it was put there
+   * (its place is fixed lazily, when the group's oldest is looked for), ≥ 0 in the heap, -2 in
+   * neither.
+   */
   heapIndex = -2;
   constructor(
     readonly key: string,
@@ -95,16 +100,18 @@ class Group {
     readonly kind: number,
   ) {}
 
-  /** The budget with the oldest latest-counted time, or `null`. */
-  oldest(skip?: Budget): Budget | null {
-    const q = this.first === skip ? (this.first?.next ?? null) : this.first;
-    const heap = this.heap;
-    let h = heap[0];
-    if (h !== undefined && h === skip) {
-      const a = heap[1];
-      const c = heap[2];
-      h = a === undefined || (c !== undefined && c.last < a.last) ? c : a;
+  /**
+   * The budget with the oldest latest-counted time, or `null`. Budgets counted since they were
+   * queued move to their place first: each such move pays for a count, so this is O(1) amortized.
+   */
+  oldest(): Budget | null {
+    let q = this.first;
+    while (q !== null && q.heapIndex === -3) {
+      this.remove(q);
+      this.add(q);
+      q = this.first;
     }
+    const h = this.heap[0];
     if (q === null) return h ?? null;
     if (h === undefined) return q;
     return h.last < q.last ? h : q;
@@ -132,7 +139,7 @@ class Group {
   /** Takes a budget out, wherever it is. */
   remove(b: Budget): void {
     const i = b.heapIndex;
-    if (i === -1) {
+    if (i === -1 || i === -3) {
       if (b.prev === null) this.first = b.next;
       else b.prev.next = b.next;
       if (b.next === null) this.tail = b.prev;
@@ -155,11 +162,18 @@ class Group {
     this.size--;
   }
 
-  /** Moves a budget whose `last` just grew to its new place. */
+  /**
+   * Notes that a budget's `last` just grew. A queued budget is only marked (no other budget is
+   * touched on the counting path); a budget in the heap moves at once, as the heap orders by `last`.
+   */
   touch(b: Budget): void {
-    if (b.heapIndex === -1 && b === this.tail) return;
-    this.remove(b);
-    this.add(b);
+    const i = b.heapIndex;
+    if (i === -1) {
+      if (b !== this.tail) b.heapIndex = -3;
+    } else if (i >= 0) {
+      this.remove(b);
+      this.add(b);
+    }
   }
 
   #up(i: number): void {
@@ -232,6 +246,8 @@ export class MemoryStore implements SyncStore {
   readonly #groups = [new Map<number, Group>(), new Map<number, Group>(), new Map<number, Group>(), new Map<number, Group>()] as const;
   /** Ordinal of the next entry of a new budget: store-wide, so ids are never reused. */
   #ordinals = 0;
+  /** Units used after the latest count (see `#count`). */
+  #used = 0;
 
   /** @throws TypeError when an option is unknown or out of range. */
   constructor(options: MemoryStoreOptions = {}) {
@@ -297,8 +313,8 @@ export class MemoryStore implements SyncStore {
           continue;
         }
         const counted = this.#count(r, b, now, found);
-        remaining[i] = r.max - counted.used;
-        if (entries !== undefined && r.refundable === true) entries[i] = counted.id;
+        remaining[i] = r.max - this.#used;
+        if (entries !== undefined && r.refundable === true) entries[i] = String(counted.counted - 1);
       }
     }
     return entries === undefined ? { allowed: true, remaining } : { allowed: true, remaining, entries };
@@ -317,8 +333,8 @@ export class MemoryStore implements SyncStore {
     }
     const counted = this.#count(r, b, now, undefined);
     return r.refundable === true
-      ? { allowed: true, remaining: [r.max - counted.used], entries: [counted.id] }
-      : { allowed: true, remaining: [r.max - counted.used] };
+      ? { allowed: true, remaining: [r.max - this.#used], entries: [String(counted.counted - 1)] }
+      : { allowed: true, remaining: [r.max - this.#used] };
   }
 
   /**
@@ -382,8 +398,11 @@ export class MemoryStore implements SyncStore {
     return b;
   }
 
-  /** Counts a call that fits; returns the units used after it and its entry id. */
-  #count(r: BudgetRequest, b: Budget | undefined, now: number, pinned: readonly (Budget | undefined)[] | undefined): { used: number; id: string } {
+  /**
+   * Counts a call that fits; returns its budget (whose entry is ordinal `counted - 1`) and leaves
+   * the units used after it in `#used` (no object per call on the counting path).
+   */
+  #count(r: BudgetRequest, b: Budget | undefined, now: number, pinned: readonly (Budget | undefined)[] | undefined): Budget {
     if (b === undefined) {
       if (this.#budgets.size >= this.maxKeys) this.#makeRoom(r.shared === true, now, pinned);
       b = new Budget(r.key, this.#group(r.windowMs, kindOf(r)), now, this.#ordinals);
@@ -422,11 +441,12 @@ export class MemoryStore implements SyncStore {
     return this.#counted(b, used);
   }
 
-  #counted(b: Budget, used: number): { used: number; id: string } {
+  #counted(b: Budget, used: number): Budget {
     const ordinal = b.counted;
     b.counted = ordinal + 1;
     if (ordinal >= this.#ordinals) this.#ordinals = ordinal + 1;
-    return { used, id: String(ordinal) };
+    this.#used = used;
+    return b;
   }
 
   #group(windowMs: number, kind: number): Group {
@@ -471,8 +491,8 @@ export class MemoryStore implements SyncStore {
     for (const kinds of forShared ? [SESSION_KINDS, SHARED_KINDS] : [SESSION_KINDS]) {
       for (const kind of kinds) {
         for (const g of this.#groups[kind]!.values()) {
-          let b = g.oldest();
-          if (b !== null && pinned?.includes(b)) b = g.oldest(b);
+          // A group whose oldest is a budget of this call has nothing older to give.
+          const b = g.oldest();
           if (b !== null && !pinned?.includes(b) && (victim === null || b.last < victim.last)) victim = b;
         }
       }
