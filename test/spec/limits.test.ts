@@ -391,7 +391,7 @@ describe("per-attribute limits among the policy's limits", () => {
 });
 
 describe("MemoryStore.consume: time comes from counted calls only", () => {
-  const budget = (key: string, windowMs: number) => ({ key, max: 1, windowMs, cost: 1 });
+  const budget = (key: string, windowMs: number) => ({ key, max: 1, windowMs, cost: 1, refundable: false, shared: false });
 
   it("is not moved forward by a dry run", () => {
     const store = new MemoryStore({ maxKeys: 10 });

@@ -6,7 +6,7 @@
  * `explain` shows what enforcement decides.
  */
 
-import { compilePolicy, MemoryStore, type Decision, type DecisionEvent, type Store } from "toolgate";
+import { compilePolicy, MemoryStore, type Decision, type DecisionEvent, type Refusal, type Store } from "toolgate";
 import { describe, expect, it } from "vitest";
 import { call, Clock, doc } from "./helpers.js";
 
@@ -35,7 +35,7 @@ function both(store?: Store) {
   return { shadow, enforce, events, clock };
 }
 
-const shadowOf = (refusal: Decision): Decision => ({ outcome: "allow", rule: refusal.rule, shadow: refusal });
+const shadowOf = (refusal: Refusal): Decision => ({ outcome: "allow", rule: refusal.rule, shadow: refusal });
 
 describe("shadow mode", () => {
   it("reports its mode", () => {
@@ -58,7 +58,7 @@ describe("shadow mode", () => {
     for (const c of calls) {
       const real = enforce.decideSync(c);
       const d = shadow.decideSync(c);
-      expect(d, JSON.stringify(c)).toEqual(real.outcome === "allow" ? real : shadowOf(real));
+      expect(d, JSON.stringify(c)).toEqual(real.outcome === "allow" ? real : shadowOf(real as Refusal));
     }
   });
 
@@ -68,7 +68,7 @@ describe("shadow mode", () => {
       clock.now = t;
       const real = enforce.decideSync(call("limited"));
       const d = shadow.decideSync(call("limited"));
-      expect(d, `at ${t}`).toEqual(real.outcome === "allow" ? real : shadowOf(real));
+      expect(d, `at ${t}`).toEqual(real.outcome === "allow" ? real : shadowOf(real as Refusal));
     }
   });
 
