@@ -263,6 +263,8 @@ describe("the same policy written with pattern, as peers teach it, lets the trav
         args: [CLI, "proxy", "--policy", file, "--", process.execPath, SERVER, real],
         stderr: "pipe",
       });
+      let log = "";
+      t.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString("utf8")));
       const c = new Client({ name: "pattern-policy-test", version: "1.0.0" });
       await c.connect(t);
       try {
@@ -270,7 +272,7 @@ describe("the same policy written with pattern, as peers teach it, lets the trav
           name: "read_text_file",
           arguments: { path: `${real}/public/../private/secret.txt` },
         })) as ToolResult;
-        expect(JSON.stringify(result.content)).toContain(SECRET);
+        expect(JSON.stringify(result.content), `proxy stderr:\n${log}`).toContain(SECRET);
       } finally {
         await c.close();
       }
