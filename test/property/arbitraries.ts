@@ -33,7 +33,7 @@ export function params(fallbackRuns: number): { numRuns: number; seed?: number }
  * sets it; a run that sets it says so in its output (scripts/fuzz.mjs prints it).
  */
 export const avoid: ReadonlySet<string> = (() => {
-  const known = ["backwards-clock", "repeated-stars"];
+  const known = ["backwards-clock", "repeated-stars", "huge-amounts"];
   const list = (process.env.TOOLGATE_FUZZ_AVOID ?? "").split(",").filter((x) => x !== "");
   for (const x of list) if (!known.includes(x)) throw new Error(`TOOLGATE_FUZZ_AVOID: unknown class "${x}"; known: ${known.join(", ")}`);
   return new Set(list);
@@ -65,9 +65,13 @@ const ID_LIMITS: Record<string, { max: number; window: LimitDocument["window"]; 
   y: { max: 3, window: 0.007, per: "global" },
 };
 
-/** Amounts exact to six places, and the ones that are not (for costs read from the arguments). */
+/**
+ * Amounts exact to six places, and JSON values no cost accepts (for costs read from the
+ * arguments; NaN and Infinity are left to test/spec/budgets.test.ts, since a `when` schema's
+ * reading of values JSON cannot hold is not what this property compares).
+ */
 export const amount = fc.constantFrom<unknown>(0, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2, 0.000001, 0.123456, 3);
-const badAmount = fc.constantFrom<unknown>(-1, "1", null, 0.0000001, 1.0000001, true, Number.NaN, { v: 1 });
+const badAmount = fc.constantFrom<unknown>(-1, "1", null, 0.0000001, 1.0000001, true, { v: 1 }, ...(avoid.has("huge-amounts") ? [] : [1e21]));
 
 /** A cost: a constant (at most `max`) or a pointer into the arguments. */
 function cost(max: number): fc.Arbitrary<LimitDocument["cost"]> {

@@ -250,6 +250,15 @@ describe("spend caps: cost", () => {
     expect(policy.decideSync(call("t", { args: { amount: 1 } }))).toMatchObject({ outcome: "allow", remaining: 0 });
   });
 
+  // docs/spec.md §5: an amount is usable when it is a finite number >= 0 (six places at most);
+  // one larger than any max is a cost that exceeds it, however large.
+  it("denies a whole amount beyond every max as cost_exceeds_max, not as an invalid cost", () => {
+    const policy = compile(doc({ t: { rate_limit: { max: 1_000_000_000, window: 60, cost: "/amount" } } }));
+    for (const amount of [1_000_000_001, 2 ** 53, 1e21, Number.MAX_VALUE]) {
+      expect(policy.decideSync(call("t", { args: { amount } })), String(amount)).toMatchObject({ outcome: "deny", cause: "cost_exceeds_max" });
+    }
+  });
+
   it("denies a call whose cost alone exceeds a limit's max, not rate limited, counting nothing", () => {
     const clock = new Clock();
     const policy = compile(doc({ t: { rate_limit: [{ max: 5, window: 60 }, { max: 10, window: 60, cost: "/amount" }] } }), clock);
