@@ -35,7 +35,9 @@ export default defineConfig([
     target: "node20",
     splitting: false,
     treeshake: true,
-    external: ["toolgate", "vitest"],
+    // toolgate/testing named too: the declaration bundler matches names exactly, and its types
+    // must be the ones toolgate/testing exports, not a copy.
+    external: ["toolgate", "toolgate/testing", "vitest"],
   },
   {
     // require("toolgate/vitest") fails with a message that says what to do instead.
