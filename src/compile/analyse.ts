@@ -63,23 +63,37 @@ function analyse(input: unknown, namespace: string | undefined): Analysis {
     return list.map((i) => (i.line === undefined ? { ...i, ...where.get(i.path) } : i));
   };
   const shapeIssues = schemaIssues(data);
-  if (shapeIssues.length > 0 || early.length > 0) {
-    return failed(withPositions([...early, ...shapeIssues, ...(shapeIssues.length > 0 ? valueIssues(data, shapeIssues) : [])]));
-  }
+  if (shapeIssues.length > 0) return failed(withPositions([...early, ...shapeIssues, ...laterIssues(data, shapeIssues)]));
+  // The shape holds: the compiler's own checks run even beside duplicate keys, so the author
+  // sees every issue at once.
   const doc = deepFreeze(data as PolicyDocument);
   const built = buildPlan(doc, namespace ?? doc.name ?? documentNamespace(doc));
+  const issues = [...early, ...built.issues];
   return {
     doc,
-    issues: withPositions(built.issues),
+    issues: withPositions(issues),
     warnings: withPositions(built.warnings),
-    plan: built.issues.length === 0 ? built.plan : undefined,
+    plan: issues.length === 0 ? built.plan : undefined,
   };
 }
 
 /**
- * When the document's shape is wrong, the checks that run after the schema (window values,
- * `when` schemas) still run wherever the shape allows, so an author sees every issue at once.
+ * When the document's shape is wrong, the compiler's own checks (amounts, ids, windows, `when`
+ * schemas) still run wherever the shape allows, so an author sees every issue at once. The
+ * builder expects a valid shape and may stumble on an invalid one: then the checks that can run
+ * on any shape (windows and `when` schemas) stand in for it.
  */
+function laterIssues(data: unknown, known: readonly PolicyIssue[]): PolicyIssue[] {
+  const reported = new Set(known.map((i) => i.path));
+  let found: PolicyIssue[];
+  try {
+    found = buildPlan(data as PolicyDocument, "").issues;
+  } catch {
+    found = valueIssues(data, known);
+  }
+  return found.filter((i) => !reported.has(i.path));
+}
+
 function valueIssues(data: unknown, known: readonly PolicyIssue[]): PolicyIssue[] {
   const out: PolicyIssue[] = [];
   const reported = new Set(known.map((i) => i.path));

@@ -115,12 +115,14 @@ class Builder {
       const agree = g.members.every((m) => m.max === first.max && m.windowMs === first.windowMs && m.per === first.per);
       if (agree) continue;
       const say = (m: IdGroup["members"][number]) =>
-        `max ${m.max}, window ${m.windowMs === undefined ? "(invalid)" : formatWindow(m.windowMs)}, per ${m.per} at ${m.pointer}`;
+        `max ${m.max}, window ${m.windowMs === undefined ? "(invalid)" : formatWindow(m.windowMs)}, per ${m.per}`;
+      // Each member is compared with one other, so the messages stay short however many share the id.
       for (const m of g.members) {
+        const other = m === first ? g.members.find((x) => say(x) !== say(first))! : first;
         this.issue(
           "conflict",
           child(m.pointer, "id"),
-          `limits sharing the id ${JSON.stringify(id)} share one budget and must agree on max, window and per: ${g.members.map(say).join("; ")}`,
+          `limits sharing the id ${JSON.stringify(id)} share one budget and must agree on max, window and per: this one has ${say(m)}, ${other.pointer} has ${say(other)}`,
         );
       }
     }

@@ -26,6 +26,7 @@ export function readAnswer(
   namespace: string,
   answer: unknown,
   failOpen: boolean,
+  dryRun: boolean,
 ): Decision {
   const limits = rule.limits;
   const n = limits.length;
@@ -44,7 +45,8 @@ export function readAnswer(
       if (units < min) min = units;
     }
     const d: Decision = { outcome: "allow", rule: rule.pointer, remaining: min };
-    const ticket = ticketOf(budgets, namespace, a.entries);
+    // A dry run counted nothing, so it has nothing to give back.
+    const ticket = dryRun ? undefined : ticketOf(budgets, namespace, a.entries);
     if (typeof ticket === "string") return broken(rule, ticket, failOpen);
     if (ticket !== undefined) d.refund = ticket;
     return d;

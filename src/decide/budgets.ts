@@ -6,12 +6,15 @@
  */
 
 import { Scope, type DecidingRule, type PlanLimit } from "../compile/plan.js";
-import { readPointer } from "../document/pointer.js";
+import { readPlainPointer } from "../document/pointer.js";
 import { toMicro } from "../document/units.js";
 import { describeValue } from "../shared/text.js";
 import type { BudgetRequest } from "../store.js";
 import type { DenyDecision } from "../types.js";
 import { costExceedsMax, invalidCost, missingAttribute } from "./refusals.js";
+
+/** The largest `max` a limit can have, in units: any amount above it exceeds every limit. */
+const MAX_AMOUNT = 1_000_000_000;
 
 const EMPTY_ARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
@@ -45,10 +48,13 @@ export function budgetsFor(
     const c = l.cost;
     if (c.kind === "fixed") costs[i] = c.units;
     else {
-      const raw = readPointer(args ?? EMPTY_ARGS, c.tokens);
+      const raw = readPlainPointer(args ?? EMPTY_ARGS, c.tokens);
       const micro = toMicro(raw);
-      if (micro === undefined) return invalidCost(l, c.pointer, `the arguments hold ${describeValue(raw)} at ${c.pointer}`);
-      costs[i] = micro;
+      if (micro !== undefined) costs[i] = micro;
+      // Beyond every max (a billion units), where micro-units are no longer exact: a usable
+      // amount, too large for any budget.
+      else if (typeof raw === "number" && raw > MAX_AMOUNT && Number.isFinite(raw)) costs[i] = Number.POSITIVE_INFINITY;
+      else return invalidCost(l, c.pointer, `the arguments hold ${describeValue(raw)} at ${c.pointer}`);
     }
   }
   for (let i = 0; i < n; i++) if (costs[i]! > limits[i]!.max) return costExceedsMax(limits[i]!);
@@ -68,7 +74,7 @@ function keyFor(l: PlanLimit, session: Record<string, unknown>, id: string): str
     case Scope.Global:
       return l.keys.keyFor("");
     default: {
-      const v = readPointer(session, l.tokens);
+      const v = readPlainPointer(session, l.tokens);
       if (typeof v === "string" && v.length > 0) return l.keys.keyFor(v);
       if (typeof v === "number" && Number.isFinite(v)) return l.keysNumber.keyFor(String(v));
       return undefined;
@@ -80,7 +86,7 @@ function keyFor(l: PlanLimit, session: Record<string, unknown>, id: string): str
 export function hasAttributes(rule: DecidingRule, session: Record<string, unknown>): boolean {
   for (const l of rule.limits) {
     if (l.scope !== Scope.Attribute) continue;
-    const v = readPointer(session, l.tokens);
+    const v = readPlainPointer(session, l.tokens);
     if (!((typeof v === "string" && v.length > 0) || (typeof v === "number" && Number.isFinite(v)))) return false;
   }
   return true;

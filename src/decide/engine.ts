@@ -157,7 +157,7 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
 
   function answer(p: BudgetCheck, r: unknown): Decision {
     try {
-      return readAnswer(p.rule, p.tool, p.request.budgets, namespace, r, garbledOpen);
+      return readAnswer(p.rule, p.tool, p.request.budgets, namespace, r, garbledOpen, p.request.dryRun);
     } catch (e) {
       return storeFailure(p.rule, StoreFault.Failed, `its answer could not be read: ${errorMessage(e)}`, garbledOpen);
     }

@@ -33,3 +33,26 @@ export function readPointer(value: unknown, tokens: readonly string[]): unknown 
   }
   return v;
 }
+
+const objectProto = Object.prototype;
+
+/**
+ * Reads the value at `tokens` below `root` through own properties of plain objects only (their
+ * prototype `Object.prototype` or `null`): a step into an array, a class instance or anything
+ * else finds nothing. `root` itself may be any object. How `per` attributes and `cost` amounts
+ * are read (docs/spec.md, "Limit").
+ */
+export function readPlainPointer(root: unknown, tokens: readonly string[]): unknown {
+  let v = root;
+  for (let i = 0; i < tokens.length; i++) {
+    if (v === null || typeof v !== "object") return undefined;
+    if (i > 0) {
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== objectProto && proto !== null) return undefined;
+    }
+    const t = tokens[i]!;
+    if (!hasOwn.call(v, t)) return undefined;
+    v = (v as Record<string, unknown>)[t];
+  }
+  return v;
+}
