@@ -33,6 +33,7 @@ export const MAX_LIMIT = 1_000_000_000;
 interface IdGroup {
   readonly members: { pointer: string; max: number; windowMs: number | undefined; per: string }[];
   counts: "calls" | "micro";
+  refundable: boolean;
 }
 
 /** The plan, with the issues and warnings found while building it. */
@@ -95,9 +96,10 @@ class Builder {
       if (typeof l.id !== "string") return;
       const parsed = parseWindow(l.window);
       let g = this.ids.get(l.id);
-      if (g === undefined) this.ids.set(l.id, (g = { members: [], counts: "calls" }));
+      if (g === undefined) this.ids.set(l.id, (g = { members: [], counts: "calls", refundable: false }));
       g.members.push({ pointer, max: l.max, windowMs: typeof parsed === "number" ? parsed : undefined, per: l.per ?? "session" });
       if (l.cost !== undefined) g.counts = "micro";
+      if (l.refund === "on_error") g.refundable = true;
     };
     const limits = (raw: unknown, at: string) => {
       if (Array.isArray(raw)) raw.forEach((l: LimitDocument, i) => visit(l, child(at, i)));
@@ -205,6 +207,7 @@ class Builder {
     const head = (tag: string) => keyPrefix(this.ns, identity, windowMs, counts, tag);
     const keyPrefixText = head(scope === Scope.Session ? "session" : scope === Scope.Global ? "global" : `attr:string:${per}`);
     const refundable = l.refund === "on_error";
+    const budgetRefundable = id !== undefined ? this.ids.get(id)!.refundable : refundable;
     const info = Object.freeze({ max: l.max, windowMs, per, ...(l.cost === undefined ? {} : { cost: l.cost }) });
     const unit = counts === "micro" ? "unit" : "call";
     return {
@@ -215,6 +218,7 @@ class Builder {
       scale,
       cost,
       refundable,
+      budgetRefundable,
       scope,
       tokens: scope === Scope.Attribute ? parsePointer(per) : [],
       per,
@@ -222,7 +226,7 @@ class Builder {
       keysNumber: new BudgetKeys(head(`attr:number:${per}`)),
       globalBudget:
         scope === Scope.Global && cost.kind === "fixed"
-          ? Object.freeze({ key: keyPrefixText, max, windowMs, cost: cost.units, refundable, shared: true })
+          ? Object.freeze({ key: keyPrefixText, max, windowMs, cost: cost.units, refundable: budgetRefundable, shared: true })
           : undefined,
       info,
       own,

@@ -61,7 +61,13 @@ export interface PlanLimit {
    */
   readonly scale: number;
   readonly cost: PlanCost;
+  /** The limit's own `refund: "on_error"`: its calls' units go into refund tickets. */
   readonly refundable: boolean;
+  /**
+   * What the store is told: `true` when any limit sharing this budget (its `id`) is refundable,
+   * so every request for one budget key agrees, and the store keeps entry ids for all of them.
+   */
+  readonly budgetRefundable: boolean;
   readonly scope: Scope;
   /** For `Scope.Attribute`: the pointer's tokens into the session. */
   readonly tokens: readonly string[];

@@ -46,7 +46,7 @@ export function readAnswer(
     }
     const d: Decision = { outcome: "allow", rule: rule.pointer, remaining: min };
     // A dry run counted nothing, so it has nothing to give back.
-    const ticket = dryRun ? undefined : ticketOf(budgets, namespace, a.entries);
+    const ticket = dryRun ? undefined : ticketOf(rule, budgets, namespace, a.entries);
     if (typeof ticket === "string") return broken(rule, ticket, failOpen);
     if (ticket !== undefined) d.refund = ticket;
     return d;
@@ -84,12 +84,18 @@ export function readAnswer(
  * The refund ticket of an allowed call: one entry per refundable budget that counted units.
  * A string says what is wrong with the store's entries.
  */
-function ticketOf(budgets: readonly BudgetRequest[], namespace: string, entries: unknown): RefundTicket | undefined | string {
+function ticketOf(
+  rule: DecidingRule,
+  budgets: readonly BudgetRequest[],
+  namespace: string,
+  entries: unknown,
+): RefundTicket | undefined | string {
   let out: { key: string; entry: string }[] | undefined;
   const n = budgets.length;
   for (let i = 0; i < n; i++) {
     const b = budgets[i]!;
-    if (!b.refundable || b.cost === 0) continue;
+    // Only the limit's own refund: a budget shared with a refundable limit keeps ids for all.
+    if (!rule.limits[i]!.refundable || b.cost === 0) continue;
     if (!Array.isArray(entries) || entries.length !== n) return "it counted in a refundable budget without one entry id per budget";
     const e: unknown = entries[i];
     if (typeof e !== "string" || e.length === 0) return "it counted in a refundable budget without an entry id";

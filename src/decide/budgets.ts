@@ -63,7 +63,7 @@ export function budgetsFor(
 }
 
 function request(l: PlanLimit, key: string, cost: number): BudgetRequest {
-  return { key, max: l.max, windowMs: l.windowMs, cost, refundable: l.refundable, shared: l.scope !== Scope.Session };
+  return { key, max: l.max, windowMs: l.windowMs, cost, refundable: l.budgetRefundable, shared: l.scope !== Scope.Session };
 }
 
 /** The budget key of a limit for this session, or `undefined` when the session lacks the attribute. */

@@ -15,14 +15,30 @@ export function summarise(rule: DecidingRule, conditional: boolean): RuleSummary
   return { rule: rule.pointer, action: ACTIONS[rule.effect]!, conditional, limits: rule.limits.map((l) => l.pointer) };
 }
 
-/** Every deciding rule of the plan: each key of `tools` in order, then the default. */
+/**
+ * Every rule of the plan that can decide some call: each key of `tools` in order, then the
+ * default. A conditional rule after one that always holds can never decide (the compiler warns
+ * of it), and neither can the "no rule held" deny when one of the default's rules always holds.
+ */
 export function allRules(plan: Plan): RuleSummary[] {
   const out: RuleSummary[] = [];
+  let defaultAlwaysHolds = true;
   for (const t of plan.toolRules) {
-    if (t.rule !== null) out.push(summarise(t.rule, false));
-    else for (const r of t.rules!) out.push(summarise(r.rule, !r.unconditional));
+    if (t.rule !== null) {
+      out.push(summarise(t.rule, false));
+      continue;
+    }
+    let always = false;
+    for (const r of t.rules!) {
+      out.push(summarise(r.rule, !r.unconditional));
+      if (r.unconditional) {
+        always = true;
+        break;
+      }
+    }
+    if (t === plan.fallback) defaultAlwaysHolds = always;
   }
-  if (plan.fallback.rules !== null) out.push(summarise(plan.noRuleHeld, false));
+  if (!defaultAlwaysHolds) out.push(summarise(plan.noRuleHeld, false));
   return out;
 }
 
