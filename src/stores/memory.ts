@@ -282,12 +282,17 @@ export class MemoryStore implements SyncStore {
     const found: (Budget | undefined)[] = new Array(n);
     const waits: number[] = new Array(n);
     let refused = false;
+    // One call's budgets are distinct (the engine rejects a repeated id): checked apart, a
+    // repeated budget could be counted past its max. Pairwise for the few of a real call.
+    const seen = n > 8 ? new Map<string, number>() : undefined;
     for (let i = 0; i < n; i++) {
       const r = (rs[i] = readBudget(requests[i], i));
-      for (let j = 0; j < i; j++) {
-        // One call's budgets are distinct (the engine rejects a repeated id): checked apart, a
-        // repeated budget could be counted past its max.
-        if (rs[j]!.key === r.key) throw new RangeError(`${OWNER}: budgets[${i}].key repeats budgets[${j}].key`);
+      if (seen === undefined) {
+        for (let j = 0; j < i; j++) if (rs[j]!.key === r.key) throw repeated(i, j);
+      } else {
+        const j = seen.get(r.key);
+        if (j !== undefined) throw repeated(i, j);
+        seen.set(r.key, i);
       }
       const b = this.#lookup(r);
       found[i] = b;
@@ -640,6 +645,10 @@ function parseOrdinal(id: string): number {
   }
   const v = Number(id);
   return Number.isSafeInteger(v) ? v : -1;
+}
+
+function repeated(i: number, j: number): RangeError {
+  return new RangeError(`${OWNER}: budgets[${i}].key repeats budgets[${j}].key`);
 }
 
 function checkNow(now: unknown): asserts now is number {

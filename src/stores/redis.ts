@@ -315,10 +315,9 @@ export class RedisStore implements Store {
       checkCount(cost, i, "cost", 0);
       if (cost > max) throw new RangeError(`${OWNER}: budgets[${i}].cost (${cost}) is greater than its max (${max}): the call can never fit`);
       const k = this.#keys.key(namespace, key);
-      for (let j = 0; j < i; j++) {
-        // Checked apart, a repeated budget could be counted past its max.
-        if (keys[j] === k) throw new RangeError(`${OWNER}: budgets[${i}].key repeats budgets[${j}].key`);
-      }
+      // Checked apart, a repeated budget could be counted past its max (n is at most BATCH_KEYS).
+      const j = keys.indexOf(k);
+      if (j >= 0 && j < i) throw new RangeError(`${OWNER}: budgets[${i}].key repeats budgets[${j}].key`);
       keys[i] = k;
       args[3 + 4 * i] = String(max);
       args[4 + 4 * i] = String(windowMs);

@@ -1,15 +1,23 @@
 /**
  * Issue 7 item 6: thousands of concurrent `decide` calls on one budget never allow more than
- * `max` in any window — through MemoryStore (directly and behind an asynchronous store that
- * answers in random order), and through RedisStore on a real redis-server, from one policy and
- * from two replicas sharing the budget. (RedisStore runs on the Redis server's clock here: on the
+ * `max` in any window — through MemoryStore (which answers each call synchronously, so a burst
+ * is decided in call order; and behind an asynchronous store that answers in random order, so
+ * calls, refunds and a moving clock really interleave), and through RedisStore on a real
+ * redis-server, from one policy and from two replicas sharing the budget. (RedisStore runs on the Redis server's clock here: on the
  * engine's clock its keys would still expire in real time, so a window of a few engine
  * milliseconds could empty early on a loaded machine; the Redis engineer's equivalence test covers
  * the engine clock with long windows.)
  */
 
 import type { Redis } from "ioredis";
-import { compilePolicy, MemoryStore, type ConsumeRequest, type ConsumeResult, type Decision, type Store } from "toolgate";
+import {
+  compilePolicy,
+  MemoryStore,
+  type ConsumeRequest,
+  type ConsumeResult,
+  type Decision,
+  type Store,
+} from "toolgate";
 import { RedisStore } from "toolgate/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeClient, connectIORedis, describeWithRedis, FAIL_FAST_IOREDIS } from "../helpers/redis-server.js";
@@ -34,24 +42,37 @@ function overfull(times: number[], max: number, windowMs: number): boolean {
   return false;
 }
 
-/** An asynchronous store around a MemoryStore that answers after a random delay. */
+/** Runs `answer` after a random delay: a microtask, or a timer of 0–2 ms. */
+function later<T>(answer: () => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    const run = () => resolve(answer());
+    if (Math.random() < 0.5) queueMicrotask(run);
+    else setTimeout(run, Math.floor(Math.random() * 3));
+  });
+}
+
+/**
+ * An asynchronous store around a MemoryStore that answers after a random delay, recording the
+ * time each counted call counts at: the later of its `now` and the latest counted time, since
+ * calls reach the store out of order (time never runs backwards within a budget).
+ */
 function shuffled(inner: MemoryStore, counted: number[]): Store {
+  let latest = Number.NEGATIVE_INFINITY;
   return {
     consume: (r: ConsumeRequest) =>
-      new Promise<ConsumeResult>((resolve) => {
-        const answer = () => {
-          const result = inner.consume(r);
-          if (result.allowed && !r.dryRun) counted.push(r.now);
-          resolve(result);
-        };
-        if (Math.random() < 0.5) queueMicrotask(answer);
-        else setTimeout(answer, Math.floor(Math.random() * 3));
+      later<ConsumeResult>(() => {
+        const result = inner.consume(r);
+        if (result.allowed && !r.dryRun) {
+          latest = Math.max(latest, r.now);
+          counted.push(latest);
+        }
+        return result;
       }),
   };
 }
 
 describe("MemoryStore under concurrent decide", () => {
-  it(`allows exactly max of ${CALLS} simultaneous calls on one budget`, async () => {
+  it(`allows exactly max of ${CALLS} calls made at once (each answered synchronously, in call order)`, async () => {
     const policy = compilePolicy(globalLimit(100, "1h"), { store: new MemoryStore({ maxKeys: 100 }) });
     const decisions = await burst((c) => policy.decide(c), CALLS);
     expect(decisions.filter((d) => d.outcome === "allow")).toHaveLength(100);
@@ -70,15 +91,61 @@ describe("MemoryStore under concurrent decide", () => {
   });
 
   it("keeps several limits all-or-nothing under concurrency", async () => {
+    const store = new MemoryStore({ maxKeys: 1_000 });
     const policy = compilePolicy(
       { version: "1", default: "deny", tools: { t: { rate_limit: [{ max: 30, window: "1h", per: "global" }, { max: 3, window: "1h" }] } }, limits: [{ max: 50, window: "1h", per: "global" }] },
-      { store: new MemoryStore({ maxKeys: 1_000 }) },
+      { store },
     );
     const decisions = await Promise.all(Array.from({ length: 3_000 }, (_, i) => policy.decide({ tool: "t", session: { id: `s${i % 20}` } })));
     expect(decisions.filter((d) => d.outcome === "allow")).toHaveLength(30);
-    // The policy limit was charged exactly for the 30 allowed calls: 20 more fit in it.
-    const other = compilePolicy({ version: "1", default: "allow", tools: {}, limits: [{ max: 50, window: "1h", per: "global" }] }, { store: new MemoryStore({ maxKeys: 10 }) });
-    expect(other.decideSync({ tool: "x", session: { id: "a" } })).toMatchObject({ remaining: 49 });
+    // The policy limit was charged exactly for the 30 allowed calls: a policy sharing its budget
+    // (same store, namespace and limit) finds 20 left, and takes one.
+    const other = compilePolicy(
+      { version: "1", default: "allow", tools: {}, limits: [{ max: 50, window: "1h", per: "global" }] },
+      { store, namespace: policy.namespace },
+    );
+    expect(other.decideSync({ tool: "x", session: { id: "a" } })).toMatchObject({ outcome: "allow", remaining: 19 });
+  });
+
+  it("stays exact while calls and refunds interleave in random order on a moving clock", async () => {
+    const inner = new MemoryStore({ maxKeys: 100 });
+    const budgets = [{ key: "hot", max: 10, windowMs: 50, cost: 1, refundable: true, shared: true }];
+    // Entry id → the time it counts at (the later of its now and the latest counted time).
+    const kept = new Map<string, number>();
+    let latest = Number.NEGATIVE_INFINITY;
+    let given = 0;
+    let allowed = 0;
+    for (let wave = 0; wave < 60; wave++) {
+      const now = wave * 7;
+      await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const r = await later(() => {
+            const answer = inner.consume({ namespace: "n", budgets, now: now + (i % 3), dryRun: false });
+            if (answer.allowed) {
+              latest = Math.max(latest, now + (i % 3));
+              kept.set(answer.entries![0]!, latest);
+            }
+            return answer;
+          });
+          if (!r.allowed) return;
+          allowed++;
+          // A third of the allowed calls fail and are refunded, while other calls are in flight.
+          if (i % 3 !== 0) return;
+          const entry = r.entries![0]!;
+          const back = await later(() => inner.refund({ namespace: "n", entries: [{ key: "hot", entry }], now: now + 3 }));
+          if (back.given[0]) {
+            given++;
+            kept.delete(entry);
+          }
+        }),
+      );
+    }
+    expect(given).toBeGreaterThan(0);
+    // Refunds made room: more calls fitted than the windows alone allow...
+    expect(allowed).toBeGreaterThan(given);
+    // ...and of what stays counted, no window of 50 ms holds more than 10.
+    expect(overfull([...kept.values()], 10, 50)).toBe(false);
+    expect(kept.size).toBe(allowed - given);
   });
 });
 

@@ -7,6 +7,7 @@
 
 import fc from "fast-check";
 import { compilePolicy, MemoryStore, type ConsumeRequest, type Store } from "toolgate";
+import { RedisStore } from "toolgate/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { params } from "../property/arbitraries.js";
 
@@ -43,8 +44,10 @@ describe("garbage answers", () => {
         const store: Store = { synchronous: !async, consume: () => (async ? Promise.resolve(answer) : answer) as never };
         const policy = compilePolicy(doc, { store, failOpen, storeTimeoutMs: 100 });
         const d = async ? await policy.decide(call) : policy.decideSync(call);
-        if (failOpen) expect(d).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
-        else expect(d).toMatchObject({ outcome: "deny", rule: "/tools/t" });
+        // failOpen covers an asynchronous store's failures, never an ill-formed answer from a
+        // synchronous store (a bug, not an outage): docs/spec.md section 3, step 6.
+        if (failOpen && async) expect(d).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
+        else expect(d).toMatchObject({ outcome: "deny", rule: "/tools/t", cause: "store_failure" });
       }),
       params(1_000),
     );
@@ -122,5 +125,80 @@ describe("misbehaving asynchronous stores", () => {
     const policy = compilePolicy(doc, { store });
     expect(policy.decideSync({ ...call, args })).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
     expect(args).toEqual({ path: "/tmp/x" });
+  });
+});
+
+/**
+ * The stores' own entry points, called directly with hostile requests (a custom engine, a test
+ * double, a bug): each answers correctly or throws a clear TypeError or RangeError, in bounded
+ * time, and a bad request counts nothing.
+ */
+describe("MemoryStore and RedisStore entry points under hostile requests", () => {
+  const ok = { key: "k", max: 2, windowMs: 1_000, cost: 1, refundable: true, shared: false };
+  const requests: [string, unknown][] = [
+    ["null", null],
+    ["a string", "consume"],
+    ["no budgets", { namespace: "n", now: 0, dryRun: false }],
+    ["empty budgets", { namespace: "n", budgets: [], now: 0, dryRun: false }],
+    ["budgets as an object", { namespace: "n", budgets: { 0: ok, length: 1 }, now: 0, dryRun: false }],
+    ["a null budget", { namespace: "n", budgets: [null], now: 0, dryRun: false }],
+    ["a numeric key", { namespace: "n", budgets: [{ ...ok, key: 7 }], now: 0, dryRun: false }],
+    ["max NaN", { namespace: "n", budgets: [{ ...ok, max: Number.NaN }], now: 0, dryRun: false }],
+    ["max Infinity", { namespace: "n", budgets: [{ ...ok, max: Number.POSITIVE_INFINITY }], now: 0, dryRun: false }],
+    ["max beyond 2^53", { namespace: "n", budgets: [{ ...ok, max: 2 ** 53 }], now: 0, dryRun: false }],
+    ["a fractional cost", { namespace: "n", budgets: [{ ...ok, cost: 0.5 }], now: 0, dryRun: false }],
+    ["a negative cost", { namespace: "n", budgets: [{ ...ok, cost: -1 }], now: 0, dryRun: false }],
+    ["a cost above max", { namespace: "n", budgets: [{ ...ok, cost: 3 }], now: 0, dryRun: false }],
+    ["a zero window", { namespace: "n", budgets: [{ ...ok, windowMs: 0 }], now: 0, dryRun: false }],
+    ["now NaN", { namespace: "n", budgets: [ok], now: Number.NaN, dryRun: false }],
+    ["now as text", { namespace: "n", budgets: [ok], now: "0", dryRun: false }],
+    ["a repeated budget", { namespace: "n", budgets: [ok, ok], now: 0, dryRun: false }],
+    ["a budget whose getters throw", { namespace: "n", budgets: [new Proxy({}, { get() { throw new Error("trap"); } })], now: 0, dryRun: false }],
+  ];
+
+  it.each(requests)("MemoryStore refuses %s with a TypeError, RangeError or the getter's own error, counting nothing", (_, request) => {
+    const store = new MemoryStore();
+    expect(() => store.consume(request as never)).toThrow(Error);
+    expect(store.size).toBe(0);
+    expect(store.consume({ namespace: "n", budgets: [ok], now: 0, dryRun: false })).toEqual({ allowed: true, remaining: [1], entries: ["0"] });
+  });
+
+  it("takes any key as an opaque string: prototype names, a megabyte, lone surrogates", () => {
+    const store = new MemoryStore();
+    for (const key of ["__proto__", "constructor", "hasOwnProperty", "x".repeat(1 << 20), "\uD800", ""]) {
+      expect(store.consume({ namespace: "n", budgets: [{ ...ok, key }], now: 0, dryRun: false })).toMatchObject({ allowed: true, remaining: [1] });
+      expect(store.consume({ namespace: "n", budgets: [{ ...ok, key }], now: 1, dryRun: false })).toMatchObject({ allowed: true, remaining: [0] });
+      expect(store.consume({ namespace: "n", budgets: [{ ...ok, key }], now: 2, dryRun: false })).toEqual({ allowed: false, retryAfterMs: [998] });
+    }
+    expect(store.size).toBe(6);
+  });
+
+  it("decides a request of 20,000 budgets, and 100,000 bogus refunds, in bounded time", () => {
+    const store = new MemoryStore({ maxKeys: 50_000 });
+    const budgets = Array.from({ length: 20_000 }, (_, i) => ({ ...ok, key: `k${i}` }));
+    const started = performance.now();
+    const answer = store.consume({ namespace: "n", budgets, now: 0, dryRun: false });
+    expect(answer.allowed && answer.remaining.every((r) => r === 1)).toBe(true);
+    const entries = Array.from({ length: 100_000 }, (_, i) => ({ key: `k${i % 20_000}`, entry: i % 2 === 0 ? `${i}${"9".repeat(20)}` : "-1" }));
+    expect(store.refund({ namespace: "n", entries, now: 1 }).given.every((g) => !g)).toBe(true);
+    // Linear work: well under a second even on a loaded machine (a quadratic check would take minutes).
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it.each(requests)("RedisStore rejects %s before sending anything", async (_, request) => {
+    const sent: unknown[] = [];
+    const client = { evalsha: async (...a: unknown[]) => sent.push(a), eval: async (...a: unknown[]) => sent.push(a) };
+    const store = new RedisStore({ client, clock: "engine" });
+    await expect(store.consume(request as never)).rejects.toThrow(Error);
+    expect(sent).toEqual([]);
+    expect(store.pending).toBe(0);
+  });
+
+  it("RedisStore turns a client that lies (a reply for other calls, a reply that never ends) into failures, never an allow", async () => {
+    const replies: unknown[] = [[1, 0, 1, 0], [1], "OK", { length: 3, 0: 1 }, [1, 2 ** 53, "0:1"], [0, 0], [2, 7]];
+    for (const reply of replies) {
+      const store = new RedisStore({ client: { evalsha: async () => reply, eval: async () => reply }, clock: "engine" });
+      await expect(store.consume({ namespace: "n", budgets: [ok], now: 0, dryRun: false })).rejects.toThrow(/^RedisStore: /);
+    }
   });
 });

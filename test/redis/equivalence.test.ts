@@ -109,7 +109,14 @@ describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
         const redis = new RedisStore({ client: clients.node(), clock: "engine" });
         for (const [i, s] of bursts.entries()) {
           now += s.dt;
-          const budgets: BudgetRequest[] = s.keys.map((k) => ({ key: `${namespace}/k${k}`, max: specs[k]!.max, windowMs: specs[k]!.windowMs, cost: s.cost }));
+          const budgets: BudgetRequest[] = s.keys.map((k) => ({
+            key: `${namespace}/k${k}`,
+            max: specs[k]!.max,
+            windowMs: specs[k]!.windowMs,
+            cost: s.cost,
+            refundable: false,
+            shared: k === 0,
+          }));
           for (let c = 0; c < s.calls; c++) {
             const request = { namespace, budgets, now: now + Math.floor(c / 10), dryRun: s.dryRun };
             const m = plain(memory.consume(request));
@@ -137,6 +144,8 @@ describeWithRedis("MemoryStore and RedisStore decide alike", (server) => {
             max: specs[k]!.max,
             windowMs: specs[k]!.windowMs,
             cost: Math.min(s.cost, specs[k]!.max),
+            refundable: false,
+            shared: false,
           }));
           const request = { namespace, budgets, now, dryRun: s.dryRun };
           const m = plain(memory.consume(request));
