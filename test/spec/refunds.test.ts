@@ -71,19 +71,22 @@ describe("policy.refund", () => {
     expect(given.filter(Boolean)).toHaveLength(1);
   });
 
-  it("gives back a call's units in a budget that another tool's unrefundable calls share", async () => {
+  it.each([
+    ["in units", { cost: 0.5 }, 0.5],
+    ["in calls", {}, 0],
+  ])("gives back a call's units in a budget that another tool's unrefundable calls share (%s)", async (_, cost, left) => {
     const clock = new Clock();
     clock.now = 1_000;
     const policy = compile(
       doc({
-        a: { rate_limit: { id: "x", max: 2, window: "10ms", cost: 0.5, refund: "on_error" } },
+        a: { rate_limit: { id: "x", max: 2, window: "10ms", refund: "on_error", ...cost } },
         b: { rate_limit: { id: "x", max: 2, window: "10ms" } },
       }),
       clock,
     );
     const d = policy.decideSync(call("a"));
     clock.now = 1_001;
-    expect(policy.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: 0.5 });
+    expect(policy.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: left });
     await expect(policy.refund(d)).resolves.toBe(true);
     expect(policy.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: 0 });
   });
