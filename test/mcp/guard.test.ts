@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compilePolicy, guard, ToolCallRefused, type DispatchedCall } from "toolgate";
+import { compilePolicy, guard, ToolCallRefused, ToolCallRefusedError, type DispatchedCall } from "toolgate";
 
 const policy = () =>
   compilePolicy({
@@ -16,12 +16,12 @@ const policy = () =>
 
 const session = { id: "s1" };
 
-async function refusal(promise: Promise<unknown>): Promise<ToolCallRefused> {
+async function refusal(promise: Promise<unknown>): Promise<ToolCallRefusedError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
-  if (!(error instanceof ToolCallRefused)) throw new Error(`expected ToolCallRefused, got ${String(error)}`);
+  if (!(error instanceof ToolCallRefusedError)) throw new Error(`expected ToolCallRefusedError, got ${String(error)}`);
   return error;
 }
 
@@ -53,10 +53,13 @@ describe("guard", () => {
     let dispatched = 0;
     const run = guard(policy(), () => ++dispatched);
     const denied = await refusal(run({ tool: "delete_run", args: { run_id: "r1" }, session }));
-    expect(denied.decision).toEqual({ outcome: "deny", rule: "/tools/delete_run", reason: "Destructive operations are blocked" });
+    expect(denied.decision).toEqual({ outcome: "deny", rule: "/tools/delete_run", reason: "Destructive operations are blocked", cause: "policy" });
     expect(denied.message).toBe("Destructive operations are blocked");
     expect(denied.tool).toBe("delete_run");
-    expect(denied.name).toBe("ToolCallRefused");
+    expect(denied.name).toBe("ToolCallRefusedError");
+    // The 0.1 name is the same class, kept until 1.0.
+    expect(ToolCallRefused).toBe(ToolCallRefusedError);
+    expect(denied).toBeInstanceOf(ToolCallRefused);
     expect(await run({ tool: "create_run", session })).toBe(1);
     const limited = await refusal(run({ tool: "create_run", session }));
     expect(limited.decision).toMatchObject({ outcome: "rate_limited", rule: "/tools/create_run/rate_limit", retryAfterMs: expect.any(Number) });
@@ -91,17 +94,23 @@ describe("guard", () => {
       expect(asked).toHaveLength(1);
     });
 
-    it("refuses when the approval says no, with the approval's reason or a generated one", async () => {
+    it("refuses when the approval says no: not_approved, the approver's words only as detail", async () => {
       const answers = [false, { approved: false, reason: "The user declined" }, { approved: false }];
       let dispatched = 0;
       const run = guard(policy(), () => ++dispatched, { approval: () => answers.shift() ?? true });
-      expect((await refusal(run({ tool: "update_run", session }))).decision).toEqual({
+      const first = await refusal(run({ tool: "update_run", session }));
+      expect(first.decision).toEqual({
         outcome: "deny",
         rule: "/tools/update_run",
-        reason: 'The call to "update_run" was not approved.',
+        reason: "The call was not approved by the person asked.",
+        cause: "not_approved",
       });
-      expect((await refusal(run({ tool: "update_run", session }))).message).toBe("The user declined");
-      expect((await refusal(run({ tool: "update_run", session }))).message).toBe('The call to "update_run" was not approved.');
+      expect(first.approval).toEqual({ outcome: "needs_approval", rule: "/tools/update_run", reason: "Changes run metadata" });
+      const second = await refusal(run({ tool: "update_run", session }));
+      // A host callback's text never reaches the reason (docs/spec.md section 3): it is the detail.
+      expect(second.message).toBe("The call was not approved by the person asked.");
+      expect(second.detail).toBe("The user declined");
+      expect((await refusal(run({ tool: "update_run", session }))).detail).toBeUndefined();
       expect(dispatched).toBe(0);
       // Refusals used no budget.
       expect(await run({ tool: "update_run", session })).toBe(1);
@@ -113,9 +122,11 @@ describe("guard", () => {
           throw new Error("approval UI unavailable");
         },
       });
-      expect((await refusal(run({ tool: "update_run", session }))).message).toBe(
-        'The call to "update_run" was not approved: the approval failed (approval UI unavailable).',
-      );
+      const failed = await refusal(run({ tool: "update_run", session }));
+      expect(failed.message).toBe("The call was not approved: asking for approval failed.");
+      expect(failed.decision).toMatchObject({ outcome: "deny", cause: "host_failure" });
+      expect(failed.message).not.toContain("approval UI unavailable");
+      expect(failed.detail).toContain("approval UI unavailable");
       const odd = guard(policy(), () => "ran", { approval: () => "yes" as never });
       expect((await refusal(odd({ tool: "update_run", session }))).decision.outcome).toBe("deny");
     });
@@ -171,8 +182,9 @@ describe("guard", () => {
       const run = guard(policy(), () => ++dispatched);
       for (const args of [cyclic, { n: 10n }, hostile]) {
         const refused = await refusal(run({ tool: "get_run", args: args as Record<string, unknown>, session }));
-        expect(refused.decision).toMatchObject({ outcome: "deny", rule: "" });
-        expect(refused.message).toMatch(/^Malformed call: the arguments could not be copied as JSON data \(.+\)\.$/);
+        expect(refused.decision).toMatchObject({ outcome: "deny", rule: "", cause: "malformed_call" });
+        expect(refused.message).toBe("Malformed call: the arguments could not be copied as JSON data.");
+        expect(refused.message).not.toContain("gotcha");
       }
       let deep: Record<string, unknown> = {};
       for (let i = 0; i < 200_000; i++) deep = { d: deep };
@@ -193,13 +205,36 @@ describe("guard", () => {
     });
   });
 
+  it("gives a failed tool's refundable units back before passing the error on", async () => {
+    const p = compilePolicy({
+      version: "1",
+      default: "deny",
+      tools: { pay: { rate_limit: { max: 1, window: "1h", cost: "/amount", refund: "on_error" } } },
+    });
+    let fail = true;
+    const run = guard(p, () => {
+      if (fail) throw new Error("upstream down");
+      return "paid";
+    });
+    await expect(run({ tool: "pay", args: { amount: 1 }, session })).rejects.toThrow("upstream down");
+    fail = false;
+    // The first call's unit was given back: the budget has room for the second.
+    await expect(run({ tool: "pay", args: { amount: 1 }, session })).resolves.toBe("paid");
+    const refused = await refusal(run({ tool: "pay", args: { amount: 1 }, session }));
+    expect(refused.decision.outcome).toBe("rate_limited");
+  });
+
   it("refuses a call that sets approved, or has a field it does not know", async () => {
     const run = guard(policy(), () => "ran");
     const approved = await refusal(run({ tool: "update_run", session, approved: true } as never));
     expect(approved.message).toBe(`Malformed call: "approved" cannot be set by the caller; approval is given through the guard's approval option.`);
     const typo = await refusal(run({ tool: "get_run", arguments: { run_id: "r1" }, session } as never));
-    expect(typo.message).toBe('Malformed call: unknown field "arguments" (did you mean "args"?); a call has tool, args, session and annotations.');
+    expect(typo.message).toBe('Malformed call: unknown field "arguments" (did you mean "args"?).');
     expect(typo.tool).toBe("get_run");
+    // Any other field is not named: the name is the caller's text, and the reason goes to the model.
+    const other = await refusal(run({ tool: "get_run", secret_sk_123: 1, session } as never));
+    expect(other.message).toBe("Malformed call: it has a field that a call does not have (a call has tool, args, session and annotations).");
+    expect(other.detail).toContain("secret_sk_123");
   });
 
   it("rejects bad arguments and unknown options when it is created", () => {
