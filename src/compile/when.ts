@@ -119,9 +119,21 @@ export function compileCondition(schema: unknown, path: string): CompiledConditi
   // meta-schema's alternatives add shallower ones).
   if (!instance.validateSchema(schema as object)) {
     const errors = instance.errors ?? [];
-    const e = errors.reduce<ErrorObject | undefined>((a, b) => (a === undefined || b.instancePath.length > a.instancePath.length ? b : a), undefined);
+    const e = errors.reduce<ErrorObject | undefined>(
+      (a, b) => (a === undefined || b.instancePath.length > a.instancePath.length ? b : a),
+      undefined,
+    );
     if (e !== undefined) {
-      return { ok: false, issues: [{ code: "condition", path: path + e.instancePath, message: `${e.message ?? "is invalid"} (in a when schema)` }] };
+      return {
+        ok: false,
+        issues: [
+          {
+            code: "condition",
+            path: path + e.instancePath,
+            message: `${e.message ?? "is invalid"} (in a when schema)`,
+          },
+        ],
+      };
     }
   }
   // Checked as written (so errors point into the policy), compiled in the form ajv reads
@@ -143,7 +155,9 @@ export function compileCondition(schema: unknown, path: string): CompiledConditi
 }
 
 /** The first reason a value fails a condition, for explanations: keyword and paths. */
-export function firstFailure(check: Condition): { keyword: string; instancePath: string; schemaPath: string; message: string } | undefined {
+export function firstFailure(
+  check: Condition,
+): { keyword: string; instancePath: string; schemaPath: string; message: string } | undefined {
   const e: ErrorObject | undefined = check.errors?.[0];
   if (e === undefined) return undefined;
   return { keyword: e.keyword, instancePath: e.instancePath, schemaPath: e.schemaPath, message: e.message ?? "fails" };

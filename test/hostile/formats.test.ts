@@ -27,7 +27,11 @@ const STRING_FORMATS = formatNames.filter((f) => !NUMBER_FORMATS.has(f));
 
 function policyFor(format: string) {
   return compilePolicy(
-    { version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { properties: { v: { format } }, required: ["v"] } } }] } } },
+    {
+      version: "1",
+      default: "deny",
+      tools: { t: { rules: [{ when: { args: { properties: { v: { format } }, required: ["v"] } } }] } },
+    },
     { store: new MemoryStore({ maxKeys: 10 }) },
   );
 }
@@ -124,7 +128,12 @@ describe("every format is linear in the length of the value", () => {
   const rows: Scaling[] = [];
 
   it("covers every format ajv-formats has, and only those", () => {
-    for (const format of formatNames) expect(validatePolicy({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { format } } }] } } }).valid, format).toBe(true);
+    for (const format of formatNames)
+      expect(
+        validatePolicy({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { format } } }] } } })
+          .valid,
+        format,
+      ).toBe(true);
     for (const format of Object.keys(SPECIFIC)) expect(formatNames, format).toContain(format);
   });
 
@@ -133,7 +142,10 @@ describe("every format is linear in the length of the value", () => {
     let worst: Scaling | undefined;
     for (const [shape, make] of [...GENERIC, ...(SPECIFIC[format] ?? [])]) {
       const m = linearity(`${format} ${shape}`, make, (s) => holds(policy, s));
-      expect(m.ratio, `${m.name}: ${m.smallMs.toFixed(3)} ms at 20 KB, ${m.largeMs.toFixed(2)} ms at 1 MB`).toBeLessThanOrEqual(m.allowed);
+      expect(
+        m.ratio,
+        `${m.name}: ${m.smallMs.toFixed(3)} ms at 20 KB, ${m.largeMs.toFixed(2)} ms at 1 MB`,
+      ).toBeLessThanOrEqual(m.allowed);
       if (worst === undefined || m.largeMs > worst.largeMs) worst = m;
     }
     rows.push(worst!);
@@ -142,12 +154,12 @@ describe("every format is linear in the length of the value", () => {
   it("number formats take constant time on any number", () => {
     for (const format of NUMBER_FORMATS) {
       const policy = policyFor(format);
-      for (const v of [0, -0, 1e308, -1e308, 5e-324, 2 ** 53, 2 ** 31, -(2 ** 31) - 1, 1.5]) expect(typeof holds(policy, v)).toBe("boolean");
+      for (const v of [0, -0, 1e308, -1e308, 5e-324, 2 ** 53, 2 ** 31, -(2 ** 31) - 1, 1.5])
+        expect(typeof holds(policy, v)).toBe("boolean");
     }
   });
 
   it("prints the slowest shape of each format", () => {
-    // eslint-disable-next-line no-console
     console.log(`format timings (slowest shape at 1 MB per format, through decideSync):\n${table(rows)}`);
     expect(rows.length).toBe(STRING_FORMATS.length);
   });
@@ -156,12 +168,30 @@ describe("every format is linear in the length of the value", () => {
 describe("replaced format checks mean what they say", () => {
   it("url: an absolute http, https or ftp URL with a host, as the WHATWG parser reads it", () => {
     const p = policyFor("url");
-    for (const ok of ["https://x.example/", "http://localhost:8080/a?b#c", "ftp://files.example/f.txt", "http://10.0.0.1/", "https://[::1]/", "https://é.example/"]) {
+    for (const ok of [
+      "https://x.example/",
+      "http://localhost:8080/a?b#c",
+      "ftp://files.example/f.txt",
+      "http://10.0.0.1/",
+      "https://[::1]/",
+      "https://é.example/",
+    ]) {
       expect(holds(p, ok), ok).toBe(true);
     }
     for (const bad of [
-      "mailto:a@b.example", "http://", "no scheme", "http://a b/", " http://a.example/", "http://a.example/\n", "http://a.example/\t",
-      "javascript:alert(1)", "file:///etc/passwd", "https://x.example/\u00a0", "data:text/plain,x", "//x.example/", "",
+      "mailto:a@b.example",
+      "http://",
+      "no scheme",
+      "http://a b/",
+      " http://a.example/",
+      "http://a.example/\n",
+      "http://a.example/\t",
+      "javascript:alert(1)",
+      "file:///etc/passwd",
+      "https://x.example/\u00a0",
+      "data:text/plain,x",
+      "//x.example/",
+      "",
     ]) {
       expect(holds(p, bad), JSON.stringify(bad)).toBe(false);
     }
@@ -170,7 +200,8 @@ describe("replaced format checks mean what they say", () => {
   it("byte: the whole value is padded base64 (one good line no longer passes)", () => {
     const p = policyFor("byte");
     for (const ok of ["", "QUJD", "QUI=", "QQ==", "QUJDRA=="]) expect(holds(p, ok), ok).toBe(true);
-    for (const bad of ["!!\nQUJD", "QUJD\n!!", "QUJ", "QU=D", "Q===", "QUJD\n", " QUJD"]) expect(holds(p, bad), JSON.stringify(bad)).toBe(false);
+    for (const bad of ["!!\nQUJD", "QUJD\n!!", "QUJ", "QU=D", "Q===", "QUJD\n", " QUJD"])
+      expect(holds(p, bad), JSON.stringify(bad)).toBe(false);
   });
 
   it("email and hostname: the lengths the RFCs allow, and no more", () => {
@@ -180,7 +211,10 @@ describe("replaced format checks mean what they say", () => {
     expect(holds(email, `${local}@${domain(254 - 65)}`)).toBe(true);
     expect(holds(email, `${local}@${domain(255 - 65)}`)).toBe(false);
     const host = policyFor("hostname");
-    const labels = (len: number) => Array.from({ length: Math.ceil(len / 50) }, () => "c".repeat(49)).join(".").slice(0, len);
+    const labels = (len: number) =>
+      Array.from({ length: Math.ceil(len / 50) }, () => "c".repeat(49))
+        .join(".")
+        .slice(0, len);
     expect(holds(host, labels(253))).toBe(true);
     expect(holds(host, `${labels(253)}.`)).toBe(true);
     expect(holds(host, labels(254))).toBe(false);
@@ -192,43 +226,132 @@ describe("replaced format checks mean what they say", () => {
     for (const bad of ["P", "PT", "P1DT", "PT1D", "P1H", "p1d", "P1W1D", "1D"]) expect(holds(p, bad), bad).toBe(false);
   });
 
-  const SAME_AS_BEFORE = ["duration", "uri-reference", "uri-template", "json-pointer", "json-pointer-uri-fragment", "relative-json-pointer", "email", "hostname", "ipv4", "ipv6", "uuid"];
-  const alphabet = fc.constantFrom(..."aZ09-._~:/?#[]@!$&'()*+,;=%{}<>\"\\ \u00e9\u017f\u212a^|`PTYMDHSW".split(""), "%20", "%zz", "~0", "~1", "::", "1.2.3.4", "urn:uuid:");
+  const SAME_AS_BEFORE = [
+    "duration",
+    "uri-reference",
+    "uri-template",
+    "json-pointer",
+    "json-pointer-uri-fragment",
+    "relative-json-pointer",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "uuid",
+  ];
+  const alphabet = fc.constantFrom(
+    ..."aZ09-._~:/?#[]@!$&'()*+,;=%{}<>\"\\ \u00e9\u017f\u212a^|`PTYMDHSW".split(""),
+    "%20",
+    "%zz",
+    "~0",
+    "~1",
+    "::",
+    "1.2.3.4",
+    "urn:uuid:",
+  );
   const { numRuns, seed } = params(300);
   it.each(SAME_AS_BEFORE)("%s: accepts exactly what ajv-formats' expression accepts (generated strings)", (format) => {
     const original = plugin.get(format);
-    const test = (s: string) => (original instanceof RegExp ? original.test(s) : typeof original === "function" ? original(s) : true);
+    const test = (s: string) =>
+      original instanceof RegExp ? original.test(s) : typeof original === "function" ? original(s) : true;
     const p = policyFor(format);
     fc.assert(
-      fc.property(fc.array(alphabet, { maxLength: 24 }).map((a) => a.join("")), (s) => {
-        expect(holds(p, s), JSON.stringify(s)).toBe(test(s));
-      }),
+      fc.property(
+        fc.array(alphabet, { maxLength: 24 }).map((a) => a.join("")),
+        (s) => {
+          expect(holds(p, s), JSON.stringify(s)).toBe(test(s));
+        },
+      ),
       { numRuns, ...(seed === undefined ? {} : { seed }) },
     );
-    expect(holds(p, "urn:uuid:123e4567-e89b-12d3-a456-426614174000")).toBe(test("urn:uuid:123e4567-e89b-12d3-a456-426614174000"));
+    expect(holds(p, "urn:uuid:123e4567-e89b-12d3-a456-426614174000")).toBe(
+      test("urn:uuid:123e4567-e89b-12d3-a456-426614174000"),
+    );
   });
 
   const DATE_FORMATS = ["date", "time", "date-time", "iso-time", "iso-date-time", "duration"];
   const datePieces = fc.constantFrom(
-    "2020", "2024", "1900", "-", "01", "02", "12", "13", "29", "30", "31", "T", "t", " ", "\u00a0", "00", "23", "24", ":", "59", "60",
-    ".", "123", "Z", "z", "+", "-05:00", "+01:00", "P", "1", "Y", "M", "D", "H", "S", "W",
+    "2020",
+    "2024",
+    "1900",
+    "-",
+    "01",
+    "02",
+    "12",
+    "13",
+    "29",
+    "30",
+    "31",
+    "T",
+    "t",
+    " ",
+    "\u00a0",
+    "00",
+    "23",
+    "24",
+    ":",
+    "59",
+    "60",
+    ".",
+    "123",
+    "Z",
+    "z",
+    "+",
+    "-05:00",
+    "+01:00",
+    "P",
+    "1",
+    "Y",
+    "M",
+    "D",
+    "H",
+    "S",
+    "W",
   );
   it.each(DATE_FORMATS)("%s: accepts exactly what ajv-formats accepts (generated date-like strings)", (format) => {
     const original = plugin.get(format);
-    const test = (s: string) => (original instanceof RegExp ? original.test(s) : typeof original === "object" && original !== null && "validate" in original ? (original.validate instanceof RegExp ? original.validate.test(s) : original.validate(s)) : false);
+    const test = (s: string) =>
+      original instanceof RegExp
+        ? original.test(s)
+        : typeof original === "object" && original !== null && "validate" in original
+          ? original.validate instanceof RegExp
+            ? original.validate.test(s)
+            : original.validate(s)
+          : false;
     const p = policyFor(format);
     fc.assert(
-      fc.property(fc.array(datePieces, { maxLength: 14 }).map((a) => a.join("")), (s) => {
-        expect(holds(p, s), JSON.stringify(s)).toBe(test(s));
-      }),
+      fc.property(
+        fc.array(datePieces, { maxLength: 14 }).map((a) => a.join("")),
+        (s) => {
+          expect(holds(p, s), JSON.stringify(s)).toBe(test(s));
+        },
+      ),
       { numRuns, ...(seed === undefined ? {} : { seed }) },
     );
-    for (const s of ["2020-02-29T23:59:60Z", "2021-02-29T00:00:00Z", "2020-01-01 00:00:00.5+01:00", "23:59:60Z", "12:00:00", "P1DT2H"]) expect(holds(p, s), s).toBe(test(s));
+    for (const s of [
+      "2020-02-29T23:59:60Z",
+      "2021-02-29T00:00:00Z",
+      "2020-01-01 00:00:00.5+01:00",
+      "23:59:60Z",
+      "12:00:00",
+      "P1DT2H",
+    ])
+      expect(holds(p, s), s).toBe(test(s));
   });
 
   it("formatMaximum compares only well-formed values", () => {
     const p = compilePolicy(
-      { version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { properties: { v: { format: "date-time", formatMaximum: "2026-01-01T00:00:00Z" } } } } }] } } },
+      {
+        version: "1",
+        default: "deny",
+        tools: {
+          t: {
+            rules: [
+              { when: { args: { properties: { v: { format: "date-time", formatMaximum: "2026-01-01T00:00:00Z" } } } } },
+            ],
+          },
+        },
+      },
       { store: new MemoryStore({ maxKeys: 10 }) },
     );
     const d = (v: unknown) => p.decideSync({ tool: "t", session: { id: "s" }, args: { v } }).outcome;
@@ -246,9 +369,19 @@ describe("replaced format checks mean what they say", () => {
     expect(holds(policyFor("json-pointer-uri-fragment"), "#/K")).toBe(true);
   });
 
-  it.each(["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"])("format %j is an unknown format, at its path", (format) => {
-    const r = validatePolicy({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { properties: { v: { format } } } } }] } } });
-    expect(r.valid).toBe(false);
-    if (!r.valid) expect(r.issues).toContainEqual(expect.objectContaining({ code: "condition", path: "/tools/t/rules/0/when/args/properties/v/format" }));
-  });
+  it.each(["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"])(
+    "format %j is an unknown format, at its path",
+    (format) => {
+      const r = validatePolicy({
+        version: "1",
+        default: "deny",
+        tools: { t: { rules: [{ when: { args: { properties: { v: { format } } } } }] } },
+      });
+      expect(r.valid).toBe(false);
+      if (!r.valid)
+        expect(r.issues).toContainEqual(
+          expect.objectContaining({ code: "condition", path: "/tools/t/rules/0/when/args/properties/v/format" }),
+        );
+    },
+  );
 });

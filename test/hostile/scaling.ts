@@ -42,7 +42,10 @@ export interface Scaling {
 function time<T>(small: T, large: T, run: (input: T) => unknown): { smallMs: number; largeMs: number } {
   run(small);
   run(large);
-  const smallMs = Math.max(bestTime(() => run(small), 5, 5), 0.002);
+  const smallMs = Math.max(
+    bestTime(() => run(small), 5, 5),
+    0.002,
+  );
   const largeMs = bestTime(() => run(large), 3, 1);
   return { smallMs, largeMs };
 }
@@ -55,7 +58,12 @@ function time<T>(small: T, large: T, run: (input: T) => unknown): { smallMs: num
  * pass itself scaled. A load spike can spoil one measurement, never the complexity class: a case
  * over its bound is measured again, up to three times, and the best attempt is kept.
  */
-export function linearity<T>(name: string, make: (size: number) => T, run: (input: T) => unknown, pass: (input: T) => unknown = (x) => JSON.stringify(x)): Scaling {
+export function linearity<T>(
+  name: string,
+  make: (size: number) => T,
+  run: (input: T) => unknown,
+  pass: (input: T) => unknown = (x) => JSON.stringify(x),
+): Scaling {
   const small = make(SMALL);
   const large = make(LARGE);
   let best: Scaling | undefined;
@@ -74,7 +82,10 @@ export function linearity<T>(name: string, make: (size: number) => T, run: (inpu
 export function table(rows: readonly Scaling[]): string {
   const lines = ["| case | 20 KB (ms) | 1 MB (ms) | ratio | bound |", "|---|---:|---:|---:|---:|"];
   for (const r of rows) {
-    lines.push(`| ${r.name} | ${r.smallMs.toFixed(3)} | ${r.largeMs.toFixed(2)} | ${r.ratio.toFixed(1)} | ${r.allowed.toFixed(0)} |`);
+    lines.push(
+      `| ${r.name} | ${r.smallMs.toFixed(3)} | ${r.largeMs.toFixed(2)} | ${r.ratio.toFixed(1)} | ` +
+        `${r.allowed.toFixed(0)} |`,
+    );
   }
   return lines.join("\n");
 }
@@ -121,7 +132,10 @@ export function counted<T>(value: T): { value: T; count: () => number } {
 export const COUNTED = 200_000;
 
 /** How many data operations `run` makes at {@link COUNTED} against {@link SMALL}: about the size ratio when linear. */
-export function operationRatio<T>(make: (size: number) => T, run: (input: T) => unknown): { small: number; large: number; ratio: number } {
+export function operationRatio<T>(
+  make: (size: number) => T,
+  run: (input: T) => unknown,
+): { small: number; large: number; ratio: number } {
   const at = (size: number) => {
     const c = counted(make(size));
     run(c.value);

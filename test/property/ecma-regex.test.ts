@@ -14,21 +14,122 @@ import { params } from "./arbitraries.js";
 
 /** Characters where RE2 and ECMA-262 disagree, and ordinary ones around them. */
 const UNITS = [
-  "a", "b", "z", "A", "Z", "0", "9", "_", "-", " ", ".", "[", "]", "(", "\\", "/", "^", "$",
-  "\t", "\n", "\r", "\u000b", "\u000c", "\u0000", "\b",
-  "\u00a0", "\u1680", "\u2000", "\u2009", "\u200a", "\u200b", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff",
-  "é", "ſ", "\u212a", "😀", "𝒜", "\ud800",
+  "a",
+  "b",
+  "z",
+  "A",
+  "Z",
+  "0",
+  "9",
+  "_",
+  "-",
+  " ",
+  ".",
+  "[",
+  "]",
+  "(",
+  "\\",
+  "/",
+  "^",
+  "$",
+  "\t",
+  "\n",
+  "\r",
+  "\u000b",
+  "\u000c",
+  "\u0000",
+  "\b",
+  "\u00a0",
+  "\u1680",
+  "\u2000",
+  "\u2009",
+  "\u200a",
+  "\u200b",
+  "\u2028",
+  "\u2029",
+  "\u202f",
+  "\u205f",
+  "\u3000",
+  "\ufeff",
+  "é",
+  "ſ",
+  "\u212a",
+  "😀",
+  "𝒜",
+  "\ud800",
 ];
 
 const LITERALS = ["a", "b", "z", "A", "0", "9", "_", "-", " ", "é", "😀", "\u00a0", "\u3000", "\u2028", ",", ":", "\t"];
-const ESCAPED = ["\\.", "\\*", "\\+", "\\?", "\\(", "\\)", "\\[", "\\]", "\\{", "\\}", "\\|", "\\^", "\\$", "\\\\", "\\/", "\\-"];
+const ESCAPED = [
+  "\\.",
+  "\\*",
+  "\\+",
+  "\\?",
+  "\\(",
+  "\\)",
+  "\\[",
+  "\\]",
+  "\\{",
+  "\\}",
+  "\\|",
+  "\\^",
+  "\\$",
+  "\\\\",
+  "\\/",
+  "\\-",
+];
 const ESCAPES = [
-  "\\s", "\\S", "\\d", "\\D", "\\w", "\\W", "\\n", "\\r", "\\t", "\\v", "\\f", "\\0", "\\x41", "\\x20",
-  "\\u00a0", "\\u2028", "\\u{1F600}", "\\uD83D\\uDE00", "\\cJ", "\\u{a0}",
+  "\\s",
+  "\\S",
+  "\\d",
+  "\\D",
+  "\\w",
+  "\\W",
+  "\\n",
+  "\\r",
+  "\\t",
+  "\\v",
+  "\\f",
+  "\\0",
+  "\\x41",
+  "\\x20",
+  "\\u00a0",
+  "\\u2028",
+  "\\u{1F600}",
+  "\\uD83D\\uDE00",
+  "\\cJ",
+  "\\u{a0}",
 ];
 const CLASS_ITEMS = [
-  "a", "z", "-", "_", " ", "é", "😀", "\\s", "\\S", "\\d", "\\D", "\\w", "\\W", "\\b", "\\-", "\\]", "\\\\", ".",
-  "a-z", "0-9", "A-Z", "\\u2000-\\u200a", "\\x00-\\x20", "\\u{1F600}-\\u{1F64F}", "\\n", "\\r", "^", "$", "[",
+  "a",
+  "z",
+  "-",
+  "_",
+  " ",
+  "é",
+  "😀",
+  "\\s",
+  "\\S",
+  "\\d",
+  "\\D",
+  "\\w",
+  "\\W",
+  "\\b",
+  "\\-",
+  "\\]",
+  "\\\\",
+  ".",
+  "a-z",
+  "0-9",
+  "A-Z",
+  "\\u2000-\\u200a",
+  "\\x00-\\x20",
+  "\\u{1F600}-\\u{1F64F}",
+  "\\n",
+  "\\r",
+  "^",
+  "$",
+  "[",
 ];
 const ASSERTIONS = ["^", "$", "\\b", "\\B"];
 const QUANTIFIERS = ["", "", "", "*", "+", "?", "{2}", "{1,3}", "{0,}", "*?", "+?", "??", "{1,2}?"];
@@ -65,7 +166,11 @@ const subject = fc.array(pick(UNITS), { minLength: 0, maxLength: 8 }).map((units
 
 function holdsOnEngine(p: string, strings: string[]): boolean[] {
   const policy = compilePolicy(
-    { version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { properties: { s: { pattern: p } }, required: ["s"] } } }] } } },
+    {
+      version: "1",
+      default: "deny",
+      tools: { t: { rules: [{ when: { args: { properties: { s: { pattern: p } }, required: ["s"] } } }] } },
+    },
     { store: new MemoryStore({ maxKeys: 10 }) },
   );
   return strings.map((s) => policy.decideSync({ tool: "t", session: { id: "x" }, args: { s } }).outcome === "allow");
@@ -88,7 +193,9 @@ describe("pattern: ECMA-262 meaning on the linear engine", () => {
         // The grammar can produce a named group twice, or a class range out of order.
         fc.pre(isEcmaPattern(p));
         const expected = strings.map((s) => new RegExp(p, "u").test(s));
-        expect(holdsOnEngine(p, strings), `pattern ${JSON.stringify(p)} on ${JSON.stringify(strings)}`).toEqual(expected);
+        expect(holdsOnEngine(p, strings), `pattern ${JSON.stringify(p)} on ${JSON.stringify(strings)}`).toEqual(
+          expected,
+        );
       }),
       { numRuns, ...(seed === undefined ? {} : { seed }) },
     );
@@ -103,7 +210,21 @@ describe("pattern: ECMA-262 meaning on the linear engine", () => {
     ["^[^\\S]$", "\u205f"],
   ])("a deny rule on %s catches %j (Unicode white space is \\s)", (p, s) => {
     const policy = compilePolicy(
-      { version: "1", default: "allow", tools: { shell: { rules: [{ when: { args: { properties: { cmd: { pattern: p } }, required: ["cmd"] } }, action: "deny", reason: "no" }] } } },
+      {
+        version: "1",
+        default: "allow",
+        tools: {
+          shell: {
+            rules: [
+              {
+                when: { args: { properties: { cmd: { pattern: p } }, required: ["cmd"] } },
+                action: "deny",
+                reason: "no",
+              },
+            ],
+          },
+        },
+      },
       { store: new MemoryStore({ maxKeys: 10 }) },
     );
     expect(policy.decideSync({ tool: "shell", session: { id: "x" }, args: { cmd: s } }).outcome).toBe("deny");

@@ -22,7 +22,6 @@ export interface ConditionIssue {
   message: string;
 }
 
-
 /** The options of one audit. */
 export interface AuditOptions {
   /** Keywords registered beyond {@link KEYWORDS} (toolgate's own, such as `pathWithin`): values, no subschemas. */
@@ -31,13 +30,16 @@ export interface AuditOptions {
   formats: ReadonlyMap<string, unknown>;
 }
 
+const DEPENDENCIES_INSTEAD = "write dependentRequired or dependentSchemas instead";
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 function unknownKeyword(keyword: string, options: AuditOptions): string {
   const guess = closestName(keyword, [...KEYWORDS.keys(), ...options.extraKeywords]);
-  return `unknown keyword ${JSON.stringify(keyword)} in a when schema${guess === undefined ? "" : ` (did you mean "${guess}"?)`}`;
+  const hint = guess === undefined ? "" : ` (did you mean "${guess}"?)`;
+  return `unknown keyword ${JSON.stringify(keyword)} in a when schema${hint}`;
 }
 
 /** Every problem of `schema` (found at `path`) that ajv would not report, or not report at its place. */
@@ -77,7 +79,7 @@ export function auditSchema(schema: unknown, path: string, options: AuditOptions
             const at2 = child(here, name);
             // ajv skips this name in `dependencies` (own-names.ts rewrites the other places it does).
             if (name === "__proto__" && keyword === "dependencies") {
-              issue(at2, 'dependencies cannot check a property named "__proto__": write dependentRequired or dependentSchemas instead');
+              issue(at2, `dependencies cannot check a property named "__proto__": ${DEPENDENCIES_INSTEAD}`);
             }
             if (keyword === "patternProperties") {
               const problem = patternProblem(name);
@@ -122,7 +124,11 @@ export function locateCompileError(schema: unknown, path: string, message: strin
   };
   if (ref !== undefined) visit(schema, path, 0);
   if (found !== undefined) {
-    return { code: "condition", path: found, message: `cannot resolve ${JSON.stringify(ref)}: $ref resolves only within this when schema` };
+    return {
+      code: "condition",
+      path: found,
+      message: `cannot resolve ${JSON.stringify(ref)}: $ref resolves only within this when schema`,
+    };
   }
   return { code: "condition", path, message: `is not a valid JSON Schema: ${message}` };
 }

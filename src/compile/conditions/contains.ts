@@ -12,7 +12,8 @@ import containsModule from "ajv/dist/vocabularies/applicator/contains.js";
 
 // A CommonJS module: depending on the loader its definition is the default or the module's.
 const original: CodeKeywordDefinition =
-  (containsModule as unknown as { default?: CodeKeywordDefinition }).default ?? (containsModule as unknown as CodeKeywordDefinition);
+  (containsModule as unknown as { default?: CodeKeywordDefinition }).default ??
+  (containsModule as unknown as CodeKeywordDefinition);
 
 const definition: CodeKeywordDefinition = {
   ...original,
@@ -20,11 +21,11 @@ const definition: CodeKeywordDefinition = {
     const subschema = cxt.subschema.bind(cxt);
     // ajv's contains evaluates each item through cxt.subschema; right after, a failing item's
     // errors are reset to the count the keyword started with (trackErrors gives that count).
-    cxt.subschema = ((appl: Parameters<KeywordCxt["subschema"]>[0], valid: Name) => {
+    cxt.subschema = (appl: Parameters<KeywordCxt["subschema"]>[0], valid: Name) => {
       const sub = subschema(appl, valid);
       cxt.gen.if(_`!${valid}`, () => cxt.reset());
       return sub;
-    }) as KeywordCxt["subschema"];
+    };
     original.code(cxt);
   },
 };

@@ -53,27 +53,66 @@ const ANY: Ranges = [[0, MAX_CODE_POINT]];
 
 /** Unicode General_Category long names, which ECMA-262 accepts and RE2 does not. */
 const CATEGORY: ReadonlyMap<string, string> = new Map([
-  ["Letter", "L"], ["Uppercase_Letter", "Lu"], ["Lowercase_Letter", "Ll"], ["Titlecase_Letter", "Lt"],
-  ["Modifier_Letter", "Lm"], ["Other_Letter", "Lo"], ["Mark", "M"], ["Combining_Mark", "M"],
-  ["Nonspacing_Mark", "Mn"], ["Spacing_Mark", "Mc"], ["Enclosing_Mark", "Me"], ["Number", "N"],
-  ["Decimal_Number", "Nd"], ["digit", "Nd"], ["Letter_Number", "Nl"], ["Other_Number", "No"],
-  ["Punctuation", "P"], ["punct", "P"], ["Connector_Punctuation", "Pc"], ["Dash_Punctuation", "Pd"],
-  ["Open_Punctuation", "Ps"], ["Close_Punctuation", "Pe"], ["Initial_Punctuation", "Pi"],
-  ["Final_Punctuation", "Pf"], ["Other_Punctuation", "Po"], ["Symbol", "S"], ["Math_Symbol", "Sm"],
-  ["Currency_Symbol", "Sc"], ["Modifier_Symbol", "Sk"], ["Other_Symbol", "So"], ["Separator", "Z"],
-  ["Space_Separator", "Zs"], ["Line_Separator", "Zl"], ["Paragraph_Separator", "Zp"], ["Other", "C"],
-  ["Control", "Cc"], ["cntrl", "Cc"], ["Format", "Cf"], ["Surrogate", "Cs"], ["Private_Use", "Co"],
+  ["Letter", "L"],
+  ["Uppercase_Letter", "Lu"],
+  ["Lowercase_Letter", "Ll"],
+  ["Titlecase_Letter", "Lt"],
+  ["Modifier_Letter", "Lm"],
+  ["Other_Letter", "Lo"],
+  ["Mark", "M"],
+  ["Combining_Mark", "M"],
+  ["Nonspacing_Mark", "Mn"],
+  ["Spacing_Mark", "Mc"],
+  ["Enclosing_Mark", "Me"],
+  ["Number", "N"],
+  ["Decimal_Number", "Nd"],
+  ["digit", "Nd"],
+  ["Letter_Number", "Nl"],
+  ["Other_Number", "No"],
+  ["Punctuation", "P"],
+  ["punct", "P"],
+  ["Connector_Punctuation", "Pc"],
+  ["Dash_Punctuation", "Pd"],
+  ["Open_Punctuation", "Ps"],
+  ["Close_Punctuation", "Pe"],
+  ["Initial_Punctuation", "Pi"],
+  ["Final_Punctuation", "Pf"],
+  ["Other_Punctuation", "Po"],
+  ["Symbol", "S"],
+  ["Math_Symbol", "Sm"],
+  ["Currency_Symbol", "Sc"],
+  ["Modifier_Symbol", "Sk"],
+  ["Other_Symbol", "So"],
+  ["Separator", "Z"],
+  ["Space_Separator", "Zs"],
+  ["Line_Separator", "Zl"],
+  ["Paragraph_Separator", "Zp"],
+  ["Other", "C"],
+  ["Control", "Cc"],
+  ["cntrl", "Cc"],
+  ["Format", "Cf"],
+  ["Surrogate", "Cs"],
+  ["Private_Use", "Co"],
 ]);
 const SHORT_CATEGORIES = new Set([...CATEGORY.values(), "Cn"]);
 /** Binary properties with a fixed, version-independent set of code points. */
 const FIXED_PROPERTIES: ReadonlyMap<string, Ranges> = new Map<string, Ranges>([
   ["Any", ANY],
   ["ASCII", [[0, 0x7f]]],
-  ["ASCII_Hex_Digit", [[0x30, 0x39], [0x41, 0x46], [0x61, 0x66]]],
+  [
+    "ASCII_Hex_Digit",
+    [
+      [0x30, 0x39],
+      [0x41, 0x46],
+      [0x61, 0x66],
+    ],
+  ],
 ]);
 
 const PROPERTIES_SUPPORTED = "general categories, scripts, Any, ASCII and ASCII_Hex_Digit are supported";
-const ENGINE = "patterns run on a linear-time engine (RE2), which has no backreferences or lookaround, so that no input can make them slow";
+const ENGINE =
+  "patterns run on a linear-time engine (RE2), which has no backreferences or lookaround, " +
+  "so that no input can make them slow";
 
 /** Thrown inside the rewrite; turned into a `Translation` failure at its boundary. */
 class Unsupported extends Error {}
@@ -214,7 +253,8 @@ class Rewriter {
       this.i++;
       return c === 0x62 ? "\\b" : "\\B";
     }
-    if (c !== undefined && c >= 0x31 && c <= 0x39) throw new Unsupported(`a backreference (\\${String.fromCodePoint(c)})`);
+    if (c !== undefined && c >= 0x31 && c <= 0x39)
+      throw new Unsupported(`a backreference (\\${String.fromCodePoint(c)})`);
     if (c === 0x6b /* k */) throw new Unsupported("a named backreference (\\k<…>)");
     const part = this.classEscape();
     if (part !== undefined) return standalone(part);
@@ -274,7 +314,13 @@ class Rewriter {
         }
         const unit = this.hexDigits(4);
         // With the u flag a \u lead surrogate followed by a \u trail surrogate is one code point.
-        if (unit >= 0xd800 && unit <= 0xdbff && this.peek() === 0x5c && this.peek(1) === 0x75 && this.peek(2) !== 0x7b) {
+        if (
+          unit >= 0xd800 &&
+          unit <= 0xdbff &&
+          this.peek() === 0x5c &&
+          this.peek(1) === 0x75 &&
+          this.peek(2) !== 0x7b
+        ) {
           const save = this.i;
           this.i += 2;
           const trail = this.hexDigits(4);
@@ -320,7 +366,12 @@ class Rewriter {
       }
       empty = false;
       const first = this.classAtom();
-      if (typeof first === "number" && this.peek() === 0x2d /* - */ && this.peek(1) !== undefined && this.peek(1) !== 0x5d) {
+      if (
+        typeof first === "number" &&
+        this.peek() === 0x2d /* - */ &&
+        this.peek(1) !== undefined &&
+        this.peek(1) !== 0x5d
+      ) {
         this.i++;
         const last = this.classAtom();
         if (typeof last !== "number" || last < first) throw new Unsupported("a character class range out of order");
@@ -385,7 +436,10 @@ export function translateEcmaPattern(pattern: string): Translation {
   try {
     source = new Rewriter(pattern).run();
   } catch (e) {
-    return { ok: false, message: `uses ${e instanceof Unsupported ? e.message : errorMessage(e)}, which cannot run here: ${ENGINE}` };
+    return {
+      ok: false,
+      message: `uses ${e instanceof Unsupported ? e.message : errorMessage(e)}, which cannot run here: ${ENGINE}`,
+    };
   }
   try {
     RE2JS.compile(source);

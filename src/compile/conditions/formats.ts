@@ -47,7 +47,10 @@ export const FORMAT_LENGTH_CAPS: Readonly<Record<string, number>> = Object.freez
   uuid: 45,
 });
 
-/** `A`–`Z` to `a`–`z` and nothing else: `toLowerCase` maps the Kelvin sign to `k`, which an ASCII format must not accept. */
+/**
+ * `A`–`Z` to `a`–`z` and nothing else: `toLowerCase` maps the Kelvin sign to `k`, which an ASCII
+ * format must not accept.
+ */
 function asciiLower(s: string): string {
   let upper = false;
   for (let i = 0; i < s.length; i++) {
@@ -128,7 +131,10 @@ function kept(name: string): Format {
   return plugin.get(name);
 }
 
-type Dated = FormatDefinition<string> & { validate: (s: string) => boolean; compare: (a: string, b: string) => number | undefined };
+type Dated = FormatDefinition<string> & {
+  validate: (s: string) => boolean;
+  compare: (a: string, b: string) => number | undefined;
+};
 
 function dated(name: string): Dated {
   return plugin.get(name) as Dated;
@@ -185,7 +191,10 @@ function definitions(): Record<string, Format> {
     regex: kept("regex"),
     uuid: { type: "string", validate: capped("uuid") },
     "json-pointer": { type: "string", validate: onLinearEngine(expressionOf("json-pointer")) },
-    "json-pointer-uri-fragment": { type: "string", validate: onLinearEngine(expressionOf("json-pointer-uri-fragment")) },
+    "json-pointer-uri-fragment": {
+      type: "string",
+      validate: onLinearEngine(expressionOf("json-pointer-uri-fragment")),
+    },
     "relative-json-pointer": { type: "string", validate: onLinearEngine(expressionOf("relative-json-pointer")) },
     byte: { type: "string", validate: byte },
     int32: kept("int32"),

@@ -59,7 +59,7 @@ function rewriteNode(node: Record<string, unknown>, depth: number): Record<strin
       case Kind.SchemaList:
       case Kind.SchemaOrList:
         if (Array.isArray(value)) {
-          const r = value.map((s) => withOwnNames(s, depth + 1));
+          const r = value.map((s: unknown): unknown => withOwnNames(s, depth + 1));
           if (r.some((s, i) => s !== value[i])) set(keyword, r);
         } else {
           const r = withOwnNames(value, depth + 1);
@@ -86,10 +86,12 @@ function rewriteNode(node: Record<string, unknown>, depth: number): Record<strin
   const current = out ?? node;
   const props = current.properties;
   const patterns = current.patternProperties;
-  const hasProto = (m: unknown): m is Record<string, unknown> => isObject(m) && Object.prototype.hasOwnProperty.call(m, PROTO);
+  const hasProto = (m: unknown): m is Record<string, unknown> =>
+    isObject(m) && Object.prototype.hasOwnProperty.call(m, PROTO);
   if (hasProto(patterns)) {
     const moved: Record<string, unknown> = {};
-    for (const k of Object.keys(patterns)) define(moved, k === PROTO ? freeKey(patterns, `(?:${PROTO})`) : k, patterns[k]);
+    for (const k of Object.keys(patterns))
+      define(moved, k === PROTO ? freeKey(patterns, `(?:${PROTO})`) : k, patterns[k]);
     set("patternProperties", moved);
   }
   if (hasProto(props)) {

@@ -36,7 +36,8 @@ function canonical(v: unknown, depth: number, ancestors: Set<object>): string {
       throw new TypeError(`uniqueItems cannot compare ${typeof v} values`);
   }
   if (v === null) return "null";
-  if (depth >= MAX_UNIQUE_DEPTH) throw new RangeError(`uniqueItems: an item nests deeper than ${MAX_UNIQUE_DEPTH} levels`);
+  if (depth >= MAX_UNIQUE_DEPTH)
+    throw new RangeError(`uniqueItems: an item nests deeper than ${MAX_UNIQUE_DEPTH} levels`);
   if (ancestors.has(v)) throw new TypeError("uniqueItems: an item contains itself");
   ancestors.add(v);
   try {
@@ -78,7 +79,13 @@ const unique: DataValidateFunction = (data: unknown) => {
   if (dup === undefined) return true;
   // ajv's own wording and parameters: i is the later item, j the earlier.
   const [j, i] = dup;
-  unique.errors = [{ keyword: "uniqueItems", message: `must NOT have duplicate items (items ## ${i} and ${j} are identical)`, params: { i, j } }];
+  unique.errors = [
+    {
+      keyword: "uniqueItems",
+      message: `must NOT have duplicate items (items ## ${i} and ${j} are identical)`,
+      params: { i, j },
+    },
+  ];
   return false;
 };
 
