@@ -21,7 +21,10 @@
  *   at a time earlier than the queue's tail (a clock stepped back). Counting only marks a queued
  *   budget; it moves to its place when the group's oldest is looked for (amortized O(1)). The
  *   group's oldest budget is the first of the queue or the top of the heap, so the store finds an
- *   empty budget, or the one whose latest call is oldest, in O(groups), without scanning budgets.
+ *   empty budget in O(groups), without scanning budgets.
+ * - Per-session and shared budgets are held in two Maps kept in least recently used order (a used
+ *   budget is deleted and set again, which only touches the Map's end), so the budget to drop when
+ *   every one is live is the first of the per-session Map.
  *
  * @packageDocumentation
  */
@@ -36,8 +39,8 @@ export interface MemoryStoreOptions {
   /**
    * The most budgets kept at once (a budget is one limit for one session, attribute value, or
    * the whole policy). When a new budget needs room, a budget whose window is empty is dropped
-   * first; if every budget is live, the per-session budget whose latest counted call is oldest is
-   * dropped and starts again empty. Shared budgets (`per: "global"` or a session attribute) are
+   * first; if every budget is live, the least recently used per-session budget is dropped and
+   * starts again empty. Shared budgets (`per: "global"` or a session attribute) are
    * dropped only when no per-session budget is left, and never to make room for a per-session
    * one: then the call is refused as a store failure. Size it above the number of budgets live
    * at once: eviction is the one place where exactness yields to the memory bound.
@@ -213,8 +216,6 @@ class Group {
 const DEFAULT_MAX_KEYS = 100_000;
 const SHARED = 1;
 const REFUNDABLE = 2;
-const SESSION_KINDS = [0, REFUNDABLE];
-const SHARED_KINDS = [SHARED, SHARED | REFUNDABLE];
 
 /** A budget's group kind: bit 0 shared, bit 1 refundable. */
 function kindOf(r: BudgetRequest): number {
@@ -241,7 +242,13 @@ export class MemoryStore implements SyncStore {
   readonly synchronous = true as const;
   /** The bound on budgets kept at once. */
   readonly maxKeys: number;
-  readonly #budgets = new Map<string, Budget>();
+  /**
+   * Per-session and shared budgets, each Map in least recently used order: a budget used by a
+   * call (counted, refused, or a dry run) is put back at the end, so the first is the least
+   * recently used. Appending to a Map touches only its end, which every call touches anyway.
+   */
+  readonly #sessions = new Map<string, Budget>();
+  readonly #shared = new Map<string, Budget>();
   /** Groups by window length, per kind (bit 0: shared, bit 1: refundable). */
   readonly #groups = [new Map<number, Group>(), new Map<number, Group>(), new Map<number, Group>(), new Map<number, Group>()] as const;
   /** Ordinal of the next entry of a new budget: store-wide, so ids are never reused. */
@@ -258,12 +265,13 @@ export class MemoryStore implements SyncStore {
 
   /** The number of budgets held now (live or not yet reclaimed). */
   get size(): number {
-    return this.#budgets.size;
+    return this.#sessions.size + this.#shared.size;
   }
 
   /** Drops every budget. */
   clear(): void {
-    this.#budgets.clear();
+    this.#sessions.clear();
+    this.#shared.clear();
     for (const groups of this.#groups) groups.clear();
   }
 
@@ -366,7 +374,7 @@ export class MemoryStore implements SyncStore {
   #refundOne(key: string, id: string, now: number): boolean {
     const ordinal = parseOrdinal(id);
     if (ordinal < 0) return false;
-    const b = this.#budgets.get(key);
+    const b = this.#sessions.get(key) ?? this.#shared.get(key);
     if (b === undefined || (b.group.kind & REFUNDABLE) === 0) return false;
     const t = now > b.last ? now : b.last;
     const edge = t - b.group.windowMs;
@@ -391,16 +399,33 @@ export class MemoryStore implements SyncStore {
     return true;
   }
 
+  /** Finds a request's budget, and makes it the most recently used of its class. */
   #lookup(r: BudgetRequest): Budget | undefined {
-    const b = this.#budgets.get(r.key);
-    if (b !== undefined && (b.group.windowMs !== r.windowMs || b.group.kind !== kindOf(r))) {
-      // The same key under another window length or class (a custom caller; the engine's keys
-      // name the window): the budget moves, and its log is judged by the new window from now on.
+    const key = r.key;
+    const map = r.shared === true ? this.#shared : this.#sessions;
+    let b = map.get(key);
+    if (b === undefined) {
+      b = (map === this.#shared ? this.#sessions : this.#shared).get(key);
+      if (b === undefined) return undefined;
+    } else if (map.size > 1) {
+      // Back to the end: least recently used order. (With one budget it already is.)
+      map.delete(key);
+      map.set(key, b);
+    }
+    if (b.group.windowMs !== r.windowMs || b.group.kind !== kindOf(r)) {
+      // The same key under another window length, class or refund mode (a custom caller; the
+      // engine's keys name the window): the budget moves, and its log is judged by the new window.
+      this.#mapOf(b).delete(key);
       this.#leave(b);
       b.group = this.#group(r.windowMs, kindOf(r));
       b.group.add(b);
+      map.set(key, b);
     }
     return b;
+  }
+
+  #mapOf(b: Budget): Map<string, Budget> {
+    return (b.group.kind & SHARED) === 0 ? this.#sessions : this.#shared;
   }
 
   /**
@@ -409,10 +434,10 @@ export class MemoryStore implements SyncStore {
    */
   #count(r: BudgetRequest, b: Budget | undefined, now: number, pinned: readonly (Budget | undefined)[] | undefined): Budget {
     if (b === undefined) {
-      if (this.#budgets.size >= this.maxKeys) this.#makeRoom(r.shared === true, now, pinned);
+      if (this.size >= this.maxKeys) this.#makeRoom(r.shared === true, now, pinned);
       b = new Budget(r.key, this.#group(r.windowMs, kindOf(r)), now, this.#ordinals);
       b.units = r.cost;
-      this.#budgets.set(r.key, b);
+      this.#mapOf(b).set(r.key, b);
       b.group.add(b);
       return this.#counted(b, r.cost);
     }
@@ -471,16 +496,16 @@ export class MemoryStore implements SyncStore {
   }
 
   #drop(b: Budget): void {
-    this.#budgets.delete(b.key);
+    this.#mapOf(b).delete(b.key);
     this.#leave(b);
     // Its ordinals stay used: a ticket for one of its entries never matches a later budget.
     if (b.counted > this.#ordinals) this.#ordinals = b.counted;
   }
 
   /**
-   * Drops one budget so a new one fits: an empty one if any (whatever its class), else the
-   * per-session budget whose latest counted call is oldest, else — for a new shared budget only —
-   * the oldest shared one. Never a budget of the call being counted.
+   * Drops one budget so a new one fits: an empty one if any (whatever its class), else the least
+   * recently used per-session budget, else — for a new shared budget only — the least recently
+   * used shared one. Never a budget of the call being counted.
    */
   #makeRoom(forShared: boolean, now: number, pinned: readonly (Budget | undefined)[] | undefined): void {
     let victim: Budget | null = null;
@@ -493,12 +518,13 @@ export class MemoryStore implements SyncStore {
         }
       }
     }
-    for (const kinds of forShared ? [SESSION_KINDS, SHARED_KINDS] : [SESSION_KINDS]) {
-      for (const kind of kinds) {
-        for (const g of this.#groups[kind]!.values()) {
-          // A group whose oldest is a budget of this call has nothing older to give.
-          const b = g.oldest();
-          if (b !== null && !pinned?.includes(b) && (victim === null || b.last < victim.last)) victim = b;
+    for (const map of forShared ? [this.#sessions, this.#shared] : [this.#sessions]) {
+      // The first in the Map's order is the least recently used; a budget of this call is the
+      // most recently used, so this passes over at most the call's own budgets.
+      for (const b of map.values()) {
+        if (pinned === undefined || !pinned.includes(b)) {
+          victim = b;
+          break;
         }
       }
       if (victim !== null) break;

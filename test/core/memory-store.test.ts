@@ -101,7 +101,7 @@ describe("MemoryStore", () => {
     expect(s.consume(req("k", 6000))).toEqual({ allowed: true, remaining: [1] });
   });
 
-  it("drops an empty budget first, then the per-session budget whose latest call is oldest", () => {
+  it("drops an empty budget first, then the least recently used per-session budget", () => {
     const s = new MemoryStore({ maxKeys: 3 });
     s.consume(req("short", 0, { windowMs: 100, max: 1 }));
     s.consume(req("live1", 0, { windowMs: 10_000, max: 1 }));
@@ -111,11 +111,12 @@ describe("MemoryStore", () => {
     expect(s.size).toBe(3);
     expect(s.consume(req("live1", 300, { windowMs: 10_000, max: 1 })).allowed).toBe(false);
     expect(s.consume(req("live2", 300, { windowMs: 10_000, max: 1 })).allowed).toBe(false);
-    // All live now: "live1" (latest call at 0) is dropped and starts again empty.
+    // All live now, and "live1" and "live2" were used (refused) since "new" was: the least
+    // recently used ("new") is dropped and starts again empty.
     s.consume(req("another", 400, { windowMs: 10_000, max: 1 }));
     expect(s.size).toBe(3);
-    expect(s.consume(req("live1", 500, { windowMs: 10_000, max: 1 })).allowed).toBe(true);
-    expect(s.consume(req("new", 600, { windowMs: 10_000, max: 1 })).allowed).toBe(false);
+    expect(s.consume(req("new", 500, { windowMs: 10_000, max: 1 })).allowed).toBe(true);
+    expect(s.consume(req("live2", 600, { windowMs: 10_000, max: 1 })).allowed).toBe(false);
   });
 
   it("drops the empty budget, not a live one, after the clock stepped back in a full store (issue 10 item 9)", () => {
