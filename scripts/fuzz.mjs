@@ -34,7 +34,9 @@ function positive(name, fallback) {
   return n;
 }
 
-const seed = process.env.TOOLGATE_FUZZ_SEED ? Number(process.env.TOOLGATE_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
+const seed = process.env.TOOLGATE_FUZZ_SEED
+  ? Number(process.env.TOOLGATE_FUZZ_SEED)
+  : Math.floor(Math.random() * 2 ** 31);
 if (!Number.isInteger(seed)) {
   console.error(`TOOLGATE_FUZZ_SEED must be an integer, got ${process.env.TOOLGATE_FUZZ_SEED}`);
   process.exit(2);
@@ -67,14 +69,28 @@ if (!process.argv.includes("--no-build")) {
 }
 
 const results = [
-  run(`engine vs reference: ${cases.toLocaleString("en")} (policy, sequence) cases`, "test/property/differential.test.ts", {
-    TOOLGATE_FUZZ_RUNS: String(cases),
-  }),
-  run(`exact sliding window, in calls and in units: ${windows.toLocaleString("en")} scenarios each`, "test/property/window.test.ts", { TOOLGATE_FUZZ_RUNS: String(windows) }),
+  run(
+    `engine vs reference: ${cases.toLocaleString("en")} (policy, sequence) cases`,
+    "test/property/differential.test.ts",
+    {
+      TOOLGATE_FUZZ_RUNS: String(cases),
+    },
+  ),
+  run(
+    `exact sliding window, in calls and in units: ${windows.toLocaleString("en")} scenarios each`,
+    "test/property/window.test.ts",
+    { TOOLGATE_FUZZ_RUNS: String(windows) },
+  ),
 ];
 if (existsSync(new URL("../test/redis/equivalence.test.ts", import.meta.url))) {
   const env = { TOOLGATE_FUZZ_SEQUENCES: String(sequences) };
-  results.push(run(`MemoryStore vs RedisStore: ${sequences.toLocaleString("en")} sequences`, "test/redis/equivalence.test.ts", env));
+  results.push(
+    run(
+      `MemoryStore vs RedisStore: ${sequences.toLocaleString("en")} sequences`,
+      "test/redis/equivalence.test.ts",
+      env,
+    ),
+  );
 }
 console.log(`\ntoolgate fuzz: ${results.every(Boolean) ? "all passed" : "FAILURES above"} (seed ${seed})`);
 process.exit(results.every(Boolean) ? 0 : 1);

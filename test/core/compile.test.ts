@@ -33,7 +33,11 @@ describe("compilePolicy errors", () => {
         expect.objectContaining({ code: "value", path: "/tools/create_run/rate_limit/window" }),
         { code: "value", path: "/limits/0/max", message: expect.stringContaining("integer") },
         expect.objectContaining({ code: "value", path: "/limits/0/window", message: expect.stringContaining("> 0") }),
-        expect.objectContaining({ code: "value", path: "/limits/0/per", message: expect.stringContaining('"/userId"') }),
+        expect.objectContaining({
+          code: "value",
+          path: "/limits/0/per",
+          message: expect.stringContaining('"/userId"'),
+        }),
       ]),
     );
     expect(issues).toHaveLength(6);
@@ -55,7 +59,9 @@ describe("compilePolicy errors", () => {
 
   it("rejects rules mixed with action, rate_limit or reason", () => {
     const issues = issuesOf({ ...base, tools: { t: { action: "deny", rules: [{}] } } });
-    expect(issues).toEqual([{ code: "conflict", path: "/tools/t/action", message: expect.stringContaining("holds nothing else") }]);
+    expect(issues).toEqual([
+      { code: "conflict", path: "/tools/t/action", message: expect.stringContaining("holds nothing else") },
+    ]);
   });
 
   it("explains a `when` outside `rules`", () => {
@@ -67,10 +73,18 @@ describe("compilePolicy errors", () => {
 
   it("checks window values the schema cannot", () => {
     expect(issuesOf({ ...base, tools: { t: { rate_limit: { max: 1, window: 0.0005 } } } })).toEqual([
-      { code: "value", path: "/tools/t/rate_limit/window", message: expect.stringContaining("whole number of milliseconds") },
+      {
+        code: "value",
+        path: "/tools/t/rate_limit/window",
+        message: expect.stringContaining("whole number of milliseconds"),
+      },
     ]);
-    expect(issuesOf({ ...base, tools: { t: { rate_limit: { max: 1, window: "0s" } } } })[0]!.message).toContain("at least 1");
-    expect(issuesOf({ ...base, tools: { t: { rate_limit: { max: 1, window: "366d" } } } })[0]!.message).toContain("365 days");
+    expect(issuesOf({ ...base, tools: { t: { rate_limit: { max: 1, window: "0s" } } } })[0]!.message).toContain(
+      "at least 1",
+    );
+    expect(issuesOf({ ...base, tools: { t: { rate_limit: { max: 1, window: "366d" } } } })[0]!.message).toContain(
+      "365 days",
+    );
     expect(() => compilePolicy({ ...base, tools: { t: { rate_limit: { max: 1, window: 0.001 } } } })).not.toThrow();
   });
 
@@ -90,8 +104,16 @@ describe("compilePolicy errors", () => {
         path: "/tools/t/rules/0/when/args/properties/n/maximun",
         message: 'unknown keyword "maximun" in a when schema (did you mean "maximum"?)',
       },
-      { code: "condition", path: "/tools/u/rules/0/when/session/properties/d/format", message: 'unknown format "dat" in a when schema' },
-      { code: "condition", path: "/tools/v/rules/0/when/args/properties/s/pattern", message: expect.stringContaining("linear-time engine") },
+      {
+        code: "condition",
+        path: "/tools/u/rules/0/when/session/properties/d/format",
+        message: 'unknown format "dat" in a when schema',
+      },
+      {
+        code: "condition",
+        path: "/tools/v/rules/0/when/args/properties/s/pattern",
+        message: expect.stringContaining("linear-time engine"),
+      },
       {
         code: "condition",
         path: "/tools/w/rules/0/when/args/$ref",
@@ -109,13 +131,28 @@ describe("compilePolicy errors", () => {
   });
 
   it("gives line and column for JSON text, and rejects duplicate keys", () => {
-    const text = '{\n  "version": "1",\n  "default": "deny",\n  "tools": {\n    "a": {},\n    "a": { "action": "deny" }\n  }\n}';
+    const text =
+      '{\n  "version": "1",\n  "default": "deny",\n  "tools": {\n    "a": {},\n    "a": { "action": "deny" }\n  }\n}';
     expect(issuesOf(text)).toEqual([
-      { code: "json", path: "/tools/a", message: 'duplicate key "a" (JSON.parse would silently keep the last one)', line: 6, column: 5 },
+      {
+        code: "json",
+        path: "/tools/a",
+        message: 'duplicate key "a" (JSON.parse would silently keep the last one)',
+        line: 6,
+        column: 5,
+      },
     ]);
-    const bad = '{\n  "version": "1",\n  "default": "deny",\n  "tools": { "t": { "rate_limit": { "max": 0, "window": "1m" } } }\n}';
+    const bad =
+      '{\n  "version": "1",\n  "default": "deny",\n' +
+      '  "tools": { "t": { "rate_limit": { "max": 0, "window": "1m" } } }\n}';
     expect(issuesOf(bad)).toEqual([
-      { code: "value", path: "/tools/t/rate_limit/max", message: expect.stringContaining("got 0"), line: 4, column: 44 },
+      {
+        code: "value",
+        path: "/tools/t/rate_limit/max",
+        message: expect.stringContaining("got 0"),
+        line: 4,
+        column: 44,
+      },
     ]);
     expect(issuesOf('{"version": "1",')[0]).toMatchObject({ message: "unexpected end of JSON text", line: 1 });
   });
@@ -142,14 +179,31 @@ describe("compilePolicy errors", () => {
         throw new Error("boom");
       },
     });
-    expect(issuesOf({ ...base, tools })).toEqual([{ code: "json", path: "/tools/t", message: "could not be read: boom" }]);
+    expect(issuesOf({ ...base, tools })).toEqual([
+      { code: "json", path: "/tools/t", message: "could not be read: boom" },
+    ]);
   });
 
   it("validatePolicy never throws and returns the same issues", () => {
     expect(validatePolicy({ ...base, tools: {} })).toEqual({ valid: true, warnings: [] });
     const r = validatePolicy({ ...base, tools: { t: { action: "nope" } } });
     expect(r.valid).toBe(false);
-    for (const hostile of [undefined, null, 5, "", "[]", [], new Proxy({}, { ownKeys: () => { throw new Error("x"); } })]) {
+    for (const hostile of [
+      undefined,
+      null,
+      5,
+      "",
+      "[]",
+      [],
+      new Proxy(
+        {},
+        {
+          ownKeys: () => {
+            throw new Error("x");
+          },
+        },
+      ),
+    ]) {
       expect(validatePolicy(hostile).valid).toBe(false);
     }
   });
@@ -159,9 +213,15 @@ describe("compilePolicy errors", () => {
     expect(() => compilePolicy(doc, { storeTimeoutMs: 0 })).toThrow(
       new TypeError("compilePolicy: storeTimeoutMs must be an integer from 1 to 2147483647 (milliseconds), got 0"),
     );
-    expect(() => compilePolicy(doc, { stor: 1 } as never)).toThrow(new TypeError('compilePolicy: unknown option "stor" (did you mean "store"?)'));
-    expect(() => compilePolicy(doc, { zzzzzzzzzzzz: 1 } as never)).toThrow(new TypeError('compilePolicy: unknown option "zzzzzzzzzzzz"'));
-    expect(() => compilePolicy(doc, [] as never)).toThrow(new TypeError("compilePolicy: options must be a plain object, got an array"));
+    expect(() => compilePolicy(doc, { stor: 1 } as never)).toThrow(
+      new TypeError('compilePolicy: unknown option "stor" (did you mean "store"?)'),
+    );
+    expect(() => compilePolicy(doc, { zzzzzzzzzzzz: 1 } as never)).toThrow(
+      new TypeError('compilePolicy: unknown option "zzzzzzzzzzzz"'),
+    );
+    expect(() => compilePolicy(doc, [] as never)).toThrow(
+      new TypeError("compilePolicy: options must be a plain object, got an array"),
+    );
     expect(() => compilePolicy(doc, { mode: "audit" as never })).toThrow(/mode must be "enforce" or "shadow"/);
     expect(() => compilePolicy(doc, { onDecision: 1 as never })).toThrow(/onDecision must be a function/);
     expect(() => compilePolicy(doc, { onRefund: "x" as never })).toThrow(/onRefund must be a function/);
@@ -182,7 +242,10 @@ describe("compilePolicy errors", () => {
 
 describe("warnings", () => {
   it("flags patterns an equally specific earlier pattern always beats", () => {
-    const policy = compilePolicy({ ...base, tools: { "*a*": {}, "a*": { action: "deny" }, "b*": {}, "*": {}, "**": {} } });
+    const policy = compilePolicy({
+      ...base,
+      tools: { "*a*": {}, "a*": { action: "deny" }, "b*": {}, "*": {}, "**": {} },
+    });
     expect(policy.warnings).toEqual([
       { code: "warning", path: "/tools/a*", message: expect.stringContaining('"*a*"') },
       { code: "warning", path: "/tools/**", message: expect.stringContaining('"*"') },
@@ -191,13 +254,20 @@ describe("warnings", () => {
 
   it("flags limits on deny rules, which never apply", () => {
     const policy = compilePolicy({ ...base, tools: { t: { action: "deny", rate_limit: { max: 1, window: 1 } } } });
-    expect(policy.warnings).toEqual([{ code: "warning", path: "/tools/t/rate_limit", message: expect.stringContaining("never applies") }]);
+    expect(policy.warnings).toEqual([
+      { code: "warning", path: "/tools/t/rate_limit", message: expect.stringContaining("never applies") },
+    ]);
   });
 
   it("flags conditional rules after one that always holds", () => {
     const policy = compilePolicy({ ...base, tools: { t: { rules: [{ when: { args: {} } }, { action: "deny" }] } } });
-    expect(policy.warnings).toEqual([{ code: "warning", path: "/tools/t/rules/1", message: expect.stringContaining("/tools/t/rules/0") }]);
-    expect(validatePolicy({ ...base, tools: { t: { rules: [{}, {}] } } })).toMatchObject({ valid: true, warnings: [{ path: "/tools/t/rules/1" }] });
+    expect(policy.warnings).toEqual([
+      { code: "warning", path: "/tools/t/rules/1", message: expect.stringContaining("/tools/t/rules/0") },
+    ]);
+    expect(validatePolicy({ ...base, tools: { t: { rules: [{}, {}] } } })).toMatchObject({
+      valid: true,
+      warnings: [{ path: "/tools/t/rules/1" }],
+    });
   });
 });
 

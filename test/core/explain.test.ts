@@ -10,13 +10,18 @@ const doc = {
     "get_secret*": { action: "deny" },
     search: {
       rules: [
-        { when: { args: { properties: { n: { type: "integer", maximum: 10 } } } }, rate_limit: { max: 2, window: "1m" } },
+        {
+          when: { args: { properties: { n: { type: "integer", maximum: 10 } } } },
+          rate_limit: { max: 2, window: "1m" },
+        },
         { when: { session: { required: ["admin"] } } },
         { action: "deny", reason: "n too large" },
       ],
     },
     admin_only: { rules: [{ when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } } }] },
-    readonly_tools: { rules: [{ when: { annotations: { properties: { readOnlyHint: { const: true } }, required: ["readOnlyHint"] } } }] },
+    readonly_tools: {
+      rules: [{ when: { annotations: { properties: { readOnlyHint: { const: true } }, required: ["readOnlyHint"] } } }],
+    },
     per_user: { rate_limit: { max: 1, window: 60, per: "/user" } },
   },
 } as const;
@@ -25,11 +30,19 @@ describe("explain", () => {
   it("shows the matched keys, the failed condition with its keyword, the limits and the decision", async () => {
     const policy = compilePolicy(doc);
     const e = await policy.explain({ tool: "search", args: { n: 50 }, session: { id: "s" } });
-    expect(e.decision).toEqual({ outcome: "deny", rule: "/tools/search/rules/2", reason: "n too large", cause: "policy" });
+    expect(e.decision).toEqual({
+      outcome: "deny",
+      rule: "/tools/search/rules/2",
+      reason: "n too large",
+      cause: "policy",
+    });
     expect(e.matched).toEqual(["/tools/search"]);
     expect(e.steps).toEqual(
       expect.arrayContaining([
-        { path: "/tools/search/rules/0/when/args/properties/n/maximum", message: expect.stringContaining('keyword "maximum"') },
+        {
+          path: "/tools/search/rules/0/when/args/properties/n/maximum",
+          message: expect.stringContaining('keyword "maximum"'),
+        },
         { path: "/tools/search/rules/1/when/session/required", message: expect.stringContaining("admin") },
       ]),
     );
@@ -54,7 +67,11 @@ describe("explain", () => {
   it("lists the limits that applied even when a per-attribute limit refuses the session", async () => {
     const policy = compilePolicy(doc);
     const e = await policy.explain({ tool: "per_user", session: { id: "s" } });
-    expect(e.decision).toMatchObject({ outcome: "deny", rule: "/tools/per_user/rate_limit", cause: "missing_attribute" });
+    expect(e.decision).toMatchObject({
+      outcome: "deny",
+      rule: "/tools/per_user/rate_limit",
+      cause: "missing_attribute",
+    });
     expect(e.limits).toEqual(["/tools/per_user/rate_limit", "/limits/0"]);
   });
 
@@ -90,7 +107,9 @@ describe("decideSync and stores", () => {
   const asyncStore: Store = { consume: async (r) => ({ allowed: true, remaining: r.budgets.map(() => 1) }) };
   it("throws a clear TypeError with an asynchronous store", () => {
     const policy = compilePolicy(doc, { store: asyncStore });
-    expect(() => policy.decideSync({ tool: "get_x", session: { id: "s" } })).toThrow(/decideSync needs a synchronous store/);
+    expect(() => policy.decideSync({ tool: "get_x", session: { id: "s" } })).toThrow(
+      /decideSync needs a synchronous store/,
+    );
   });
   it("denies when a store marked synchronous returns a promise, without an unhandled rejection", () => {
     const liar: Store = { synchronous: true, consume: () => Promise.reject(new Error("late")) };

@@ -26,10 +26,15 @@ function hostilePolicy(): Policy {
               when: {
                 args: {
                   $defs: { node: { type: "object", properties: { child: { $ref: "#/$defs/node" } } } },
-                  properties: { tree: { $ref: "#/$defs/node" }, q: { type: "string", pattern: "^[a-z]+$", maxLength: 20_000_000 } },
+                  properties: {
+                    tree: { $ref: "#/$defs/node" },
+                    q: { type: "string", pattern: "^[a-z]+$", maxLength: 20_000_000 },
+                  },
                 },
                 session: { properties: { role: { enum: ["admin", "user"] } } },
-                annotations: { not: { properties: { destructiveHint: { const: true } }, required: ["destructiveHint"] } },
+                annotations: {
+                  not: { properties: { destructiveHint: { const: true } }, required: ["destructiveHint"] },
+                },
               },
               rate_limit: { max: 1_000_000, window: "1m" },
             },
@@ -64,11 +69,21 @@ const throwingProxy = () =>
   new Proxy(
     {},
     {
-      get() { throw new Error("get trap"); },
-      has() { throw new Error("has trap"); },
-      ownKeys() { throw new Error("ownKeys trap"); },
-      getOwnPropertyDescriptor() { throw new Error("descriptor trap"); },
-      getPrototypeOf() { throw new Error("prototype trap"); },
+      get() {
+        throw new Error("get trap");
+      },
+      has() {
+        throw new Error("has trap");
+      },
+      ownKeys() {
+        throw new Error("ownKeys trap");
+      },
+      getOwnPropertyDescriptor() {
+        throw new Error("descriptor trap");
+      },
+      getPrototypeOf() {
+        throw new Error("prototype trap");
+      },
     },
   );
 
@@ -95,8 +110,24 @@ const malformed: [string, () => unknown][] = [
   ["args as a class instance", () => ({ tool: "t", session, args: new Weird() })],
   ["args as a throwing Proxy", () => ({ tool: "t", session, args: throwingProxy() })],
   ["annotations as a throwing Proxy", () => ({ tool: "t", session, annotations: throwingProxy() })],
-  ["a getter on tool that throws", () => ({ get tool(): string { throw new Error("tool getter"); }, session })],
-  ["a getter on session that throws", () => ({ tool: "t", get session(): unknown { throw new Error("session getter"); } })],
+  [
+    "a getter on tool that throws",
+    () => ({
+      get tool(): string {
+        throw new Error("tool getter");
+      },
+      session,
+    }),
+  ],
+  [
+    "a getter on session that throws",
+    () => ({
+      tool: "t",
+      get session(): unknown {
+        throw new Error("session getter");
+      },
+    }),
+  ],
   ["an own __proto__ field", () => JSON.parse('{"tool":"t","session":{"id":"s"},"__proto__":{"tool":"ok"}}')],
   ["a call inheriting its fields", () => Object.create({ tool: "ok", session })],
   // docs/spec.md §3 step 1: the call itself is a plain object, and a tool name has at most 128
@@ -113,18 +144,48 @@ const wellFormed: [string, () => Record<string, unknown>][] = [
   ["cyclic args with no schema", () => ({ tool: "ok", session, args: cyclic() })],
   ["cyclic session", () => ({ tool: "t", session: Object.assign(cyclic(), { id: "s", org: { id: "o" } }) })],
   ["a 10 MB string argument", () => ({ tool: "t", session, args: { q: "a".repeat(10_000_000) } })],
-  ["a 10 MB string argument that fails the pattern at the end", () => ({ tool: "t", session, args: { q: `${"a".repeat(10_000_000)}!` } })],
+  [
+    "a 10 MB string argument that fails the pattern at the end",
+    () => ({ tool: "t", session, args: { q: `${"a".repeat(10_000_000)}!` } }),
+  ],
   ["a 10 MB session id", () => ({ tool: "t", session: { id: "s".repeat(10_000_000), org: { id: "o" } } })],
   ["a 10 MB per attribute", () => ({ tool: "t", session: { id: "s", org: { id: "o".repeat(10_000_000) } } })],
-  ["args with an own __proto__ key", () => ({ tool: "t", session, args: JSON.parse('{"__proto__":{"polluted":true},"q":"abc"}') })],
-  ["args with constructor and prototype keys", () => ({ tool: "t", session, args: { constructor: { prototype: { polluted: true } }, q: "abc" } })],
-  ["annotations with an own __proto__ key", () => ({ tool: "t", session, annotations: JSON.parse('{"__proto__":{"destructiveHint":true}}') })],
-  ["a session with an own __proto__ key", () => ({ tool: "t", session: JSON.parse('{"id":"s","org":{"id":"o"},"__proto__":{"role":"admin"}}') })],
+  [
+    "args with an own __proto__ key",
+    () => ({ tool: "t", session, args: JSON.parse('{"__proto__":{"polluted":true},"q":"abc"}') }),
+  ],
+  [
+    "args with constructor and prototype keys",
+    () => ({ tool: "t", session, args: { constructor: { prototype: { polluted: true } }, q: "abc" } }),
+  ],
+  [
+    "annotations with an own __proto__ key",
+    () => ({ tool: "t", session, annotations: JSON.parse('{"__proto__":{"destructiveHint":true}}') }),
+  ],
+  [
+    "a session with an own __proto__ key",
+    () => ({ tool: "t", session: JSON.parse('{"id":"s","org":{"id":"o"},"__proto__":{"role":"admin"}}') }),
+  ],
   // docs/spec.md §3 step 1 asks plain objects of the call, args and annotations; a session that is
   // a class instance with the right fields is read by its fields.
-  ["a session that is a class instance", () => ({ tool: "t", session: new (class S { id = "s"; org = { id: "o" }; })() })],
-  ["a frozen call", () => Object.freeze({ tool: "t", session: Object.freeze({ ...session }), args: Object.freeze({ q: "abc" }) })],
-  ["args with 100,000 keys", () => ({ tool: "t", session, args: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])) })],
+  [
+    "a session that is a class instance",
+    () => ({
+      tool: "t",
+      session: new (class S {
+        id = "s";
+        org = { id: "o" };
+      })(),
+    }),
+  ],
+  [
+    "a frozen call",
+    () => Object.freeze({ tool: "t", session: Object.freeze({ ...session }), args: Object.freeze({ q: "abc" }) }),
+  ],
+  [
+    "args with 100,000 keys",
+    () => ({ tool: "t", session, args: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])) }),
+  ],
   ["a sparse array argument of length 2^32-1", () => ({ tool: "t", session, args: { list: new Array(2 ** 32 - 1) } })],
   ["a tool name with NUL, RTL marks and lone surrogates", () => ({ tool: "t\u0000\u202e\ud800", session })],
 ];
@@ -140,7 +201,7 @@ async function decideHostile(policy: Policy, input: unknown): Promise<{ sync: De
 describe("malformed hostile calls", () => {
   const policy = hostilePolicy();
 
-  it.each(malformed)("%s: denied with rule \"\" and a reason", async (_, make) => {
+  it.each(malformed)('%s: denied with rule "" and a reason', async (_, make) => {
     const before = snapshotPrototypes();
     const { sync, async, ms } = await decideHostile(policy, make());
     for (const d of [sync, async]) {
@@ -175,11 +236,15 @@ describe("well-formed hostile calls", () => {
 
   it("checks a 10 MB argument against its pattern: one bad character at the end fails the rule", async () => {
     expect((await policy.decide({ tool: "t", session, args: { q: "a".repeat(10_000_000) } })).outcome).toBe("allow");
-    expect((await policy.decide({ tool: "t", session, args: { q: `${"a".repeat(10_000_000)}!` } })).outcome).toBe("deny");
+    expect((await policy.decide({ tool: "t", session, args: { q: `${"a".repeat(10_000_000)}!` } })).outcome).toBe(
+      "deny",
+    );
   });
 
   it("sees a destructive annotation given as an own key from JSON", async () => {
-    expect((await policy.decide({ tool: "t", session, annotations: JSON.parse('{"destructiveHint":true}') })).outcome).toBe("deny");
+    expect(
+      (await policy.decide({ tool: "t", session, annotations: JSON.parse('{"destructiveHint":true}') })).outcome,
+    ).toBe("deny");
   });
 
   it("gives a 10 MB per attribute a budget without echoing it in the decision", async () => {
@@ -224,8 +289,15 @@ describe("hostile calls against every part of the call at once, repeatedly", () 
   it("leaves the engine working for the next, ordinary call", async () => {
     const policy = hostilePolicy();
     for (const [, make] of [...malformed, ...wellFormed.slice(0, 5)]) await policy.decide(make() as never);
-    expect(await policy.decide({ tool: "ok", session })).toEqual({ outcome: "allow", rule: "/tools/ok", remaining: expect.any(Number) });
-    expect(await policy.decide({ tool: "t", session, args: { q: "abc" } })).toMatchObject({ outcome: "allow", rule: "/tools/t*/rules/0" });
+    expect(await policy.decide({ tool: "ok", session })).toEqual({
+      outcome: "allow",
+      rule: "/tools/ok",
+      remaining: expect.any(Number),
+    });
+    expect(await policy.decide({ tool: "t", session, args: { q: "abc" } })).toMatchObject({
+      outcome: "allow",
+      rule: "/tools/t*/rules/0",
+    });
   });
 });
 
@@ -280,7 +352,7 @@ describe("calls read as own properties by name, once each", () => {
     expect(reads).toEqual({ tool: 2, session: 2, args: 2 });
   });
 
-  it("reads a proxy of a plain object through its traps, each field once, and denies one that lies about its prototype", () => {
+  it("reads a proxy of a plain object by its traps, each field once; denies one lying about its prototype", () => {
     const gets: string[] = [];
     const target = { tool: "t", session, args: { danger: 1 } };
     const proxy = new Proxy(target, {
@@ -305,7 +377,12 @@ describe("calls read as own properties by name, once each", () => {
   ])("treats a tool name of %s as the contract says", (_, tool, expected) => {
     const d = policy.decideSync({ tool, session });
     if (expected === "malformed") {
-      expect(d).toEqual({ outcome: "deny", rule: "", reason: 'Malformed call: "tool" must be at most 128 characters.', cause: "malformed_call" });
+      expect(d).toEqual({
+        outcome: "deny",
+        rule: "",
+        reason: 'Malformed call: "tool" must be at most 128 characters.',
+        cause: "malformed_call",
+      });
     } else {
       expect(d).toMatchObject({ outcome: "deny", rule: "/default", cause: "policy" });
     }
@@ -332,7 +409,10 @@ describe("calls read as own properties by name, once each", () => {
     });
     expect(p.decideSync({ tool: "t", session: { id: "s" } }).rule).toBe("/default");
     expect(p.decideSync({ tool: "t", session: { id: "s", constructor: "c" } }).rule).toBe("/tools/t/rules/0");
-    expect(p.decideSync({ tool: "u", session: { id: "s" } })).toMatchObject({ outcome: "deny", cause: "missing_attribute" });
+    expect(p.decideSync({ tool: "u", session: { id: "s" } })).toMatchObject({
+      outcome: "deny",
+      cause: "missing_attribute",
+    });
     expect(p.decideSync({ tool: "u", session: { id: "s", constructor: "c" } })).toMatchObject({ outcome: "allow" });
   });
 });

@@ -19,7 +19,8 @@ function judge(document: unknown): { valid: boolean; issues: readonly PolicyIssu
   try {
     compilePolicy(document);
   } catch (e) {
-    if (!(e instanceof PolicyError)) throw new Error(`compilePolicy threw ${String(e)} (not a PolicyError)`);
+    if (!(e instanceof PolicyError))
+      throw new Error(`compilePolicy threw ${String(e)} (not a PolicyError)`, { cause: e });
     compiled = false;
   }
   expect(compiled).toBe(result.valid);
@@ -65,7 +66,8 @@ function containers(doc: unknown): { path: string[]; node: Record<string, unknow
   const out: { path: string[]; node: Record<string, unknown> | unknown[]; nameMap: boolean }[] = [];
   const walk = (node: unknown, path: string[], parentKey: string | undefined) => {
     if (typeof node !== "object" || node === null) return;
-    const nameMap = parentKey === "tools" || parentKey === "properties" || parentKey === "$defs" || parentKey === "patternProperties";
+    const nameMap =
+      parentKey === "tools" || parentKey === "properties" || parentKey === "$defs" || parentKey === "patternProperties";
     out.push({ path, node: node as Record<string, unknown>, nameMap: nameMap && path.length > 0 });
     for (const [k, v] of Object.entries(node)) walk(v, [...path, k], Array.isArray(node) ? undefined : k);
   };
@@ -88,15 +90,20 @@ const broken = fc
       const keys = Object.keys(spot.node);
       const key = keys[j % keys.length]!;
       (spot.node as Record<string, unknown>)[key] = bad;
-      return { doc: copy as unknown, at: pointer([...spot.path, key]) };
+      return { doc: copy, at: pointer([...spot.path, key]) };
     }
     if (Array.isArray(spot.node)) {
       spot.node.push(bad);
-      return { doc: copy as unknown, at: pointer([...spot.path, String(spot.node.length - 1)]) };
+      return { doc: copy, at: pointer([...spot.path, String(spot.node.length - 1)]) };
     }
     // An own property named like a prototype member; in a name map its value must be bad too.
-    Object.defineProperty(spot.node, name, { value: spot.nameMap ? bad : 1, enumerable: true, configurable: true, writable: true });
-    return { doc: copy as unknown, at: pointer([...spot.path, name]) };
+    Object.defineProperty(spot.node, name, {
+      value: spot.nameMap ? bad : 1,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    return { doc: copy, at: pointer([...spot.path, name]) };
   });
 
 describe("generated malformed documents", () => {
@@ -108,7 +115,9 @@ describe("generated malformed documents", () => {
         expect(valid, `${at} should make the document invalid`).toBe(false);
         // The issue is at the broken place, inside it, or at its parent (e.g. "unknown field x" at the parent).
         const parent = at.slice(0, at.lastIndexOf("/"));
-        const near = issues.some((i) => i.path === at || i.path.startsWith(`${at}/`) || i.path === parent || at.startsWith(`${i.path}/`));
+        const near = issues.some(
+          (i) => i.path === at || i.path.startsWith(`${at}/`) || i.path === parent || at.startsWith(`${i.path}/`),
+        );
         expect(near, `broken at ${at}; issues at ${issues.map((i) => i.path).join(", ")}`).toBe(true);
         expectPrototypesUntouched(before);
       }),
@@ -133,10 +142,13 @@ describe("generated malformed documents", () => {
 describe("prototype names", () => {
   it("are ordinary tool names, in an object and in JSON text", () => {
     const before = snapshotPrototypes();
-    const text = '{"version":"1","default":"allow","tools":{"__proto__":{"action":"deny"},"constructor":{"action":"deny"},"prototype":{"action":"deny"}}}';
+    const text =
+      '{"version":"1","default":"allow","tools":{"__proto__":{"action":"deny"},' +
+      '"constructor":{"action":"deny"},"prototype":{"action":"deny"}}}';
     for (const doc of [text, JSON.parse(text)]) {
       const p = compilePolicy(doc);
-      for (const tool of ["__proto__", "constructor", "prototype"]) expect(p.decideSync({ tool, session: { id: "s" } }).outcome).toBe("deny");
+      for (const tool of ["__proto__", "constructor", "prototype"])
+        expect(p.decideSync({ tool, session: { id: "s" } }).outcome).toBe("deny");
       expect(p.decideSync({ tool: "toString", session: { id: "s" } }).outcome).toBe("allow");
     }
     expectPrototypesUntouched(before);
@@ -148,19 +160,30 @@ describe("prototype names", () => {
       expect(judge(top).issues.map((i) => i.path)).toContain(`/${name}`);
       const rule = JSON.parse(`{"version":"1","default":"deny","tools":{"t":{"${name}":{"action":"allow"}}}}`);
       expect(judge(rule).issues.map((i) => i.path)).toContain(`/tools/t/${name}`);
-      const limit = JSON.parse(`{"version":"1","default":"deny","tools":{"t":{"rate_limit":{"max":1,"window":1,"${name}":{}}}}}`);
+      const limit = JSON.parse(
+        `{"version":"1","default":"deny","tools":{"t":{"rate_limit":{"max":1,"window":1,"${name}":{}}}}}`,
+      );
       expect(judge(limit).issues.map((i) => i.path)).toContain(`/tools/t/rate_limit/${name}`);
       const when = JSON.parse(`{"version":"1","default":"deny","tools":{"t":{"rules":[{"when":{"${name}":{}}}]}}}`);
       expect(judge(when).valid).toBe(false);
-      const keyword = JSON.parse(`{"version":"1","default":"deny","tools":{"t":{"rules":[{"when":{"args":{"${name}":{}}}}]}}}`);
+      const keyword = JSON.parse(
+        `{"version":"1","default":"deny","tools":{"t":{"rules":[{"when":{"args":{"${name}":{}}}}]}}}`,
+      );
       expect(judge(keyword).issues.some((i) => i.path.startsWith("/tools/t/rules/0/when/args"))).toBe(true);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it("are property names a when schema may describe", () => {
-    const p = compilePolicy(JSON.parse('{"version":"1","default":"deny","tools":{"t":{"rules":[{"when":{"args":{"properties":{"__proto__":{"const":1},"constructor":{"const":2}},"required":["__proto__"]}}}]}}}'));
-    expect(p.decideSync({ tool: "t", session: { id: "s" }, args: JSON.parse('{"__proto__":1,"constructor":2}') }).outcome).toBe("allow");
+    const p = compilePolicy(
+      JSON.parse(
+        '{"version":"1","default":"deny","tools":{"t":{"rules":[{"when":{"args":{"properties":' +
+          '{"__proto__":{"const":1},"constructor":{"const":2}},"required":["__proto__"]}}}]}}}',
+      ),
+    );
+    expect(
+      p.decideSync({ tool: "t", session: { id: "s" }, args: JSON.parse('{"__proto__":1,"constructor":2}') }).outcome,
+    ).toBe("allow");
     expect(p.decideSync({ tool: "t", session: { id: "s" }, args: JSON.parse('{"__proto__":3}') }).outcome).toBe("deny");
     expect(p.decideSync({ tool: "t", session: { id: "s" }, args: {} }).outcome).toBe("deny");
   });
@@ -175,22 +198,33 @@ describe("deep, cyclic and trapped documents", () => {
     expect(judge(deepArray).valid).toBe(false);
     const text = `{"version":"1","default":"deny","tools":{"t":${"[".repeat(10_000)}${"]".repeat(10_000)}}}`;
     expect(judge(text).valid).toBe(false);
-    const deeperText = `{"version":"1","default":"deny","tools":{"t":${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}}}`;
+    const nested = `${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}`;
+    const deeperText = `{"version":"1","default":"deny","tools":{"t":${nested}}}`;
     expect(judge(deeperText).valid).toBe(false);
     expectPrototypesUntouched(before);
   });
 
   it("compiles or rejects, never crashes on, a when schema nested 10,000 deep", () => {
-    const schemas = [deep(10_000, {}, (x) => ({ not: x })), deep(10_000, true, (x) => ({ properties: { a: x } })), deep(10_000, {}, (x) => ({ allOf: [x] }))];
+    const schemas = [
+      deep(10_000, {}, (x) => ({ not: x })),
+      deep(10_000, true, (x) => ({ properties: { a: x } })),
+      deep(10_000, {}, (x) => ({ allOf: [x] })),
+    ];
     for (const schema of schemas) {
       const doc = { version: "1", default: "deny", tools: { t: { rules: [{ when: { args: schema } }] } } };
       const { valid } = judge(doc);
       if (valid) {
         const p = compilePolicy(doc);
-        expect(["allow", "deny"]).toContain(p.decideSync({ tool: "t", session: { id: "s" }, args: deep(10_000) as Record<string, unknown> }).outcome);
+        expect(["allow", "deny"]).toContain(
+          p.decideSync({ tool: "t", session: { id: "s" }, args: deep(10_000) as Record<string, unknown> }).outcome,
+        );
       }
     }
-    const deepConst = { version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { const: deep(10_000) } } }] } } };
+    const deepConst = {
+      version: "1",
+      default: "deny",
+      tools: { t: { rules: [{ when: { args: { const: deep(10_000) } } }] } },
+    };
     judge(deepConst);
   });
 
@@ -205,10 +239,29 @@ describe("deep, cyclic and trapped documents", () => {
   });
 
   it("reports a document whose getters throw, or a throwing Proxy, as an issue", () => {
-    const trap = new Proxy({}, { get() { throw new Error("get"); }, ownKeys() { throw new Error("ownKeys"); }, getPrototypeOf() { throw new Error("proto"); } });
+    const trap = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error("get");
+        },
+        ownKeys() {
+          throw new Error("ownKeys");
+        },
+        getPrototypeOf() {
+          throw new Error("proto");
+        },
+      },
+    );
     expect(judge(trap).valid).toBe(false);
     expect(judge({ version: "1", default: "deny", tools: trap }).valid).toBe(false);
-    const getter = { version: "1", default: "deny", get tools(): never { throw new Error("boom"); } };
+    const getter = {
+      version: "1",
+      default: "deny",
+      get tools(): never {
+        throw new Error("boom");
+      },
+    };
     expect(judge(getter).valid).toBe(false);
   });
 
@@ -236,27 +289,60 @@ describe("deep, cyclic and trapped documents", () => {
 
 describe("numbers", () => {
   it.each([
-    ["max", Number.NaN], ["max", Number.POSITIVE_INFINITY], ["max", 1e21], ["max", 2 ** 53], ["max", -0], ["max", 1e-300],
-    ["window", Number.NaN], ["window", Number.POSITIVE_INFINITY], ["window", 1e300], ["window", Number.MIN_VALUE], ["window", -0],
+    ["max", Number.NaN],
+    ["max", Number.POSITIVE_INFINITY],
+    ["max", 1e21],
+    ["max", 2 ** 53],
+    ["max", -0],
+    ["max", 1e-300],
+    ["window", Number.NaN],
+    ["window", Number.POSITIVE_INFINITY],
+    ["window", 1e300],
+    ["window", Number.MIN_VALUE],
+    ["window", -0],
   ])("rejects %s = %s", (field, value) => {
     const limit: Record<string, unknown> = { max: 1, window: 1, [field]: value };
-    expect(judge({ version: "1", default: "deny", tools: { t: { rate_limit: limit } } }).issues.map((i) => i.path)).toContain(`/tools/t/rate_limit/${field}`);
+    expect(
+      judge({ version: "1", default: "deny", tools: { t: { rate_limit: limit } } }).issues.map((i) => i.path),
+    ).toContain(`/tools/t/rate_limit/${field}`);
   });
 
   // docs/spec.md §5: amounts are exact to six places and at most a billion; a constant cost is
   // never above its max.
   it.each([
-    ["cost", Number.NaN], ["cost", Number.POSITIVE_INFINITY], ["cost", 1e21], ["cost", 2 ** 53], ["cost", 1e-300], ["cost", -1e-300],
-    ["cost", 0.1 + 0.2], ["cost", ""], ["cost", "~"], ["cost", "/a~2"], ["cost", {}], ["cost", []],
-    ["max", 1e-7], ["max", 1e21], ["max", 0.1 + 0.2],
+    ["cost", Number.NaN],
+    ["cost", Number.POSITIVE_INFINITY],
+    ["cost", 1e21],
+    ["cost", 2 ** 53],
+    ["cost", 1e-300],
+    ["cost", -1e-300],
+    ["cost", 0.1 + 0.2],
+    ["cost", ""],
+    ["cost", "~"],
+    ["cost", "/a~2"],
+    ["cost", {}],
+    ["cost", []],
+    ["max", 1e-7],
+    ["max", 1e21],
+    ["max", 0.1 + 0.2],
   ])("rejects %s = %s in a limit with cost", (field, value) => {
     const limit: Record<string, unknown> = { max: 1_000, window: 1, cost: 1, [field]: value };
-    expect(judge({ version: "1", default: "deny", tools: { t: { rate_limit: limit } } }).issues.map((i) => i.path)).toContain(`/tools/t/rate_limit/${field}`);
+    expect(
+      judge({ version: "1", default: "deny", tools: { t: { rate_limit: limit } } }).issues.map((i) => i.path),
+    ).toContain(`/tools/t/rate_limit/${field}`);
   });
 
   it.each([
-    ["id", ""], ["id", "x".repeat(129)], ["id", "x".repeat(1_000_000)], ["id", 1], ["id", null], ["id", { toString: "x" }],
-    ["refund", "always"], ["refund", true], ["refund", "ON_ERROR"], ["refund", ["on_error"]],
+    ["id", ""],
+    ["id", "x".repeat(129)],
+    ["id", "x".repeat(1_000_000)],
+    ["id", 1],
+    ["id", null],
+    ["id", { toString: "x" }],
+    ["refund", "always"],
+    ["refund", true],
+    ["refund", "ON_ERROR"],
+    ["refund", ["on_error"]],
   ])("rejects %s = %j in a limit", (field, value) => {
     const limit: Record<string, unknown> = { max: 1, window: 1, [field]: value };
     const { issues } = judge({ version: "1", default: "deny", tools: { t: { rate_limit: limit } } });
@@ -265,7 +351,9 @@ describe("numbers", () => {
   });
 
   it("compiles 10,000 limits sharing one id", () => {
-    const same = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`t${i}`, { rate_limit: { id: "all", max: 5, window: 1 } }]));
+    const same = Object.fromEntries(
+      Array.from({ length: 10_000 }, (_, i) => [`t${i}`, { rate_limit: { id: "all", max: 5, window: 1 } }]),
+    );
     expect(judge({ version: "1", default: "deny", tools: same }).valid).toBe(true);
   });
 
@@ -273,7 +361,9 @@ describe("numbers", () => {
   // issues quadratic in the document (10,000 such limits take gigabytes and crash the process), so
   // this case stays at 300 members, enough to break the 2,000-character bound that judge() keeps.
   it("reports limits sharing an id that disagree with issues of bounded length", () => {
-    const differ = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`t${i}`, { rate_limit: { id: "all", max: i + 1, window: 1 } }]));
+    const differ = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [`t${i}`, { rate_limit: { id: "all", max: i + 1, window: 1 } }]),
+    );
     const { issues } = judge({ version: "1", default: "deny", tools: differ });
     expect(issues.length).toBeGreaterThan(0);
     expect(issues.every((i) => i.code === "conflict")).toBe(true);
@@ -281,8 +371,12 @@ describe("numbers", () => {
 
   it("rejects NaN and Infinity inside a when schema, where JSON could not hold them", () => {
     for (const v of [Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(judge({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { const: v } } }] } } }).valid).toBe(false);
-      expect(judge({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { maximum: v } } }] } } }).valid).toBe(false);
+      expect(
+        judge({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { const: v } } }] } } }).valid,
+      ).toBe(false);
+      expect(
+        judge({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { maximum: v } } }] } } }).valid,
+      ).toBe(false);
     }
   });
 });
@@ -308,7 +402,9 @@ describe("duplicate keys in generated JSON text", () => {
   it("reports the duplicated key at its path", () => {
     fc.assert(
       fc.property(policy, fc.nat(), (doc, i) => {
-        const keyed = containers(doc).flatMap(({ path, node }) => (Array.isArray(node) ? [] : Object.keys(node).map((k) => [...path, k])));
+        const keyed = containers(doc).flatMap(({ path, node }) =>
+          Array.isArray(node) ? [] : Object.keys(node).map((k) => [...path, k]),
+        );
         const target = keyed[i % keyed.length]!;
         const { valid, issues } = judge(withDuplicate(doc, target));
         expect(valid).toBe(false);

@@ -24,7 +24,9 @@ export function runs(fallback: number): number {
 /** fast-check parameters: the run count, and `TOOLGATE_FUZZ_SEED` when set (to replay). */
 export function params(fallbackRuns: number): { numRuns: number; seed?: number } {
   const seed = process.env.TOOLGATE_FUZZ_SEED;
-  return seed === undefined || seed === "" ? { numRuns: runs(fallbackRuns) } : { numRuns: runs(fallbackRuns), seed: Number(seed) };
+  return seed === undefined || seed === ""
+    ? { numRuns: runs(fallbackRuns) }
+    : { numRuns: runs(fallbackRuns), seed: Number(seed) };
 }
 
 /**
@@ -35,7 +37,8 @@ export function params(fallbackRuns: number): { numRuns: number; seed?: number }
 export const avoid: ReadonlySet<string> = (() => {
   const known = ["backwards-clock", "repeated-stars", "huge-amounts"];
   const list = (process.env.TOOLGATE_FUZZ_AVOID ?? "").split(",").filter((x) => x !== "");
-  for (const x of list) if (!known.includes(x)) throw new Error(`TOOLGATE_FUZZ_AVOID: unknown class "${x}"; known: ${known.join(", ")}`);
+  for (const x of list)
+    if (!known.includes(x)) throw new Error(`TOOLGATE_FUZZ_AVOID: unknown class "${x}"; known: ${known.join(", ")}`);
   return new Set(list);
 })();
 
@@ -71,7 +74,16 @@ const ID_LIMITS: Record<string, { max: number; window: LimitDocument["window"]; 
  * reading of values JSON cannot hold is not what this property compares).
  */
 export const amount = fc.constantFrom<unknown>(0, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2, 0.000001, 0.123456, 3);
-const badAmount = fc.constantFrom<unknown>(-1, "1", null, 0.0000001, 1.0000001, true, { v: 1 }, ...(avoid.has("huge-amounts") ? [] : [1e21]));
+const badAmount = fc.constantFrom<unknown>(
+  -1,
+  "1",
+  null,
+  0.0000001,
+  1.0000001,
+  true,
+  { v: 1 },
+  ...(avoid.has("huge-amounts") ? [] : [1e21]),
+);
 
 /** A cost: a constant (at most `max`) or a pointer into the arguments. */
 function cost(max: number): fc.Arbitrary<LimitDocument["cost"]> {
@@ -88,32 +100,38 @@ const costMax = fc.constantFrom(0.3, 0.5, 1, 1.5, 2, 2.5, 3, 0.000003);
  * A limit with a small max: calls (max 1–3), or units (with a cost, max a decimal), now and then
  * refundable, now and then with an id of {@link ID_LIMITS}.
  */
-export const limit: fc.Arbitrary<LimitDocument> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc
-      .record({ max: fc.integer({ min: 1, max: 3 }), window, per })
-      .map(({ max, window: w, per: p }) => (p === undefined ? { max, window: w } : { max, window: w, per: p as LimitDocument["per"] })),
-  },
-  {
-    weight: 2,
-    arbitrary: costMax.chain((max) =>
-      fc.record({ window, per, cost: cost(max) }).map(({ window: w, per: p, cost: c }) => {
-        const l: LimitDocument = { max, window: w, cost: c };
-        if (p !== undefined) l.per = p as LimitDocument["per"];
-        return l;
-      }),
-    ),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({ id: fc.constantFrom("x", "y"), cost: fc.option(cost(2), { nil: undefined }) })
-      .map(({ id, cost: c }) => ({ id, ...ID_LIMITS[id]!, ...(c === undefined ? {} : { cost: c }) })),
-  },
-).chain((l) =>
-  fc.constantFrom<LimitDocument["refund"]>(undefined, undefined, "on_error", "never").map((refund) => (refund === undefined ? l : { ...l, refund })),
-);
+export const limit: fc.Arbitrary<LimitDocument> = fc
+  .oneof(
+    {
+      weight: 4,
+      arbitrary: fc
+        .record({ max: fc.integer({ min: 1, max: 3 }), window, per })
+        .map(({ max, window: w, per: p }) =>
+          p === undefined ? { max, window: w } : { max, window: w, per: p as LimitDocument["per"] },
+        ),
+    },
+    {
+      weight: 2,
+      arbitrary: costMax.chain((max) =>
+        fc.record({ window, per, cost: cost(max) }).map(({ window: w, per: p, cost: c }) => {
+          const l: LimitDocument = { max, window: w, cost: c };
+          if (p !== undefined) l.per = p;
+          return l;
+        }),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ id: fc.constantFrom("x", "y"), cost: fc.option(cost(2), { nil: undefined }) })
+        .map(({ id, cost: c }) => ({ id, ...ID_LIMITS[id]!, ...(c === undefined ? {} : { cost: c }) })),
+    },
+  )
+  .chain((l) =>
+    fc
+      .constantFrom<LimitDocument["refund"]>(undefined, undefined, "on_error", "never")
+      .map((refund) => (refund === undefined ? l : { ...l, refund })),
+  );
 
 /** `rate_limit` as one limit or an array of one to three. */
 export const rateLimit = fc.oneof(limit, fc.array(limit, { minLength: 1, maxLength: 3 }));
@@ -165,13 +183,15 @@ const action = fc.constantFrom(undefined, "allow", "deny", "require_approval");
 const reason = fc.constantFrom(undefined, "r1", "r2");
 
 /** A rule without `rules`: action, reason, and limits only on rules that may allow. */
-export const plainRule = fc.record({ action, reason, rate_limit: fc.option(rateLimit, { nil: undefined }) }).map((r) => {
-  const out: Record<string, unknown> = {};
-  if (r.action !== undefined) out.action = r.action;
-  if (r.reason !== undefined) out.reason = r.reason;
-  if (r.rate_limit !== undefined && r.action !== "deny") out.rate_limit = r.rate_limit;
-  return out;
-});
+export const plainRule = fc
+  .record({ action, reason, rate_limit: fc.option(rateLimit, { nil: undefined }) })
+  .map((r) => {
+    const out: Record<string, unknown> = {};
+    if (r.action !== undefined) out.action = r.action;
+    if (r.reason !== undefined) out.reason = r.reason;
+    if (r.rate_limit !== undefined && r.action !== "deny") out.rate_limit = r.rate_limit;
+    return out;
+  });
 
 /** A conditional rule: a plain rule, with `when` most of the time. */
 export const conditionalRule = fc
@@ -245,13 +265,22 @@ export const session = fc
   });
 
 /** Argument values: the `when` scalars, amounts for costs, and amounts no cost accepts. */
-const argValue = fc.oneof({ weight: 3, arbitrary: scalar }, { weight: 3, arbitrary: amount }, { weight: 1, arbitrary: badAmount });
+const argValue = fc.oneof(
+  { weight: 3, arbitrary: scalar },
+  { weight: 3, arbitrary: amount },
+  { weight: 1, arbitrary: badAmount },
+);
 
 const args = fc.option(
   fc.record({ n: argValue, m: argValue, o: fc.oneof(argValue, fc.record({ v: argValue })) }, { requiredKeys: [] }),
   { freq: 4, nil: undefined },
 );
-const annotations = fc.constantFrom<Record<string, unknown> | undefined>(undefined, {}, { readOnlyHint: true }, { readOnlyHint: false });
+const annotations = fc.constantFrom<Record<string, unknown> | undefined>(
+  undefined,
+  {},
+  { readOnlyHint: true },
+  { readOnlyHint: false },
+);
 
 /** A well-formed call. */
 export const call: fc.Arbitrary<ToolCall> = fc
@@ -280,7 +309,9 @@ export const malformedCall: fc.Arbitrary<unknown> = fc.oneof(
  * rounding and not the test's), sometimes backwards.
  */
 const whole = fc.integer({ min: 0, max: 8 });
-const fractional = fc.tuple(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 7 })).map(([ms, eighths]) => ms + eighths / 8);
+const fractional = fc
+  .tuple(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 7 }))
+  .map(([ms, eighths]) => ms + eighths / 8);
 const forward = fc.oneof({ weight: 3, arbitrary: whole }, { weight: 1, arbitrary: fractional });
 const dt = avoid.has("backwards-clock")
   ? forward
@@ -292,9 +323,12 @@ const dt = avoid.has("backwards-clock")
  * 1 is the step before), handed in as a JSON copy when `copy`.
  */
 export const step = fc.record({
-  call: fc.oneof({ weight: 19, arbitrary: call as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: malformedCall }),
+  call: fc.oneof({ weight: 19, arbitrary: call }, { weight: 1, arbitrary: malformedCall }),
   dt,
-  refund: fc.option(fc.record({ back: fc.integer({ min: 1, max: 4 }), copy: fc.boolean() }), { freq: 4, nil: undefined }),
+  refund: fc.option(fc.record({ back: fc.integer({ min: 1, max: 4 }), copy: fc.boolean() }), {
+    freq: 4,
+    nil: undefined,
+  }),
 });
 
 /** A call sequence of 1–30 steps. */

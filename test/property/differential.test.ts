@@ -16,7 +16,14 @@
  */
 
 import fc from "fast-check";
-import { compilePolicy, MemoryStore, type ConsumeRequest, type Decision, type RefundRequest, type SyncStore } from "toolgate";
+import {
+  compilePolicy,
+  MemoryStore,
+  type ConsumeRequest,
+  type Decision,
+  type RefundRequest,
+  type SyncStore,
+} from "toolgate";
 import { describe, it } from "vitest";
 import { ReferenceEngine, sameDecision } from "../reference/reference.js";
 import { params, policy, sequence } from "./arbitraries.js";
@@ -36,67 +43,90 @@ class SwappableStore implements SyncStore {
 }
 
 function mismatch(what: string, now: number, input: unknown, actual: unknown, expected: unknown): Error {
-  return new Error(`${what} at ${now}: ${JSON.stringify(input)}\n  engine:    ${JSON.stringify(actual)}\n  reference: ${JSON.stringify(expected)}`);
+  return new Error(
+    `${what} at ${now}: ${JSON.stringify(input)}\n` +
+      `  engine:    ${JSON.stringify(actual)}\n  reference: ${JSON.stringify(expected)}`,
+  );
 }
 
 describe("engine vs reference evaluator", () => {
   const { numRuns, seed } = params(10_000);
-  it(`decides every generated call and refund as docs/spec.md says (${numRuns} policy × sequence cases)`, async () => {
+  it(
+    `decides every generated call and refund as docs/spec.md says (${numRuns} policy × sequence cases)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          policy,
+          fc.array(sequence, { minLength: SEQUENCES_PER_POLICY, maxLength: SEQUENCES_PER_POLICY }),
+          async (doc, sequences) => {
+            let now = 1_000;
+            const store = new SwappableStore();
+            const engine = compilePolicy(doc, { clock: () => now, store });
+            for (const steps of sequences) {
+              now = 1_000;
+              store.inner = new MemoryStore({ maxKeys: 1_000 });
+              const reference = new ReferenceEngine(doc);
+              const decided: [Decision, Decision][] = [];
+              for (const { call, dt, refund } of steps) {
+                now += dt;
+                if (refund !== undefined && decided.length >= refund.back) {
+                  const [mine, theirs] = decided[decided.length - refund.back]!;
+                  const expected = reference.refund(theirs, now);
+                  const actual = await engine.refund(refund.copy ? JSON.parse(JSON.stringify(mine)) : mine);
+                  if (actual !== expected) throw mismatch("refund", now, mine, actual, expected);
+                }
+                const expected = reference.decide(call, now);
+                const actual = engine.decideSync(call as never);
+                if (!sameDecision(actual, expected)) throw mismatch("decision", now, call, actual, expected);
+                decided.push([actual, expected]);
+                // `ruleFor` names the key the reference chose.
+                const tool = typeof call === "object" && call !== null ? (call as { tool?: unknown }).tool : undefined;
+                if (
+                  expected.rule !== "" &&
+                  typeof tool === "string" &&
+                  engine.ruleFor(tool) !== reference.ruleFor(tool)
+                ) {
+                  throw new Error(
+                    `ruleFor(${JSON.stringify(tool)}): ` +
+                      `engine ${engine.ruleFor(tool)}, reference ${reference.ruleFor(tool)}`,
+                  );
+                }
+              }
+            }
+          },
+        ),
+        { numRuns: Math.max(1, Math.ceil(numRuns / SEQUENCES_PER_POLICY)), ...(seed === undefined ? {} : { seed }) },
+      );
+    },
+    Math.max(300_000, numRuns * 10),
+  ); // grows with the run count, so `npm run fuzz` is never cut short
+
+  it("answers peek as the reference's dry run, and peek counts nothing", async () => {
     await fc.assert(
-      fc.asyncProperty(policy, fc.array(sequence, { minLength: SEQUENCES_PER_POLICY, maxLength: SEQUENCES_PER_POLICY }), async (doc, sequences) => {
-        let now = 1_000;
-        const store = new SwappableStore();
-        const engine = compilePolicy(doc, { clock: () => now, store });
-        for (const steps of sequences) {
-          now = 1_000;
-          store.inner = new MemoryStore({ maxKeys: 1_000 });
+      fc.asyncProperty(
+        policy,
+        sequence,
+        fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }),
+        async (doc, steps, peeks) => {
+          let now = 1_000;
+          const engine = compilePolicy(doc, { clock: () => now, store: new MemoryStore({ maxKeys: 1_000 }) });
           const reference = new ReferenceEngine(doc);
-          const decided: [Decision, Decision][] = [];
-          for (const { call, dt, refund } of steps) {
+          for (const [i, { call, dt }] of steps.entries()) {
             now += dt;
-            if (refund !== undefined && decided.length >= refund.back) {
-              const [mine, theirs] = decided[decided.length - refund.back]!;
-              const expected = reference.refund(theirs, now);
-              const actual = await engine.refund(refund.copy ? JSON.parse(JSON.stringify(mine)) : mine);
-              if (actual !== expected) throw mismatch("refund", now, mine, actual, expected);
+            if (peeks[i] === true) {
+              // A look from later in time must change nothing for the calls that follow.
+              now += 50;
+              const expected = reference.decide(call, now, true);
+              const actual = await engine.peek(call as never);
+              if (!sameDecision(actual, expected)) throw mismatch("peek", now, call, actual, expected);
+              now -= 50;
             }
             const expected = reference.decide(call, now);
             const actual = engine.decideSync(call as never);
             if (!sameDecision(actual, expected)) throw mismatch("decision", now, call, actual, expected);
-            decided.push([actual, expected]);
-            // `ruleFor` names the key the reference chose.
-            const tool = typeof call === "object" && call !== null ? (call as { tool?: unknown }).tool : undefined;
-            if (expected.rule !== "" && typeof tool === "string" && engine.ruleFor(tool) !== reference.ruleFor(tool)) {
-              throw new Error(`ruleFor(${JSON.stringify(tool)}): engine ${engine.ruleFor(tool)}, reference ${reference.ruleFor(tool)}`);
-            }
           }
-        }
-      }),
-      { numRuns: Math.max(1, Math.ceil(numRuns / SEQUENCES_PER_POLICY)), ...(seed === undefined ? {} : { seed }) },
-    );
-  }, Math.max(300_000, numRuns * 10)); // grows with the run count, so `npm run fuzz` is never cut short
-
-  it("answers peek as the reference's dry run, and peek counts nothing", async () => {
-    await fc.assert(
-      fc.asyncProperty(policy, sequence, fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), async (doc, steps, peeks) => {
-        let now = 1_000;
-        const engine = compilePolicy(doc, { clock: () => now, store: new MemoryStore({ maxKeys: 1_000 }) });
-        const reference = new ReferenceEngine(doc);
-        for (const [i, { call, dt }] of steps.entries()) {
-          now += dt;
-          if (peeks[i] === true) {
-            // A look from later in time must change nothing for the calls that follow.
-            now += 50;
-            const expected = reference.decide(call, now, true);
-            const actual = await engine.peek(call as never);
-            if (!sameDecision(actual, expected)) throw mismatch("peek", now, call, actual, expected);
-            now -= 50;
-          }
-          const expected = reference.decide(call, now);
-          const actual = engine.decideSync(call as never);
-          if (!sameDecision(actual, expected)) throw mismatch("decision", now, call, actual, expected);
-        }
-      }),
+        },
+      ),
       // Each case compiles a policy: a hundredth of the fuzz count, at least 500 in CI.
       { numRuns: Math.max(500, Math.ceil(numRuns / 100)), ...(seed === undefined ? {} : { seed }) },
     );

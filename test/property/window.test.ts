@@ -18,7 +18,10 @@ const scenario = fc.record({
   max: fc.integer({ min: 1, max: 4 }),
   windowMs: fc.integer({ min: 1, max: 30 }),
   per: fc.constantFrom("session", "global"),
-  steps: fc.array(fc.record({ session: fc.constantFrom("s1", "s2"), dt: fc.integer({ min: 0, max: 12 }) }), { minLength: 1, maxLength: 40 }),
+  steps: fc.array(fc.record({ session: fc.constantFrom("s1", "s2"), dt: fc.integer({ min: 0, max: 12 }) }), {
+    minLength: 1,
+    maxLength: 40,
+  }),
 });
 
 /** Whether sorted times ever put more than `max` in some [t, t + windowMs). */
@@ -33,7 +36,11 @@ describe("sliding window", () => {
       fc.property(scenario, ({ max, windowMs, per, steps }) => {
         let now = 0;
         const policy = compilePolicy(
-          { version: "1", default: "deny", tools: { t: { rate_limit: { max, window: `${windowMs}ms`, per: per as "session" } } } },
+          {
+            version: "1",
+            default: "deny",
+            tools: { t: { rate_limit: { max, window: `${windowMs}ms`, per: per as "session" } } },
+          },
           { clock: () => now, store: new MemoryStore({ maxKeys: 100 }) },
         );
         const allowed = new Map<string, number[]>();
@@ -79,8 +86,23 @@ const unitScenario = fc.record({
   windowMs: fc.integer({ min: 1, max: 30 }),
   steps: fc.array(
     fc.oneof(
-      { weight: 4, arbitrary: fc.record({ kind: fc.constant("call" as const), amount, fixed: fc.boolean(), dt: fc.integer({ min: 0, max: 12 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant("refund" as const), back: fc.integer({ min: 1, max: 5 }), dt: fc.integer({ min: 0, max: 4 }) }) },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          kind: fc.constant("call" as const),
+          amount,
+          fixed: fc.boolean(),
+          dt: fc.integer({ min: 0, max: 12 }),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant("refund" as const),
+          back: fc.integer({ min: 1, max: 5 }),
+          dt: fc.integer({ min: 0, max: 4 }),
+        }),
+      },
     ),
     { minLength: 1, maxLength: 50 },
   ),
@@ -96,14 +118,18 @@ describe("sliding window in units, with refunds", () => {
           {
             version: "1",
             default: "deny",
-            tools: { pay: { rate_limit: { ...shared, cost: "/amount" } }, tick: { rate_limit: { ...shared, cost: 0.5 } } },
+            tools: {
+              pay: { rate_limit: { ...shared, cost: "/amount" } },
+              tick: { rate_limit: { ...shared, cost: 0.5 } },
+            },
           },
           { clock: () => now, store: new MemoryStore({ maxKeys: 100 }) },
         );
         /** What is counted and not given back: time and micro-units, by the decision that counted it. */
         const counted = new Map<Decision, { time: number; units: number }>();
         const decisions: Decision[] = [];
-        const usedAt = (t: number) => [...counted.values()].filter((e) => e.time > t - windowMs).reduce((a, e) => a + e.units, 0);
+        const usedAt = (t: number) =>
+          [...counted.values()].filter((e) => e.time > t - windowMs).reduce((a, e) => a + e.units, 0);
         const run = (call: ToolCall, units: number): Decision => {
           const d = policy.decideSync(call);
           if (d.outcome === "allow") {
@@ -129,7 +155,9 @@ describe("sliding window in units, with refunds", () => {
             if (given) counted.delete(d);
             continue;
           }
-          const call: ToolCall = s.fixed ? { tool: "tick", session: { id: "s" } } : { tool: "pay", session: { id: "s" }, args: { amount: s.amount } };
+          const call: ToolCall = s.fixed
+            ? { tool: "tick", session: { id: "s" } }
+            : { tool: "pay", session: { id: "s" }, args: { amount: s.amount } };
           const units = s.fixed ? micro(0.5) : micro(s.amount as number);
           const d = run(call, units);
           if (d.outcome === "rate_limited") {
@@ -144,7 +172,9 @@ describe("sliding window in units, with refunds", () => {
         // No window [t, t + W) over any counted entry's time holds more than max units.
         const entries = [...counted.values()];
         for (const start of entries) {
-          const inside = entries.filter((e) => e.time >= start.time && e.time < start.time + windowMs).reduce((a, e) => a + e.units, 0);
+          const inside = entries
+            .filter((e) => e.time >= start.time && e.time < start.time + windowMs)
+            .reduce((a, e) => a + e.units, 0);
           expect(inside).toBeLessThanOrEqual(micro(max));
         }
       }),

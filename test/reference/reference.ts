@@ -29,8 +29,6 @@ import type { Decision, PolicyDocument } from "toolgate";
 /** Marks a reason that the engine generates itself: any non-empty string is accepted there. */
 export const GENERATED = "<generated>";
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
 interface Limit {
   pointer: string;
   /** `max` as written. */
@@ -127,14 +125,22 @@ function jsonEqual(a: unknown, b: unknown): boolean {
 
 function typeMatches(type: string, v: unknown): boolean {
   switch (type) {
-    case "null": return v === null;
-    case "boolean": return typeof v === "boolean";
-    case "string": return typeof v === "string";
-    case "number": return typeof v === "number";
-    case "integer": return typeof v === "number" && Number.isInteger(v);
-    case "array": return Array.isArray(v);
-    case "object": return isPlainObject(v);
-    default: throw new Error(`reference: type ${type}`);
+    case "null":
+      return v === null;
+    case "boolean":
+      return typeof v === "boolean";
+    case "string":
+      return typeof v === "string";
+    case "number":
+      return typeof v === "number";
+    case "integer":
+      return typeof v === "number" && Number.isInteger(v);
+    case "array":
+      return Array.isArray(v);
+    case "object":
+      return isPlainObject(v);
+    default:
+      throw new Error(`reference: type ${type}`);
   }
 }
 
@@ -315,7 +321,7 @@ export class ReferenceEngine {
   }
 
   #limitsOf(rule: Record<string, unknown>, base: string, reason: string | null): Limit[] {
-    const rl = rule.rate_limit as unknown;
+    const rl = rule.rate_limit;
     if (rl === undefined) return [];
     if (!Array.isArray(rl)) return [this.#limit(rl as Record<string, unknown>, `${base}/rate_limit`, reason, true)];
     return rl.map((l: Record<string, unknown>, i: number) => this.#limit(l, `${base}/rate_limit/${i}`, reason, true));
@@ -376,11 +382,14 @@ export class ReferenceEngine {
     if (chosen === null) chosen = this.#resolve(this.#doc.default, "/default", c);
     if (chosen === null) return { outcome: "deny", rule: "/default", reason: GENERATED, cause: "policy" };
 
-    if (chosen.action === "deny") return { outcome: "deny", rule: chosen.pointer, reason: chosen.reason ?? GENERATED, cause: "policy" };
+    if (chosen.action === "deny")
+      return { outcome: "deny", rule: chosen.pointer, reason: chosen.reason ?? GENERATED, cause: "policy" };
     if (chosen.action === "require_approval" && c.approved !== true) {
       return { outcome: "needs_approval", rule: chosen.pointer, reason: chosen.reason ?? GENERATED };
     }
-    const policyLimits = (this.#doc.limits ?? []).map((l, i) => this.#limit(l as unknown as Record<string, unknown>, `/limits/${i}`, null, false));
+    const policyLimits = (this.#doc.limits ?? []).map((l, i) =>
+      this.#limit(l as unknown as Record<string, unknown>, `/limits/${i}`, null, false),
+    );
     const limits = [...chosen.limits, ...policyLimits];
     if (limits.length === 0) return { outcome: "allow", rule: chosen.pointer };
 
@@ -389,18 +398,31 @@ export class ReferenceEngine {
     for (const limit of limits) {
       const v = perValue(limit, session);
       if (v === null) return { outcome: "deny", rule: limit.pointer, reason: GENERATED, cause: "missing_attribute" };
-      keys.push(JSON.stringify([limit.id === undefined ? `at:${limit.pointer}` : `id:${limit.id}`, limit.windowMs, limit.per, v]));
+      keys.push(
+        JSON.stringify([
+          limit.id === undefined ? `at:${limit.pointer}` : `id:${limit.id}`,
+          limit.windowMs,
+          limit.per,
+          v,
+        ]),
+      );
     }
     const costs: bigint[] = [];
     for (const limit of limits) {
-      const raw = limit.cost === undefined ? 1 : typeof limit.cost === "number" ? limit.cost : pointerValue(c.args ?? {}, limit.cost);
+      const raw =
+        limit.cost === undefined
+          ? 1
+          : typeof limit.cost === "number"
+            ? limit.cost
+            : pointerValue(c.args ?? {}, limit.cost);
       const micro = microOf(raw);
       if (micro === null) return { outcome: "deny", rule: limit.pointer, reason: GENERATED, cause: "invalid_cost" };
       costs.push(micro);
     }
     const maxes = limits.map((l) => microOf(l.max)!);
     for (let i = 0; i < limits.length; i++) {
-      if (costs[i]! > maxes[i]!) return { outcome: "deny", rule: limits[i]!.pointer, reason: GENERATED, cause: "cost_exceeds_max" };
+      if (costs[i]! > maxes[i]!)
+        return { outcome: "deny", rule: limits[i]!.pointer, reason: GENERATED, cause: "cost_exceeds_max" };
     }
 
     const rooms: bigint[] = [];
@@ -430,7 +452,11 @@ export class ReferenceEngine {
     });
 
     if (waits.every((w) => w === 0)) {
-      const decision: Decision = { outcome: "allow", rule: chosen.pointer, remaining: unitsOf(rooms.reduce((a, b) => (b < a ? b : a))) };
+      const decision: Decision = {
+        outcome: "allow",
+        rule: chosen.pointer,
+        remaining: unitsOf(rooms.reduce((a, b) => (b < a ? b : a))),
+      };
       if (!dryRun) {
         const ticket: Ticket = { entries: [] };
         limits.forEach((limit, i) => {
@@ -456,7 +482,12 @@ export class ReferenceEngine {
       rule: limit.pointer,
       reason: limit.fromRule && limit.ownReason !== null ? limit.ownReason : GENERATED,
       retryAfterMs: waits[worst]!,
-      limit: { max: limit.max, windowMs: limit.windowMs, per: limit.per, ...(limit.cost === undefined ? {} : { cost: limit.cost }) },
+      limit: {
+        max: limit.max,
+        windowMs: limit.windowMs,
+        per: limit.per,
+        ...(limit.cost === undefined ? {} : { cost: limit.cost }),
+      },
     };
   }
 
@@ -492,7 +523,7 @@ export function sameDecision(engine: Decision, reference: Decision): boolean {
       if (typeof e.reason !== "string" || e.reason === "") return false;
       continue;
     }
-    if (!jsonEqual(e[k] as Json, r[k] as Json)) return false;
+    if (!jsonEqual(e[k], r[k])) return false;
   }
   // A ticket is the engine's own data: it must be there exactly when the reference counted
   // refundable units, as plain JSON naming one entry per such budget.

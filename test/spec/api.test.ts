@@ -6,13 +6,21 @@
 
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { compilePolicy, MemoryStore, PolicyError, validatePolicy, type ConsumeRequest, type ConsumeResult, type Store } from "toolgate";
+import {
+  compilePolicy,
+  MemoryStore,
+  PolicyError,
+  validatePolicy,
+  type ConsumeRequest,
+  type ConsumeResult,
+  type Store,
+} from "toolgate";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { call, Clock, compile, doc } from "./helpers.js";
 
 const limited = doc({ t: { rate_limit: { max: 1, window: 1 } }, free: {} }, { default: "allow" });
 
-describe("malformed calls are denied with rule \"\"", () => {
+describe('malformed calls are denied with rule ""', () => {
   const policy = compile(doc({ t: {} }, { default: "allow" }));
   const cases: [string, unknown][] = [
     ["no call", undefined],
@@ -97,8 +105,20 @@ describe("store failures", () => {
   });
 
   const failures: [string, () => unknown][] = [
-    ["throws", () => { throw new Error("boom"); }],
-    ["throws a non-Error", () => { throw "boom"; }],
+    [
+      "throws",
+      () => {
+        throw new Error("boom");
+      },
+    ],
+    [
+      "throws a non-Error",
+      () => {
+        // A store may throw anything; the engine must cope with a non-Error too.
+        // eslint-disable-next-line @typescript-eslint/only-throw-error
+        throw "boom";
+      },
+    ],
     ["rejects", () => Promise.reject(new Error("boom"))],
     ["returns undefined", () => undefined],
     ["returns null", () => null],
@@ -113,13 +133,25 @@ describe("store failures", () => {
     ["refuses with a fractional wait", () => ({ allowed: false, retryAfterMs: [0.5] })],
     ["refuses with a negative wait", () => ({ allowed: false, retryAfterMs: [-5] })],
     ["resolves garbage", () => Promise.resolve(42)],
-    ["returns a thenable that throws", () => ({ then() { throw new Error("bad then"); } })],
+    [
+      "returns a thenable that throws",
+      () => ({
+        then() {
+          throw new Error("bad then");
+        },
+      }),
+    ],
   ];
 
   it.each(failures)("denies when the store %s, at the rule whose limits were checked", async (_, answer) => {
     const p = compilePolicy(limited, { store: storeOf(answer), storeTimeoutMs: 50 });
     const d = await p.decide(call("t"));
-    expect(d).toEqual({ outcome: "deny", rule: "/tools/t", reason: "The rate-limit store failed, so the call is refused.", cause: "store_failure" });
+    expect(d).toEqual({
+      outcome: "deny",
+      rule: "/tools/t",
+      reason: "The rate-limit store failed, so the call is refused.",
+      cause: "store_failure",
+    });
   });
 
   it.each(failures)("allows with failedOpen: true under failOpen when the store %s", async (_, answer) => {
@@ -128,12 +160,21 @@ describe("store failures", () => {
   });
 
   it("does not consult the store for calls that no limit applies to", async () => {
-    const p = compilePolicy(limited, { store: storeOf(() => { throw new Error("boom"); }) });
+    const p = compilePolicy(limited, {
+      store: storeOf(() => {
+        throw new Error("boom");
+      }),
+    });
     expect(await p.decide(call("free"))).toEqual({ outcome: "allow", rule: "/tools/free" });
   });
 
   it("still denies by rule under failOpen: failOpen only replaces the store's answer", async () => {
-    const p = compilePolicy(doc({ t: { action: "deny" } }), { store: storeOf(() => { throw new Error("x"); }), failOpen: true });
+    const p = compilePolicy(doc({ t: { action: "deny" } }), {
+      store: storeOf(() => {
+        throw new Error("x");
+      }),
+      failOpen: true,
+    });
     expect((await p.decide(call("t"))).outcome).toBe("deny");
   });
 
@@ -150,13 +191,19 @@ describe("store failures", () => {
     });
     expect(took).toBeGreaterThanOrEqual(25);
     expect(took).toBeLessThan(2_000);
-    const open = compilePolicy(limited, { store: storeOf(() => new Promise(() => {})), storeTimeoutMs: 30, failOpen: true });
+    const open = compilePolicy(limited, {
+      store: storeOf(() => new Promise(() => {})),
+      storeTimeoutMs: 30,
+      failOpen: true,
+    });
     expect(await open.decide(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
   });
 
   it("waits for a slow store within storeTimeoutMs", async () => {
     const inner = new MemoryStore({ maxKeys: 10 });
-    const slow: Store = { consume: (r: ConsumeRequest) => new Promise((res) => setTimeout(() => res(inner.consume(r)), 20)) };
+    const slow: Store = {
+      consume: (r: ConsumeRequest) => new Promise((res) => setTimeout(() => res(inner.consume(r)), 20)),
+    };
     const p = compilePolicy(limited, { store: slow, storeTimeoutMs: 1_000 });
     expect(await p.decide(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
     expect(await p.decide(call("t"))).toMatchObject({ outcome: "rate_limited" });
@@ -170,7 +217,11 @@ describe("store failures", () => {
   });
 
   it("denies when a synchronous store throws in decideSync", () => {
-    const p = compilePolicy(limited, { store: storeOf(() => { throw new Error("boom"); }, true) });
+    const p = compilePolicy(limited, {
+      store: storeOf(() => {
+        throw new Error("boom");
+      }, true),
+    });
     expect(p.decideSync(call("t"))).toMatchObject({ outcome: "deny", rule: "/tools/t", cause: "store_failure" });
   });
 
@@ -190,7 +241,12 @@ describe("store failures", () => {
   );
 
   it("fails open when a synchronous store throws, under failOpen", () => {
-    const p = compilePolicy(limited, { store: storeOf(() => { throw new Error("down"); }, true), failOpen: true });
+    const p = compilePolicy(limited, {
+      store: storeOf(() => {
+        throw new Error("down");
+      }, true),
+      failOpen: true,
+    });
     expect(p.decideSync(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
   });
 
@@ -198,16 +254,36 @@ describe("store failures", () => {
     const seen: ConsumeRequest[] = [];
     const clock = new Clock();
     clock.now = 1234;
-    const store: Store = { synchronous: true, consume: (r) => (seen.push(structuredClone(r)), { allowed: true, remaining: r.budgets.map((b) => b.max - 1) }) };
-    const p = compilePolicy(doc({ t: { rate_limit: [{ max: 2, window: "1s" }, { max: 3, window: "1m", per: "global" }] } }, { name: "ns", limits: [{ max: 4, window: 1 }] }), {
-      store,
-      clock: clock.read,
-    });
+    const store: Store = {
+      synchronous: true,
+      consume: (r) => (seen.push(structuredClone(r)), { allowed: true, remaining: r.budgets.map((b) => b.max - 1) }),
+    };
+    const p = compilePolicy(
+      doc(
+        {
+          t: {
+            rate_limit: [
+              { max: 2, window: "1s" },
+              { max: 3, window: "1m", per: "global" },
+            ],
+          },
+        },
+        { name: "ns", limits: [{ max: 4, window: 1 }] },
+      ),
+      {
+        store,
+        clock: clock.read,
+      },
+    );
     expect(p.decideSync(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 1 });
     await p.peek(call("t"));
     expect(seen).toHaveLength(2);
     expect(seen[0]).toMatchObject({ namespace: "ns", now: 1234, dryRun: false });
-    expect(seen[0]!.budgets.map((b) => [b.max, b.windowMs, b.cost])).toEqual([[2, 1_000, 1], [3, 60_000, 1], [4, 1_000, 1]]);
+    expect(seen[0]!.budgets.map((b) => [b.max, b.windowMs, b.cost])).toEqual([
+      [2, 1_000, 1],
+      [3, 60_000, 1],
+      [4, 1_000, 1],
+    ]);
     expect(new Set(seen[0]!.budgets.map((b) => b.key)).size).toBe(3);
     expect(seen[1]!.dryRun).toBe(true);
   });
@@ -227,7 +303,23 @@ describe("decide never rejects; decideSync needs a synchronous store", () => {
 
   it("resolves for every kind of input", async () => {
     const p = compile(limited);
-    const inputs: unknown[] = [undefined, null, 0, "", Symbol("x"), () => 1, new Proxy({}, { get() { throw new Error("trap"); } }), { tool: "t", session: { id: "s" } }];
+    const inputs: unknown[] = [
+      undefined,
+      null,
+      0,
+      "",
+      Symbol("x"),
+      () => 1,
+      new Proxy(
+        {},
+        {
+          get() {
+            throw new Error("trap");
+          },
+        },
+      ),
+      { tool: "t", session: { id: "s" } },
+    ];
     for (const input of inputs) await expect(p.decide(input as never)).resolves.toHaveProperty("outcome");
   });
 });
@@ -235,13 +327,16 @@ describe("decide never rejects; decideSync needs a synchronous store", () => {
 describe("peek and explain count nothing", () => {
   it("peek answers as decide would, without counting", async () => {
     const p = compile(limited);
-    for (let i = 0; i < 3; i++) expect(await p.peek(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
+    for (let i = 0; i < 3; i++)
+      expect(await p.peek(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
     expect(p.decideSync(call("t")).outcome).toBe("allow");
     expect(await p.peek(call("t"))).toMatchObject({ outcome: "rate_limited" });
   });
 
   it("explain gives the decision, matched keys best first, and the limits", async () => {
-    const p = compile(doc({ "t*": {}, t: { rate_limit: { max: 1, window: 1 } }, "*": {} }, { limits: [{ max: 5, window: 1 }] }));
+    const p = compile(
+      doc({ "t*": {}, t: { rate_limit: { max: 1, window: 1 } }, "*": {} }, { limits: [{ max: 5, window: 1 }] }),
+    );
     const e = await p.explain(call("t"));
     expect(e.decision).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
     expect(e.matched).toEqual(["/tools/t", "/tools/t*", "/tools/*"]);
@@ -284,7 +379,13 @@ describe("compile options", () => {
   });
 
   it("denies, and does not throw, when the clock throws or answers garbage", async () => {
-    for (const clock of [() => { throw new Error("clock"); }, () => Number.NaN, () => "soon" as never]) {
+    for (const clock of [
+      () => {
+        throw new Error("clock");
+      },
+      () => Number.NaN,
+      () => "soon" as never,
+    ]) {
       const p = compilePolicy(limited, { store: new MemoryStore({ maxKeys: 10 }), clock });
       const d = p.decideSync(call("t"));
       expect(d.outcome).not.toBe("allow");
@@ -295,7 +396,21 @@ describe("compile options", () => {
 
 describe("validatePolicy and PolicyError", () => {
   it("never throws, and reports warnings for a valid document", () => {
-    for (const input of [undefined, null, Symbol("x"), () => 1, 1n, new Proxy({}, { ownKeys() { throw new Error("trap"); } })]) {
+    for (const input of [
+      undefined,
+      null,
+      Symbol("x"),
+      () => 1,
+      1n,
+      new Proxy(
+        {},
+        {
+          ownKeys() {
+            throw new Error("trap");
+          },
+        },
+      ),
+    ]) {
       expect(() => validatePolicy(input)).not.toThrow();
       expect(validatePolicy(input).valid).toBe(false);
     }
@@ -337,17 +452,23 @@ describe("validatePolicy and PolicyError", () => {
 });
 
 describe("CommonJS", () => {
-  it("works through require(\"toolgate\")", () => {
+  it('works through require("toolgate")', () => {
     const root = fileURLToPath(new URL("../../", import.meta.url));
     const script = `
       const { compilePolicy, validatePolicy, PolicyError, MemoryStore } = require("toolgate");
-      const p = compilePolicy({ version: "1", default: "deny", tools: { t: { rate_limit: { max: 1, window: 1 } } } }, { store: new MemoryStore({ maxKeys: 10 }) });
+      const p = compilePolicy({ version: "1", default: "deny", tools: { t: { rate_limit: { max: 1, window: 1 } } } }, {
+        store: new MemoryStore({ maxKeys: 10 }),
+      });
       const a = p.decideSync({ tool: "t", session: { id: "s" } });
       const b = p.decideSync({ tool: "t", session: { id: "s" } });
       let err; try { compilePolicy({ version: "2" }); } catch (e) { err = e; }
       console.log(JSON.stringify([a.outcome, b.outcome, err instanceof PolicyError, validatePolicy({}).valid]));
     `;
-    const out = spawnSync(process.execPath, ["-e", script], { cwd: root, encoding: "utf8", env: { ...process.env, NODE_PATH: "" } });
+    const out = spawnSync(process.execPath, ["-e", script], {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, NODE_PATH: "" },
+    });
     expect(out.stderr).toBe("");
     expect(JSON.parse(out.stdout)).toEqual(["allow", "rate_limited", true, false]);
   });

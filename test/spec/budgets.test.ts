@@ -18,7 +18,11 @@ describe("identity: limits that share an id share one budget", () => {
       doc({ write_file: { rate_limit: { ...writes } }, edit_file: { rate_limit: { ...writes, window: 60, cost: 2 } } }),
       clock,
     );
-    expect(policy.decideSync(call("write_file"))).toEqual({ outcome: "allow", rule: "/tools/write_file", remaining: 4 });
+    expect(policy.decideSync(call("write_file"))).toEqual({
+      outcome: "allow",
+      rule: "/tools/write_file",
+      remaining: 4,
+    });
     expect(policy.decideSync(call("edit_file"))).toEqual({ outcome: "allow", rule: "/tools/edit_file", remaining: 2 });
     expect(policy.decideSync(call("edit_file"))).toEqual({ outcome: "allow", rule: "/tools/edit_file", remaining: 0 });
     expect(policy.decideSync(call("write_file"))).toMatchObject({
@@ -33,15 +37,24 @@ describe("identity: limits that share an id share one budget", () => {
 
   it("shares an id between a rule's limit and one of the policy's limits of another tool", () => {
     const policy = compile(
-      doc({ a: { rate_limit: { id: "shared", max: 2, window: 1, per: "global" } }, b: {} }, {
-        limits: [{ id: "other", max: 100, window: 1 }],
-        default: { rate_limit: { id: "shared", max: 2, window: "1s", per: "global" } },
-      }),
+      doc(
+        { a: { rate_limit: { id: "shared", max: 2, window: 1, per: "global" } }, b: {} },
+        {
+          limits: [{ id: "other", max: 100, window: 1 }],
+          default: { rate_limit: { id: "shared", max: 2, window: "1s", per: "global" } },
+        },
+      ),
     );
     expect(policy.decideSync(call("a", {}, "x")).outcome).toBe("allow");
     expect(policy.decideSync(call("zzz", {}, "y")).outcome).toBe("allow");
-    expect(policy.decideSync(call("a", {}, "z"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/a/rate_limit" });
-    expect(policy.decideSync(call("qqq", {}, "w"))).toMatchObject({ outcome: "rate_limited", rule: "/default/rate_limit" });
+    expect(policy.decideSync(call("a", {}, "z"))).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/a/rate_limit",
+    });
+    expect(policy.decideSync(call("qqq", {}, "w"))).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/default/rate_limit",
+    });
     expect(policy.decideSync(call("b")).outcome).toBe("allow");
   });
 
@@ -57,9 +70,16 @@ describe("identity: limits that share an id share one budget", () => {
     for (const tool of ["a", "b", "c"]) expect(policy.decideSync(call(tool)).outcome, tool).toBe("rate_limited");
   });
 
-  it("agrees on windows by milliseconds: \"1m\" and 60 alike", () => {
-    valid(doc({ a: { rate_limit: { id: "x", max: 1, window: "1m" } }, b: { rate_limit: { id: "x", max: 1, window: 60 } } }));
-    valid(doc({ a: { rate_limit: { id: "x", max: 1, window: "1000ms" } }, b: { rate_limit: { id: "x", max: 1, window: "1s" } } }));
+  it('agrees on windows by milliseconds: "1m" and 60 alike', () => {
+    valid(
+      doc({ a: { rate_limit: { id: "x", max: 1, window: "1m" } }, b: { rate_limit: { id: "x", max: 1, window: 60 } } }),
+    );
+    valid(
+      doc({
+        a: { rate_limit: { id: "x", max: 1, window: "1000ms" } },
+        b: { rate_limit: { id: "x", max: 1, window: "1s" } },
+      }),
+    );
   });
 
   it.each([
@@ -69,9 +89,20 @@ describe("identity: limits that share an id share one budget", () => {
     ["per pointer", { max: 1, window: 60, per: "/user" }],
   ])("reports limits sharing an id that disagree on %s, at each of their paths", (_, other) => {
     const issues = issuesOf(
-      doc({ a: { rate_limit: { id: "x", max: 1, window: "1m" } }, b: { rate_limit: [{ max: 9, window: 1 }, { id: "x", ...other }] } }, {
-        limits: [{ id: "x", max: 1, window: 60 }],
-      }),
+      doc(
+        {
+          a: { rate_limit: { id: "x", max: 1, window: "1m" } },
+          b: {
+            rate_limit: [
+              { max: 9, window: 1 },
+              { id: "x", ...other },
+            ],
+          },
+        },
+        {
+          limits: [{ id: "x", max: 1, window: 60 }],
+        },
+      ),
     );
     expect(issues.map((i) => [i.code, i.path])).toEqual(
       expect.arrayContaining([
@@ -83,13 +114,47 @@ describe("identity: limits that share an id share one budget", () => {
   });
 
   it.each([
-    ["a rule's own limits", doc({ t: { rate_limit: [{ id: "x", max: 1, window: 1 }, { id: "x", max: 1, window: 1 }] } }), "/tools/t/rate_limit/1/id"],
+    [
+      "a rule's own limits",
+      doc({
+        t: {
+          rate_limit: [
+            { id: "x", max: 1, window: 1 },
+            { id: "x", max: 1, window: 1 },
+          ],
+        },
+      }),
+      "/tools/t/rate_limit/1/id",
+    ],
     [
       "a conditional rule's limits",
-      doc({ t: { rules: [{ rate_limit: [{ id: "x", max: 1, window: 1 }, { id: "x", max: 1, window: 1, cost: 1 }] }] } }),
+      doc({
+        t: {
+          rules: [
+            {
+              rate_limit: [
+                { id: "x", max: 1, window: 1 },
+                { id: "x", max: 1, window: 1, cost: 1 },
+              ],
+            },
+          ],
+        },
+      }),
       "/tools/t/rules/0/rate_limit/1/id",
     ],
-    ["the policy's limits", doc({ t: {} }, { limits: [{ id: "x", max: 1, window: 1 }, { id: "x", max: 1, window: 1 }] }), "/limits/1/id"],
+    [
+      "the policy's limits",
+      doc(
+        { t: {} },
+        {
+          limits: [
+            { id: "x", max: 1, window: 1 },
+            { id: "x", max: 1, window: 1 },
+          ],
+        },
+      ),
+      "/limits/1/id",
+    ],
     [
       "a rule's limit and the policy's",
       doc({ t: { rate_limit: { id: "x", max: 1, window: 1 } } }, { limits: [{ id: "x", max: 1, window: 1 }] }),
@@ -107,7 +172,12 @@ describe("identity: limits that share an id share one budget", () => {
 
   it("accepts ids of 1 to 128 characters, and none other", () => {
     valid(doc({ t: { rate_limit: { id: "x".repeat(128), max: 1, window: 1 } } }));
-    valid(doc({ t: { rate_limit: { id: "__proto__", max: 1, window: 1 } }, u: { rate_limit: { id: "constructor", max: 1, window: 1 } } }));
+    valid(
+      doc({
+        t: { rate_limit: { id: "__proto__", max: 1, window: 1 } },
+        u: { rate_limit: { id: "constructor", max: 1, window: 1 } },
+      }),
+    );
     for (const id of ["", "x".repeat(129), 5, null, ["x"]]) {
       expect(issuesOf(doc({ t: { rate_limit: { id, max: 1, window: 1 } } }))).toContainEqual(
         expect.objectContaining({ path: "/tools/t/rate_limit/id" }),
@@ -117,7 +187,10 @@ describe("identity: limits that share an id share one budget", () => {
 
   it("keeps budgets of ids named __proto__ and constructor apart and working", () => {
     const policy = compile(
-      doc({ a: { rate_limit: { id: "__proto__", max: 1, window: 1 } }, b: { rate_limit: { id: "constructor", max: 1, window: 1 } } }),
+      doc({
+        a: { rate_limit: { id: "__proto__", max: 1, window: 1 } },
+        b: { rate_limit: { id: "constructor", max: 1, window: 1 } },
+      }),
     );
     expect(policy.decideSync(call("a")).outcome).toBe("allow");
     expect(policy.decideSync(call("b")).outcome).toBe("allow");
@@ -154,7 +227,11 @@ describe("spend caps: cost", () => {
     expect(policy.decideSync(pay(4))).toMatchObject({ outcome: "allow", remaining: 2 });
     clock.now = 200;
     // 2 units of room: 6 needs the entry at 0 to leave (at 1000), 10 needs both (at 1100).
-    expect(policy.decideSync(pay(6))).toMatchObject({ outcome: "rate_limited", retryAfterMs: 800, limit: { cost: "/order/total" } });
+    expect(policy.decideSync(pay(6))).toMatchObject({
+      outcome: "rate_limited",
+      retryAfterMs: 800,
+      limit: { cost: "/order/total" },
+    });
     expect(policy.decideSync(pay(10))).toMatchObject({ outcome: "rate_limited", retryAfterMs: 900 });
     expect(policy.decideSync(pay(2))).toMatchObject({ outcome: "allow", remaining: 0 });
   });
@@ -191,11 +268,15 @@ describe("spend caps: cost", () => {
   it("counts a cost of 0: it fits a full budget and counts nothing there", () => {
     const clock = new Clock();
     const policy = compile(
-      doc({ free: { rate_limit: { id: "b", max: 1, window: 1, cost: 0 } }, paid: { rate_limit: { id: "b", max: 1, window: 1, cost: 1 } } }),
+      doc({
+        free: { rate_limit: { id: "b", max: 1, window: 1, cost: 0 } },
+        paid: { rate_limit: { id: "b", max: 1, window: 1, cost: 1 } },
+      }),
       clock,
     );
     expect(policy.decideSync(call("paid"))).toMatchObject({ outcome: "allow", remaining: 0 });
-    for (let i = 0; i < 3; i++) expect(policy.decideSync(call("free"))).toEqual({ outcome: "allow", rule: "/tools/free", remaining: 0 });
+    for (let i = 0; i < 3; i++)
+      expect(policy.decideSync(call("free"))).toEqual({ outcome: "allow", rule: "/tools/free", remaining: 0 });
     clock.now = 1_000;
     expect(policy.decideSync(call("free"))).toEqual({ outcome: "allow", rule: "/tools/free", remaining: 1 });
     expect(policy.decideSync(call("paid"))).toMatchObject({ outcome: "allow", remaining: 0 });
@@ -205,7 +286,8 @@ describe("spend caps: cost", () => {
     valid(doc({ t: { rate_limit: { max: 2.5, window: 1, cost: 1 } } }));
     valid(doc({ t: { rate_limit: { max: 0.000001, window: 1, cost: "/a" } } }));
     valid(doc({ t: { rate_limit: { max: 1_000_000_000, window: 1, cost: 1_000_000_000 } } }));
-    const at = (limit: Record<string, unknown>) => issuesOf(doc({ t: { rate_limit: limit } })).map((i) => [i.code, i.path]);
+    const at = (limit: Record<string, unknown>) =>
+      issuesOf(doc({ t: { rate_limit: limit } })).map((i) => [i.code, i.path]);
     expect(at({ max: 2.5, window: 1 })).toEqual([["value", "/tools/t/rate_limit/max"]]);
     expect(at({ max: 0.0000001, window: 1, cost: 0 })).toEqual([["value", "/tools/t/rate_limit/max"]]);
     expect(at({ max: 1, window: 1, cost: 0.0000001 })).toEqual([["value", "/tools/t/rate_limit/cost"]]);
@@ -216,7 +298,11 @@ describe("spend caps: cost", () => {
   });
 
   it("reports a constant cost above its limit's max as a policy error, at the cost", () => {
-    for (const [max, cost] of [[1, 2], [0.5, 0.500001], [10, 10.000001]] as const) {
+    for (const [max, cost] of [
+      [1, 2],
+      [0.5, 0.500001],
+      [10, 10.000001],
+    ] as const) {
       expect(issuesOf(doc({ t: { rate_limit: { max, window: 1, cost } } }))).toEqual([
         expect.objectContaining({ code: "value", path: "/tools/t/rate_limit/cost" }),
       ]);
@@ -238,9 +324,23 @@ describe("spend caps: cost", () => {
     ["a bigint", { amount: 1n }],
     ["under __proto__ only", JSON.parse('{"__proto__": {"amount": 1}}') as Record<string, unknown>],
   ])("denies a pointer cost that is %s, naming the limit and the pointer, counting nothing", (_, args) => {
-    const policy = compile(doc({ t: { rate_limit: [{ max: 1, window: 60 }, { max: 100, window: 60, cost: "/amount" }] } }));
+    const policy = compile(
+      doc({
+        t: {
+          rate_limit: [
+            { max: 1, window: 60 },
+            { max: 100, window: 60, cost: "/amount" },
+          ],
+        },
+      }),
+    );
     const d = policy.decideSync(call("t", { args }));
-    expect(d).toEqual({ outcome: "deny", rule: "/tools/t/rate_limit/1", reason: expect.any(String), cause: "invalid_cost" });
+    expect(d).toEqual({
+      outcome: "deny",
+      rule: "/tools/t/rate_limit/1",
+      reason: expect.any(String),
+      cause: "invalid_cost",
+    });
     if (d.outcome !== "deny") return;
     expect(d.reason).toContain("/tools/t/rate_limit/1");
     expect(d.reason).toContain("/amount");
@@ -255,18 +355,39 @@ describe("spend caps: cost", () => {
   it("denies a whole amount beyond every max as cost_exceeds_max, not as an invalid cost", () => {
     const policy = compile(doc({ t: { rate_limit: { max: 1_000_000_000, window: 60, cost: "/amount" } } }));
     for (const amount of [1_000_000_001, 2 ** 53, 1e21, Number.MAX_VALUE]) {
-      expect(policy.decideSync(call("t", { args: { amount } })), String(amount)).toMatchObject({ outcome: "deny", cause: "cost_exceeds_max" });
+      expect(policy.decideSync(call("t", { args: { amount } })), String(amount)).toMatchObject({
+        outcome: "deny",
+        cause: "cost_exceeds_max",
+      });
     }
   });
 
   it("denies a call whose cost alone exceeds a limit's max, not rate limited, counting nothing", () => {
     const clock = new Clock();
-    const policy = compile(doc({ t: { rate_limit: [{ max: 5, window: 60 }, { max: 10, window: 60, cost: "/amount" }] } }), clock);
+    const policy = compile(
+      doc({
+        t: {
+          rate_limit: [
+            { max: 5, window: 60 },
+            { max: 10, window: 60, cost: "/amount" },
+          ],
+        },
+      }),
+      clock,
+    );
     const d = policy.decideSync(call("t", { args: { amount: 10.000001 } }));
-    expect(d).toEqual({ outcome: "deny", rule: "/tools/t/rate_limit/1", reason: expect.any(String), cause: "cost_exceeds_max" });
+    expect(d).toEqual({
+      outcome: "deny",
+      rule: "/tools/t/rate_limit/1",
+      reason: expect.any(String),
+      cause: "cost_exceeds_max",
+    });
     expect(policy.decideSync(call("t", { args: { amount: 10 } }))).toMatchObject({ outcome: "allow", remaining: 0 });
     // A full budget with a call that could never fit: still cost_exceeds_max, not rate_limited.
-    expect(policy.decideSync(call("t", { args: { amount: 11 } }))).toMatchObject({ outcome: "deny", cause: "cost_exceeds_max" });
+    expect(policy.decideSync(call("t", { args: { amount: 11 } }))).toMatchObject({
+      outcome: "deny",
+      cause: "cost_exceeds_max",
+    });
     expect(policy.decideSync(call("t", { args: { amount: 1 } }))).toMatchObject({ outcome: "rate_limited" });
   });
 
@@ -274,14 +395,17 @@ describe("spend caps: cost", () => {
     // L0 takes its cost from /a with max 1; L1 counts per /user; L2 takes its cost from /b.
     const policy = () =>
       compile(
-        doc({
-          t: {
-            rate_limit: [
-              { max: 1, window: 60, cost: "/a" },
-              { max: 5, window: 60, per: "/user" },
-            ],
+        doc(
+          {
+            t: {
+              rate_limit: [
+                { max: 1, window: 60, cost: "/a" },
+                { max: 5, window: 60, per: "/user" },
+              ],
+            },
           },
-        }, { limits: [{ max: 3, window: 60, cost: "/b" }] }),
+          { limits: [{ max: 3, window: 60, cost: "/b" }] },
+        ),
       );
     const at = (session: Record<string, unknown>, args: Record<string, unknown>) => {
       const d = policy().decideSync({ tool: "t", session: { id: "s", ...session }, args });
@@ -304,7 +428,10 @@ describe("spend caps: cost", () => {
       const p = policy();
       const s = { id: "s", user: "u" };
       expect(p.decideSync({ tool: "t", session: s, args: { a: 1, b: 1 } }).outcome).toBe("allow");
-      expect(p.decideSync({ tool: "t", session: s, args: { a: 1, b: 4 } })).toMatchObject({ outcome: "deny", cause: "cost_exceeds_max" });
+      expect(p.decideSync({ tool: "t", session: s, args: { a: 1, b: 4 } })).toMatchObject({
+        outcome: "deny",
+        cause: "cost_exceeds_max",
+      });
       expect(p.decideSync({ tool: "t", session: s, args: { a: 1, b: 1 } })).toMatchObject({
         outcome: "rate_limited",
         rule: "/tools/t/rate_limit/0",
@@ -313,9 +440,20 @@ describe("spend caps: cost", () => {
   });
 
   it("reads the cost pointer through own properties only, escaping / and ~", () => {
-    const policy = compile(doc({ t: { rate_limit: { max: 10, window: 60, cost: "/a~1b/c~0d" } }, u: { rate_limit: { max: 10, window: 60, cost: "/toString" } } }));
-    expect(policy.decideSync(call("t", { args: { "a/b": { "c~d": 3 } } }))).toMatchObject({ outcome: "allow", remaining: 7 });
+    const policy = compile(
+      doc({
+        t: { rate_limit: { max: 10, window: 60, cost: "/a~1b/c~0d" } },
+        u: { rate_limit: { max: 10, window: 60, cost: "/toString" } },
+      }),
+    );
+    expect(policy.decideSync(call("t", { args: { "a/b": { "c~d": 3 } } }))).toMatchObject({
+      outcome: "allow",
+      remaining: 7,
+    });
     expect(policy.decideSync(call("u", { args: {} }))).toMatchObject({ outcome: "deny", cause: "invalid_cost" });
-    expect(policy.decideSync(call("u", { args: JSON.parse('{"__proto__": 1}') }))).toMatchObject({ outcome: "deny", cause: "invalid_cost" });
+    expect(policy.decideSync(call("u", { args: JSON.parse('{"__proto__": 1}') }))).toMatchObject({
+      outcome: "deny",
+      cause: "invalid_cost",
+    });
   });
 });

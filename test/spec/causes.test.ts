@@ -28,13 +28,48 @@ const cases: [DenyCause, string, unknown, string][] = [
   ["policy", "no conditional rule of the default held", call("conditional"), "/default"],
   ["policy", "the default's rules, none held", call("other"), "/default"],
   ["malformed_call", "a non-string tool", { tool: SECRET.length, session: { id: "s" } }, ""],
-  ["malformed_call", "an unknown field named by the caller", { tool: "blocked", session: { id: "s" }, [SECRET]: 1 }, ""],
+  [
+    "malformed_call",
+    "an unknown field named by the caller",
+    { tool: "blocked", session: { id: "s" }, [SECRET]: 1 },
+    "",
+  ],
   ["malformed_call", "a session id that is not a string", { tool: "blocked", session: { id: [SECRET] } }, ""],
-  ["malformed_call", "a tool name of 129 characters", { tool: `${SECRET}${"x".repeat(129 - SECRET.length)}`, session: { id: "s" } }, ""],
-  ["malformed_call", "a getter that throws", { tool: "blocked", get session(): never { throw new Error(SECRET); } }, ""],
-  ["missing_attribute", "no value for a per limit", { tool: "per_user", session: { id: "s", user: { name: SECRET } } }, "/tools/per_user/rate_limit"],
-  ["invalid_cost", "a cost that is a string", { tool: "paid", session: { id: "s" }, args: { amount: SECRET } }, "/tools/paid/rate_limit"],
-  ["cost_exceeds_max", "a cost above max", { tool: "paid", session: { id: "s" }, args: { amount: 5.5 } }, "/tools/paid/rate_limit"],
+  [
+    "malformed_call",
+    "a tool name of 129 characters",
+    { tool: `${SECRET}${"x".repeat(129 - SECRET.length)}`, session: { id: "s" } },
+    "",
+  ],
+  [
+    "malformed_call",
+    "a getter that throws",
+    {
+      tool: "blocked",
+      get session(): never {
+        throw new Error(SECRET);
+      },
+    },
+    "",
+  ],
+  [
+    "missing_attribute",
+    "no value for a per limit",
+    { tool: "per_user", session: { id: "s", user: { name: SECRET } } },
+    "/tools/per_user/rate_limit",
+  ],
+  [
+    "invalid_cost",
+    "a cost that is a string",
+    { tool: "paid", session: { id: "s" }, args: { amount: SECRET } },
+    "/tools/paid/rate_limit",
+  ],
+  [
+    "cost_exceeds_max",
+    "a cost above max",
+    { tool: "paid", session: { id: "s" }, args: { amount: 5.5 } },
+    "/tools/paid/rate_limit",
+  ],
 ];
 
 describe("every deny has a cause, and no reason carries foreign text", () => {
@@ -59,11 +94,31 @@ describe("store failures: cause store_failure, a reason that says only what kind
   const late = "The rate-limit store did not answer in time, so the call is refused.";
   const busy = "The rate-limit store is overloaded, so the call is refused.";
   const stores: [string, () => Store, string, boolean][] = [
-    ["throws", () => ({ consume: () => { throw new Error(SECRET); } }), failed, true],
+    [
+      "throws",
+      () => ({
+        consume: () => {
+          throw new Error(SECRET);
+        },
+      }),
+      failed,
+      true,
+    ],
     ["rejects", () => ({ consume: () => Promise.reject(new Error(SECRET)) }), failed, true],
+    // A store may reject with anything; the engine must cope with a non-Error too.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     ["rejects with a non-Error", () => ({ consume: () => Promise.reject(SECRET) }), failed, true],
     ["hangs", () => ({ consume: () => new Promise(() => {}) }), late, true],
-    ["throws StoreBusyError", () => ({ consume: () => { throw new StoreBusyError(SECRET); } }), busy, false],
+    [
+      "throws StoreBusyError",
+      () => ({
+        consume: () => {
+          throw new StoreBusyError(SECRET);
+        },
+      }),
+      busy,
+      false,
+    ],
     ["rejects with StoreBusyError", () => ({ consume: () => Promise.reject(new StoreBusyError(SECRET)) }), busy, false],
     [
       "rejects with a StoreBusyError of another copy of toolgate",
@@ -71,7 +126,12 @@ describe("store failures: cause store_failure, a reason that says only what kind
       busy,
       false,
     ],
-    ["is synchronous and answers garbage", () => ({ synchronous: true, consume: () => ({ allowed: SECRET }) as never }), failed, false],
+    [
+      "is synchronous and answers garbage",
+      () => ({ synchronous: true, consume: () => ({ allowed: SECRET }) as never }),
+      failed,
+      false,
+    ],
   ];
 
   it.each(stores)("a store that %s", async (_, make, reason, opens) => {
@@ -85,16 +145,34 @@ describe("store failures: cause store_failure, a reason that says only what kind
 
   it("a synchronous store that answers a promise to decideSync, under failOpen too", () => {
     for (const failOpen of [false, true]) {
-      const store: Store = { synchronous: true, consume: () => Promise.resolve({ allowed: true, remaining: [0] }) as never };
+      const store: Store = {
+        synchronous: true,
+        consume: () => Promise.resolve({ allowed: true, remaining: [0] }) as never,
+      };
       const p = compilePolicy(document, { store, failOpen });
-      expect(p.decideSync(call("limited"))).toEqual({ outcome: "deny", rule: "/tools/limited", reason: failed, cause: "store_failure" });
+      expect(p.decideSync(call("limited"))).toEqual({
+        outcome: "deny",
+        rule: "/tools/limited",
+        reason: failed,
+        cause: "store_failure",
+      });
     }
   });
 
   it("a clock that throws, under failOpen too", async () => {
     for (const failOpen of [false, true]) {
-      const p = compilePolicy(document, { clock: () => { throw new Error(SECRET); }, failOpen });
-      expect(await p.decide(call("limited"))).toEqual({ outcome: "deny", rule: "/tools/limited", reason: failed, cause: "store_failure" });
+      const p = compilePolicy(document, {
+        clock: () => {
+          throw new Error(SECRET);
+        },
+        failOpen,
+      });
+      expect(await p.decide(call("limited"))).toEqual({
+        outcome: "deny",
+        rule: "/tools/limited",
+        reason: failed,
+        cause: "store_failure",
+      });
     }
   });
 });

@@ -38,7 +38,10 @@ describe("clocks", () => {
 
   it("keeps each budget's time apart: stepping back in one budget says nothing of another", () => {
     const clock = new Clock();
-    const policy = compile(doc({ a: { rate_limit: { max: 1, window: 1 } }, b: { rate_limit: { max: 1, window: 1 } } }), clock);
+    const policy = compile(
+      doc({ a: { rate_limit: { max: 1, window: 1 } }, b: { rate_limit: { max: 1, window: 1 } } }),
+      clock,
+    );
     clock.now = 5_000;
     policy.decideSync(call("a"));
     clock.now = 0;
@@ -53,7 +56,13 @@ describe("clocks", () => {
     const policy = compile(doc({ t: { rate_limit: { max: 1, window: 1 } } }), clock);
     clock.now = 0.5;
     policy.decideSync(call("t"));
-    for (const [now, wait] of [[1_000.2, 1], [999.7, 1], [100.25, 901], [1_000.4999, 1], [0.75, 1_000]] as const) {
+    for (const [now, wait] of [
+      [1_000.2, 1],
+      [999.7, 1],
+      [100.25, 901],
+      [1_000.4999, 1],
+      [0.75, 1_000],
+    ] as const) {
       clock.now = now;
       expect(policy.decideSync(call("t")), `at ${now}`).toMatchObject({ outcome: "rate_limited", retryAfterMs: wait });
     }

@@ -39,7 +39,11 @@ describe("outcomes and reasons", () => {
   });
 
   it("asks for approval with the rule's reason, or a generated one", () => {
-    expect(policy.decideSync(call("gated"))).toEqual({ outcome: "needs_approval", rule: "/tools/gated", reason: "Changes run metadata" });
+    expect(policy.decideSync(call("gated"))).toEqual({
+      outcome: "needs_approval",
+      rule: "/tools/gated",
+      reason: "Changes run metadata",
+    });
     const d = policy.decideSync(call("quiet"));
     expect(d.outcome === "needs_approval" && d.reason.trim().length > 0).toBe(true);
   });
@@ -51,7 +55,11 @@ describe("outcomes and reasons", () => {
 
   it("does not let approved: true override a deny", () => {
     expect(policy.decideSync(call("blocked", { approved: true })).outcome).toBe("deny");
-    expect(policy.decideSync(call("unknown_tool", { approved: true }))).toMatchObject({ outcome: "deny", rule: "/default", cause: "policy" });
+    expect(policy.decideSync(call("unknown_tool", { approved: true }))).toMatchObject({
+      outcome: "deny",
+      rule: "/default",
+      cause: "policy",
+    });
   });
 
   it("gives a generated reason for default deny and default require_approval", () => {
@@ -73,12 +81,23 @@ describe("outcomes and reasons", () => {
 describe("limits on an approved call", () => {
   it("checks and counts the rule's limits once approval is given", () => {
     const clock = new Clock();
-    const policy = compile(doc({ t: { action: "require_approval", reason: "ask", rate_limit: { max: 1, window: 10 } } }), clock);
+    const policy = compile(
+      doc({ t: { action: "require_approval", reason: "ask", rate_limit: { max: 1, window: 10 } } }),
+      clock,
+    );
     expect(policy.decideSync(call("t")).outcome).toBe("needs_approval");
-    expect(policy.decideSync(call("t", { approved: true }))).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
+    expect(policy.decideSync(call("t", { approved: true }))).toEqual({
+      outcome: "allow",
+      rule: "/tools/t",
+      remaining: 0,
+    });
     // needs_approval does not count, and is not rate-limited: the rule asks first.
     expect(policy.decideSync(call("t")).outcome).toBe("needs_approval");
-    expect(policy.decideSync(call("t", { approved: true }))).toMatchObject({ outcome: "rate_limited", rule: "/tools/t/rate_limit", reason: "ask" });
+    expect(policy.decideSync(call("t", { approved: true }))).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/t/rate_limit",
+      reason: "ask",
+    });
   });
 });
 
@@ -88,7 +107,12 @@ describe("rate_limited decisions", () => {
     const policy = compile(
       doc({
         one: { reason: "slow down", rate_limit: { max: 1, window: "2s" } },
-        many: { rate_limit: [{ max: 5, window: 0.5, per: "global" }, { max: 1, window: "1m", per: "/user/id" }] },
+        many: {
+          rate_limit: [
+            { max: 5, window: 0.5, per: "global" },
+            { max: 1, window: "1m", per: "/user/id" },
+          ],
+        },
       }),
       clock,
     );
@@ -101,27 +125,56 @@ describe("rate_limited decisions", () => {
       limit: { max: 1, windowMs: 2_000, per: "session" },
     });
     const s = { id: "a", user: { id: "u1" } };
-    expect(policy.decideSync({ tool: "many", session: s })).toEqual({ outcome: "allow", rule: "/tools/many", remaining: 0 });
+    expect(policy.decideSync({ tool: "many", session: s })).toEqual({
+      outcome: "allow",
+      rule: "/tools/many",
+      remaining: 0,
+    });
     clock.now = 100;
     const d = policy.decideSync({ tool: "many", session: s });
-    expect(d).toMatchObject({ outcome: "rate_limited", rule: "/tools/many/rate_limit/1", retryAfterMs: 59_900, limit: { max: 1, windowMs: 60_000, per: "/user/id" } });
+    expect(d).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/many/rate_limit/1",
+      retryAfterMs: 59_900,
+      limit: { max: 1, windowMs: 60_000, per: "/user/id" },
+    });
     expect(d.outcome === "rate_limited" && d.reason.length > 0).toBe(true);
   });
 
   it("reports windows in every written form in milliseconds", () => {
-    const cases: [unknown, number][] = [["500ms", 500], ["30s", 30_000], ["5m", 300_000], ["1h", 3_600_000], ["1d", 86_400_000], [60, 60_000], [0.5, 500], [0.001, 1], [1.25, 1_250]];
+    const cases: [unknown, number][] = [
+      ["500ms", 500],
+      ["30s", 30_000],
+      ["5m", 300_000],
+      ["1h", 3_600_000],
+      ["1d", 86_400_000],
+      [60, 60_000],
+      [0.5, 500],
+      [0.001, 1],
+      [1.25, 1_250],
+    ];
     for (const [window, windowMs] of cases) {
       const policy = compile(doc({ t: { rate_limit: { max: 1, window } } }));
       policy.decideSync(call("t"));
-      expect(policy.decideSync(call("t")), JSON.stringify(window)).toMatchObject({ outcome: "rate_limited", retryAfterMs: windowMs, limit: { windowMs } });
+      expect(policy.decideSync(call("t")), JSON.stringify(window)).toMatchObject({
+        outcome: "rate_limited",
+        retryAfterMs: windowMs,
+        limit: { windowMs },
+      });
     }
   });
 
   it("gives a generated reason for refusals by the policy's limits, even when the rule has a reason", () => {
-    const policy = compile(doc({ t: { reason: "tool reason", rate_limit: { max: 5, window: 1 } } }, { limits: [{ max: 1, window: 1 }] }));
+    const policy = compile(
+      doc({ t: { reason: "tool reason", rate_limit: { max: 5, window: 1 } } }, { limits: [{ max: 1, window: 1 }] }),
+    );
     policy.decideSync(call("t"));
     const d = policy.decideSync(call("t"));
-    expect(d).toMatchObject({ outcome: "rate_limited", rule: "/limits/0", limit: { max: 1, windowMs: 1_000, per: "session" } });
+    expect(d).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/limits/0",
+      limit: { max: 1, windowMs: 1_000, per: "session" },
+    });
     expect(d.outcome === "rate_limited" && d.reason.length > 0 && d.reason !== "tool reason").toBe(true);
   });
 
@@ -133,7 +186,14 @@ describe("rate_limited decisions", () => {
 
   it("points at the conditional rule's limit and at default's limit", () => {
     const policy = compile(
-      doc({ t: { rules: [{ when: { args: { required: ["x"] } }, action: "deny" }, { rate_limit: { max: 1, window: 1 } }] } }, { default: { rate_limit: { max: 1, window: 1 } } }),
+      doc(
+        {
+          t: {
+            rules: [{ when: { args: { required: ["x"] } }, action: "deny" }, { rate_limit: { max: 1, window: 1 } }],
+          },
+        },
+        { default: { rate_limit: { max: 1, window: 1 } } },
+      ),
     );
     expect(policy.decideSync(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t/rules/1", remaining: 0 });
     expect(policy.decideSync(call("t")).rule).toBe("/tools/t/rules/1/rate_limit");
@@ -150,7 +210,19 @@ describe("rate_limited decisions", () => {
 
 describe("remaining", () => {
   it("is the smallest room left across the limits that applied, after this call", () => {
-    const policy = compile(doc({ t: { rate_limit: [{ max: 5, window: 1 }, { max: 3, window: 1, per: "global" }] } }, { limits: [{ max: 10, window: 1 }] }));
+    const policy = compile(
+      doc(
+        {
+          t: {
+            rate_limit: [
+              { max: 5, window: 1 },
+              { max: 3, window: 1, per: "global" },
+            ],
+          },
+        },
+        { limits: [{ max: 10, window: 1 }] },
+      ),
+    );
     expect(policy.decideSync(call("t"))).toMatchObject({ remaining: 2 });
     expect(policy.decideSync(call("t", {}, "s2"))).toMatchObject({ remaining: 1 });
     expect(policy.decideSync(call("t"))).toMatchObject({ remaining: 0 });

@@ -21,7 +21,10 @@ describe("required fields and metadata", () => {
         update_run: { action: "require_approval", reason: "Changes run metadata" },
         search_runs: {
           rules: [
-            { when: { args: { properties: { max_results: { type: "integer", maximum: 1000 } } } }, rate_limit: { max: 30, window: "1m" } },
+            {
+              when: { args: { properties: { max_results: { type: "integer", maximum: 1000 } } } },
+              rate_limit: { max: 30, window: "1m" },
+            },
             { action: "deny", reason: "max_results must be at most 1000" },
           ],
         },
@@ -47,7 +50,11 @@ describe("required fields and metadata", () => {
     valid(doc({}, { name: "n", description: "d", $schema: "./node_modules/toolgate/schemas/policy.v1.schema.json" }));
   });
 
-  it.each([["name", 1], ["description", {}], ["$schema", 3]])("rejects a %s that is not a string", (field, value) => {
+  it.each([
+    ["name", 1],
+    ["description", {}],
+    ["$schema", 3],
+  ])("rejects a %s that is not a string", (field, value) => {
     expect(pathsOf(doc({}, { [field]: value }))).toContain(`/${field}`);
   });
 
@@ -70,7 +77,18 @@ describe("unknown fields anywhere are errors", () => {
     ["top level", doc({}, { rate_limits: [] }), "/rate_limits"],
     ["a rule", doc({ t: { rate_limits: { max: 1, window: 1 } } }), "/tools/t/rate_limits"],
     ["a limit", doc({ t: { rate_limit: { max: 1, window: 1, burst: 2 } } }), "/tools/t/rate_limit/burst"],
-    ["a limit in an array", doc({ t: { rate_limit: [{ max: 1, window: 1 }, { max: 1, window: 1, pre: "global" }] } }), "/tools/t/rate_limit/1/pre"],
+    [
+      "a limit in an array",
+      doc({
+        t: {
+          rate_limit: [
+            { max: 1, window: 1 },
+            { max: 1, window: 1, pre: "global" },
+          ],
+        },
+      }),
+      "/tools/t/rate_limit/1/pre",
+    ],
     ["policy limits", doc({}, { limits: [{ max: 1, window: 1, scope: "global" }] }), "/limits/0/scope"],
     ["a conditional rule", doc({ t: { rules: [{ wen: {} }] } }), "/tools/t/rules/0/wen"],
     ["when", doc({ t: { rules: [{ when: { arguments: {} } }] } }), "/tools/t/rules/0/when/arguments"],
@@ -85,7 +103,8 @@ describe("unknown fields anywhere are errors", () => {
 
 describe("duplicate keys in JSON text", () => {
   it("reports a duplicate key at any depth, with line and column", () => {
-    const text = '{\n  "version": "1",\n  "default": "deny",\n  "tools": {\n    "a": {},\n    "a": { "action": "deny" }\n  }\n}';
+    const text =
+      '{\n  "version": "1",\n  "default": "deny",\n  "tools": {\n    "a": {},\n    "a": { "action": "deny" }\n  }\n}';
     const issues = issuesOf(text);
     const dup = issues.find((i) => i.path === "/tools/a");
     expect(dup, JSON.stringify(issues)).toBeDefined();
@@ -103,7 +122,8 @@ describe("duplicate keys in JSON text", () => {
   });
 
   it("reports invalid JSON text as an issue, never a SyntaxError", () => {
-    for (const text of ["{", "", "{'version': '1'}", '{"version":"1",}', "nul", '{"a":1} x']) expect(issuesOf(text).length).toBeGreaterThan(0);
+    for (const text of ["{", "", "{'version': '1'}", '{"version":"1",}', "nul", '{"a":1} x'])
+      expect(issuesOf(text).length).toBeGreaterThan(0);
   });
 
   it("parses JSON text as the same document as the object", () => {
@@ -128,9 +148,16 @@ describe("rule objects", () => {
     expect(pathsOf(doc({ t: { action: "deny", reason: 3 } }))).toContain("/tools/t/reason");
   });
 
-  it.each([["action", "deny"], ["rate_limit", { max: 1, window: 1 }], ["reason", "x"]])("rejects rules combined with %s", (field, value) => {
+  it.each([
+    ["action", "deny"],
+    ["rate_limit", { max: 1, window: 1 }],
+    ["reason", "x"],
+  ])("rejects rules combined with %s", (field, value) => {
     const paths = pathsOf(doc({ t: { rules: [{}], [field]: value } }));
-    expect(paths.some((p) => p === "/tools/t" || p === `/tools/t/${field}`), JSON.stringify(paths)).toBe(true);
+    expect(
+      paths.some((p) => p === "/tools/t" || p === `/tools/t/${field}`),
+      JSON.stringify(paths),
+    ).toBe(true);
   });
 
   it("rejects rules inside a conditional rule", () => {
@@ -151,7 +178,8 @@ describe("rule objects", () => {
   });
 
   it("reports duplicate keys with every other issue of the shape", () => {
-    const text = '{"version": "1", "default": "deny", "tools": {"a": {}, "a": {}, "b": {"action": "nope"}}, "extra": 1}';
+    const text =
+      '{"version": "1", "default": "deny", "tools": {"a": {}, "a": {}, "b": {"action": "nope"}}, "extra": 1}';
     expect(pathsOf(text)).toEqual(expect.arrayContaining(["/tools/a", "/tools/b/action", "/extra"]));
   });
 
@@ -159,10 +187,17 @@ describe("rule objects", () => {
   // compiler can make (a fractional max without cost, a constant cost above max, ids that
   // disagree or repeat) are issues like the others, whatever else is wrong in the document.
   it("reports the compiler's issues together with shape issues and duplicate keys", () => {
-    const limits = [{ max: 1.5, window: 1 }, { max: 1, window: 1, cost: 2 }, { id: "x", max: 1, window: 1 }, { id: "x", max: 2, window: 1 }];
+    const limits = [
+      { max: 1.5, window: 1 },
+      { max: 1, window: 1, cost: 2 },
+      { id: "x", max: 1, window: 1 },
+      { id: "x", max: 2, window: 1 },
+    ];
     const expected = ["/limits/0/max", "/limits/1/cost", "/limits/2/id", "/limits/3/id"];
     expect(pathsOf(doc({ t: {} }, { limits }))).toEqual(expect.arrayContaining(expected));
-    expect(pathsOf(doc({ t: { action: "nope" } }, { limits }))).toEqual(expect.arrayContaining(["/tools/t/action", ...expected]));
+    expect(pathsOf(doc({ t: { action: "nope" } }, { limits }))).toEqual(
+      expect.arrayContaining(["/tools/t/action", ...expected]),
+    );
     const text = JSON.stringify(doc({ t: {} }, { limits })).replace('"tools":{', '"tools":{"u":{},"u":{},');
     expect(pathsOf(text)).toEqual(expect.arrayContaining(["/tools/u", ...expected]));
   });
@@ -183,15 +218,37 @@ describe("rule objects", () => {
 });
 
 describe("limits", () => {
-  it.each([
-    ["500ms"], ["30s"], ["5m"], ["1h"], ["1d"], ["1ms"], [60], [0.5], [0.001], [1.5], [86400],
-  ])("accepts window %j", (window) => {
-    valid(doc({ t: { rate_limit: { max: 1, window } } }));
-  });
+  it.each([["500ms"], ["30s"], ["5m"], ["1h"], ["1d"], ["1ms"], [60], [0.5], [0.001], [1.5], [86400]])(
+    "accepts window %j",
+    (window) => {
+      valid(doc({ t: { rate_limit: { max: 1, window } } }));
+    },
+  );
 
   it.each([
-    [0], [-1], [0.0005], [1.0001], ["0s"], ["0ms"], ["1.5s"], ["0.5s"], ["1S"], ["1sec"], ["1 s"], [" 1s"], ["1w"], ["s"], [""], ["-1s"], ["1e3ms"],
-    [null], [true], [[1]], [{}], [Number.NaN], [Number.POSITIVE_INFINITY],
+    [0],
+    [-1],
+    [0.0005],
+    [1.0001],
+    ["0s"],
+    ["0ms"],
+    ["1.5s"],
+    ["0.5s"],
+    ["1S"],
+    ["1sec"],
+    ["1 s"],
+    [" 1s"],
+    ["1w"],
+    ["s"],
+    [""],
+    ["-1s"],
+    ["1e3ms"],
+    [null],
+    [true],
+    [[1]],
+    [{}],
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
   ])("rejects window %j at its path", (window) => {
     expect(pathsOf(doc({ t: { rate_limit: { max: 1, window } } }))).toContain("/tools/t/rate_limit/window");
   });
@@ -201,7 +258,9 @@ describe("limits", () => {
   });
 
   it("requires max and window", () => {
-    expect(pathsOf(doc({ t: { rate_limit: { window: 1 } } })).some((p) => p.startsWith("/tools/t/rate_limit"))).toBe(true);
+    expect(pathsOf(doc({ t: { rate_limit: { window: 1 } } })).some((p) => p.startsWith("/tools/t/rate_limit"))).toBe(
+      true,
+    );
     expect(pathsOf(doc({ t: { rate_limit: { max: 1 } } })).some((p) => p.startsWith("/tools/t/rate_limit"))).toBe(true);
   });
 
@@ -214,7 +273,19 @@ describe("limits", () => {
   });
 
   it("accepts rate_limit as one limit or an array of limits, and policy limits as an array", () => {
-    valid(doc({ t: { rate_limit: [{ max: 1, window: 1 }, { max: 5, window: "1m", per: "global" }] } }, { limits: [{ max: 3, window: "1h" }] }));
+    valid(
+      doc(
+        {
+          t: {
+            rate_limit: [
+              { max: 1, window: 1 },
+              { max: 5, window: "1m", per: "global" },
+            ],
+          },
+        },
+        { limits: [{ max: 3, window: "1h" }] },
+      ),
+    );
   });
 
   it("rejects policy limits that are not an array", () => {

@@ -12,11 +12,24 @@ describe("sliding window", () => {
   it("refuses the 11th call at 59999 with retryAfterMs 1 and allows it at 60000", () => {
     const clock = new Clock();
     const policy = compile(doc({ create_run: { rate_limit: { max: 10, window: 60 } } }), clock);
-    for (let i = 0; i < 10; i++) expect(policy.decideSync(call("create_run"))).toEqual({ outcome: "allow", rule: "/tools/create_run", remaining: 9 - i });
+    for (let i = 0; i < 10; i++)
+      expect(policy.decideSync(call("create_run"))).toEqual({
+        outcome: "allow",
+        rule: "/tools/create_run",
+        remaining: 9 - i,
+      });
     clock.now = 59_999;
-    expect(policy.decideSync(call("create_run"))).toMatchObject({ outcome: "rate_limited", retryAfterMs: 1, rule: "/tools/create_run/rate_limit" });
+    expect(policy.decideSync(call("create_run"))).toMatchObject({
+      outcome: "rate_limited",
+      retryAfterMs: 1,
+      rule: "/tools/create_run/rate_limit",
+    });
     clock.now = 60_000;
-    expect(policy.decideSync(call("create_run"))).toEqual({ outcome: "allow", rule: "/tools/create_run", remaining: 9 });
+    expect(policy.decideSync(call("create_run"))).toEqual({
+      outcome: "allow",
+      rule: "/tools/create_run",
+      remaining: 9,
+    });
   });
 
   it("slides: each old call frees room exactly one window after it was counted", () => {
@@ -49,7 +62,9 @@ describe("sliding window", () => {
   });
 
   it("does not count deny or needs_approval outcomes in the policy's limits", () => {
-    const policy = compile(doc({ d: { action: "deny" }, q: { action: "require_approval" }, ok: {} }, { limits: [{ max: 1, window: 1 }] }));
+    const policy = compile(
+      doc({ d: { action: "deny" }, q: { action: "require_approval" }, ok: {} }, { limits: [{ max: 1, window: 1 }] }),
+    );
     for (let i = 0; i < 5; i++) {
       policy.decideSync(call("d"));
       policy.decideSync(call("q"));
@@ -63,7 +78,10 @@ describe("several limits", () => {
   it("counts all-or-nothing: a call refused by one limit uses none of the others", () => {
     const clock = new Clock();
     const policy = compile(
-      doc({ a: { rate_limit: { max: 1, window: 1 } }, b: { rate_limit: { max: 100, window: 1 } } }, { limits: [{ max: 3, window: 1 }] }),
+      doc(
+        { a: { rate_limit: { max: 1, window: 1 } }, b: { rate_limit: { max: 100, window: 1 } } },
+        { limits: [{ max: 3, window: 1 }] },
+      ),
       clock,
     );
     expect(policy.decideSync(call("a")).outcome).toBe("allow");
@@ -76,7 +94,20 @@ describe("several limits", () => {
 
   it("reports the full limit with the longest wait", () => {
     const clock = new Clock();
-    const policy = compile(doc({ t: { rate_limit: [{ max: 1, window: "10ms" }, { max: 1, window: "50ms" }] } }, { limits: [{ max: 1, window: "30ms" }] }), clock);
+    const policy = compile(
+      doc(
+        {
+          t: {
+            rate_limit: [
+              { max: 1, window: "10ms" },
+              { max: 1, window: "50ms" },
+            ],
+          },
+        },
+        { limits: [{ max: 1, window: "30ms" }] },
+      ),
+      clock,
+    );
     policy.decideSync(call("t"));
     clock.now = 5;
     expect(policy.decideSync(call("t"))).toMatchObject({ rule: "/tools/t/rate_limit/1", retryAfterMs: 45 });
@@ -86,23 +117,56 @@ describe("several limits", () => {
 
   it("reports a policy limit when its wait is the longest", () => {
     const clock = new Clock();
-    const policy = compile(doc({ t: { rate_limit: { max: 1, window: "10ms" } } }, { limits: [{ max: 1, window: "30ms" }] }), clock);
+    const policy = compile(
+      doc({ t: { rate_limit: { max: 1, window: "10ms" } } }, { limits: [{ max: 1, window: "30ms" }] }),
+      clock,
+    );
     policy.decideSync(call("t"));
     clock.now = 1;
-    expect(policy.decideSync(call("t"))).toMatchObject({ rule: "/limits/0", retryAfterMs: 29, limit: { max: 1, windowMs: 30, per: "session" } });
+    expect(policy.decideSync(call("t"))).toMatchObject({
+      rule: "/limits/0",
+      retryAfterMs: 29,
+      limit: { max: 1, windowMs: 30, per: "session" },
+    });
   });
 
   it("breaks a tie on the wait by order: the rule's limits first, then the policy's", () => {
     const clock = new Clock();
     const policy = compile(
-      doc({ t: { rate_limit: [{ max: 2, window: "10ms" }, { max: 1, window: "10ms" }] } }, { limits: [{ max: 1, window: "10ms" }, { max: 1, window: "10ms", per: "global" }] }),
+      doc(
+        {
+          t: {
+            rate_limit: [
+              { max: 2, window: "10ms" },
+              { max: 1, window: "10ms" },
+            ],
+          },
+        },
+        {
+          limits: [
+            { max: 1, window: "10ms" },
+            { max: 1, window: "10ms", per: "global" },
+          ],
+        },
+      ),
       clock,
     );
     policy.decideSync(call("t"));
     clock.now = 0;
     // rate_limit/0 has room; rate_limit/1, limits/0 and limits/1 all wait 10ms.
     expect(policy.decideSync(call("t"))).toMatchObject({ rule: "/tools/t/rate_limit/1", retryAfterMs: 10 });
-    const only = compile(doc({ t: {} }, { limits: [{ max: 1, window: "10ms" }, { max: 1, window: "10ms", per: "global" }] }), clock);
+    const only = compile(
+      doc(
+        { t: {} },
+        {
+          limits: [
+            { max: 1, window: "10ms" },
+            { max: 1, window: "10ms", per: "global" },
+          ],
+        },
+      ),
+      clock,
+    );
     only.decideSync(call("t"));
     expect(only.decideSync(call("t"))).toMatchObject({ rule: "/limits/0" });
   });
@@ -110,7 +174,10 @@ describe("several limits", () => {
 
 describe("per", () => {
   it("gives each session its own budget by default and for per: session", () => {
-    for (const limit of [{ max: 1, window: 1 }, { max: 1, window: 1, per: "session" }]) {
+    for (const limit of [
+      { max: 1, window: 1 },
+      { max: 1, window: 1, per: "session" },
+    ]) {
       const policy = compile(doc({ t: { rate_limit: limit } }));
       expect(policy.decideSync(call("t", {}, "s1")).outcome).toBe("allow");
       expect(policy.decideSync(call("t", {}, "s2")).outcome).toBe("allow");
@@ -125,10 +192,13 @@ describe("per", () => {
     expect(policy.decideSync(call("t", {}, "s3"))).toMatchObject({ outcome: "rate_limited", limit: { per: "global" } });
   });
 
-  it("shares a budget among sessions with the same attribute value; 7 and \"7\" differ", () => {
+  it('shares a budget among sessions with the same attribute value; 7 and "7" differ', () => {
     const policy = compile(doc({ t: { rate_limit: { max: 1, window: 1, per: "/userId" } } }));
     expect(policy.decideSync({ tool: "t", session: { id: "a", userId: 7 } }).outcome).toBe("allow");
-    expect(policy.decideSync({ tool: "t", session: { id: "b", userId: 7 } })).toMatchObject({ outcome: "rate_limited", limit: { per: "/userId" } });
+    expect(policy.decideSync({ tool: "t", session: { id: "b", userId: 7 } })).toMatchObject({
+      outcome: "rate_limited",
+      limit: { per: "/userId" },
+    });
     expect(policy.decideSync({ tool: "t", session: { id: "c", userId: "7" } }).outcome).toBe("allow");
     expect(policy.decideSync({ tool: "t", session: { id: "d", userId: "7" } }).outcome).toBe("rate_limited");
     expect(policy.decideSync({ tool: "t", session: { id: "e", userId: "u" } }).outcome).toBe("allow");
@@ -136,7 +206,12 @@ describe("per", () => {
   });
 
   it("reads nested attributes by JSON Pointer, with ~0 and ~1 escapes", () => {
-    const policy = compile(doc({ t: { rate_limit: { max: 1, window: 1, per: "/org/id" } }, u: { rate_limit: { max: 1, window: 1, per: "/a~1b~0c" } } }));
+    const policy = compile(
+      doc({
+        t: { rate_limit: { max: 1, window: 1, per: "/org/id" } },
+        u: { rate_limit: { max: 1, window: 1, per: "/a~1b~0c" } },
+      }),
+    );
     expect(policy.decideSync({ tool: "t", session: { id: "a", org: { id: "o1" } } }).outcome).toBe("allow");
     expect(policy.decideSync({ tool: "t", session: { id: "b", org: { id: "o1" } } }).outcome).toBe("rate_limited");
     expect(policy.decideSync({ tool: "u", session: { id: "a", "a/b~c": "v" } }).outcome).toBe("allow");
@@ -153,12 +228,28 @@ describe("per", () => {
     ["NaN", { id: "s", userId: Number.NaN }],
     ["Infinity", { id: "s", userId: Number.POSITIVE_INFINITY }],
   ])("denies a session whose attribute is %s, at that limit, before any budget is checked", (_, session) => {
-    const policy = compile(doc({ t: { rate_limit: [{ max: 1, window: 1, per: "global" }, { max: 5, window: 1, per: "/userId" }] } }, { limits: [{ max: 1, window: 1 }] }));
-    const d = policy.decideSync({ tool: "t", session } as never);
+    const policy = compile(
+      doc(
+        {
+          t: {
+            rate_limit: [
+              { max: 1, window: 1, per: "global" },
+              { max: 5, window: 1, per: "/userId" },
+            ],
+          },
+        },
+        { limits: [{ max: 1, window: 1 }] },
+      ),
+    );
+    const d = policy.decideSync({ tool: "t", session });
     expect(d).toMatchObject({ outcome: "deny", rule: "/tools/t/rate_limit/1", cause: "missing_attribute" });
     expect(d.outcome === "deny" && d.reason.length > 0).toBe(true);
     // Nothing was counted: the global budget and the session's policy budget still have room.
-    expect(policy.decideSync({ tool: "t", session: { id: "s", userId: "ok" } })).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
+    expect(policy.decideSync({ tool: "t", session: { id: "s", userId: "ok" } })).toEqual({
+      outcome: "allow",
+      rule: "/tools/t",
+      remaining: 0,
+    });
   });
 
   // docs/spec.md §1 "Limits": the pointer is followed through own properties only, and below the
@@ -168,16 +259,43 @@ describe("per", () => {
     class Org {
       id = "o1";
     }
-    const policy = compile(doc({ t: { rate_limit: { max: 1, window: 1, per: "/org/0" } }, u: { rate_limit: { max: 1, window: 1, per: "/org/id" } } }));
-    expect(policy.decideSync({ tool: "t", session: { id: "s", org: ["x"] } })).toMatchObject({ outcome: "deny", cause: "missing_attribute" });
-    expect(policy.decideSync({ tool: "u", session: { id: "s", org: new Org() } })).toMatchObject({ outcome: "deny", cause: "missing_attribute" });
-    expect(policy.decideSync({ tool: "u", session: { id: "s", org: Object.assign(Object.create(null), { id: "o1" }) } }).outcome).toBe("allow");
+    const policy = compile(
+      doc({
+        t: { rate_limit: { max: 1, window: 1, per: "/org/0" } },
+        u: { rate_limit: { max: 1, window: 1, per: "/org/id" } },
+      }),
+    );
+    expect(policy.decideSync({ tool: "t", session: { id: "s", org: ["x"] } })).toMatchObject({
+      outcome: "deny",
+      cause: "missing_attribute",
+    });
+    expect(policy.decideSync({ tool: "u", session: { id: "s", org: new Org() } })).toMatchObject({
+      outcome: "deny",
+      cause: "missing_attribute",
+    });
+    expect(
+      policy.decideSync({ tool: "u", session: { id: "s", org: Object.assign(Object.create(null), { id: "o1" }) } })
+        .outcome,
+    ).toBe("allow");
   });
 
   it("does not read attributes from the prototype chain", () => {
-    const policy = compile(doc({ t: { rate_limit: { max: 1, window: 1, per: "/constructor/name" } }, u: { rate_limit: { max: 1, window: 1, per: "/toString" } } }));
-    expect(policy.decideSync(call("t"))).toMatchObject({ outcome: "deny", rule: "/tools/t/rate_limit", cause: "missing_attribute" });
-    expect(policy.decideSync(call("u"))).toMatchObject({ outcome: "deny", rule: "/tools/u/rate_limit", cause: "missing_attribute" });
+    const policy = compile(
+      doc({
+        t: { rate_limit: { max: 1, window: 1, per: "/constructor/name" } },
+        u: { rate_limit: { max: 1, window: 1, per: "/toString" } },
+      }),
+    );
+    expect(policy.decideSync(call("t"))).toMatchObject({
+      outcome: "deny",
+      rule: "/tools/t/rate_limit",
+      cause: "missing_attribute",
+    });
+    expect(policy.decideSync(call("u"))).toMatchObject({
+      outcome: "deny",
+      rule: "/tools/u/rate_limit",
+      cause: "missing_attribute",
+    });
   });
 });
 
@@ -186,7 +304,10 @@ describe("budgets", () => {
     const policy = compile(doc({ "delete_*": { rate_limit: { max: 2, window: 1 } } }));
     expect(policy.decideSync(call("delete_run")).outcome).toBe("allow");
     expect(policy.decideSync(call("delete_experiment")).outcome).toBe("allow");
-    expect(policy.decideSync(call("delete_model"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/delete_*/rate_limit" });
+    expect(policy.decideSync(call("delete_model"))).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/delete_*/rate_limit",
+    });
   });
 
   it("shares default's limit across every tool it covers", () => {
@@ -196,7 +317,9 @@ describe("budgets", () => {
   });
 
   it("shares each policy limit across all tools", () => {
-    const policy = compile(doc({ a: {}, b: { rate_limit: { max: 9, window: 1 } } }, { default: "allow", limits: [{ max: 3, window: 1 }] }));
+    const policy = compile(
+      doc({ a: {}, b: { rate_limit: { max: 9, window: 1 } } }, { default: "allow", limits: [{ max: 3, window: 1 }] }),
+    );
     for (const tool of ["a", "b", "zzz"]) expect(policy.decideSync(call(tool)).outcome).toBe("allow");
     expect(policy.decideSync(call("a"))).toMatchObject({ outcome: "rate_limited", rule: "/limits/0" });
   });
@@ -206,7 +329,12 @@ describe("budgets", () => {
       doc({
         a: { rate_limit: { max: 1, window: 1 } },
         b: { rate_limit: { max: 1, window: 1 } },
-        c: { rules: [{ when: { args: { required: ["x"] } }, rate_limit: { max: 1, window: 1 } }, { rate_limit: { max: 1, window: 1 } }] },
+        c: {
+          rules: [
+            { when: { args: { required: ["x"] } }, rate_limit: { max: 1, window: 1 } },
+            { rate_limit: { max: 1, window: 1 } },
+          ],
+        },
       }),
     );
     expect(policy.decideSync(call("a")).outcome).toBe("allow");
@@ -304,13 +432,30 @@ describe("time never runs backwards within a budget", () => {
     // refuses; the global budget holds only the call at 1000, so a call at 1000 from another
     // session is refused by it.
     const clock = new Clock();
-    const policy = compile(doc({ a: { rate_limit: [{ max: 1, window: "1ms", per: "global" }, { max: 1, window: "2ms" }] } }), clock);
+    const policy = compile(
+      doc({
+        a: {
+          rate_limit: [
+            { max: 1, window: "1ms", per: "global" },
+            { max: 1, window: "2ms" },
+          ],
+        },
+      }),
+      clock,
+    );
     clock.now = 1000;
     expect(policy.decideSync(call("a", {}, "s2")).outcome).toBe("allow");
     clock.now = 1001;
-    expect(policy.decideSync(call("a", {}, "s2"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/a/rate_limit/1" });
+    expect(policy.decideSync(call("a", {}, "s2"))).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/a/rate_limit/1",
+    });
     clock.now = 1000;
-    expect(policy.decideSync(call("a", {}, "s1"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/a/rate_limit/0", retryAfterMs: 1 });
+    expect(policy.decideSync(call("a", {}, "s1"))).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/a/rate_limit/0",
+      retryAfterMs: 1,
+    });
   });
 
   it("takes a budget's time from counted calls only: peek and explain do not move it", async () => {
@@ -360,7 +505,14 @@ describe("MemoryStore's memory bound (maxKeys)", () => {
 
   it("keeps a shared budget while per-session budgets churn: sessions never refill it", () => {
     const clock = new Clock();
-    const shared = doc({ t: { rate_limit: [{ max: 1, window: "100ms" }, { max: 3, window: "100ms", per: "global" }] } });
+    const shared = doc({
+      t: {
+        rate_limit: [
+          { max: 1, window: "100ms" },
+          { max: 3, window: "100ms", per: "global" },
+        ],
+      },
+    });
     const policy = compilePolicy(shared, { store: new MemoryStore({ maxKeys: 3 }), clock: clock.read });
     for (const id of ["a", "b", "c"]) {
       expect(policy.decideSync(call("t", {}, id)).outcome, id).toBe("allow");
@@ -368,7 +520,10 @@ describe("MemoryStore's memory bound (maxKeys)", () => {
     }
     // The global budget is full; new sessions (each a new per-session budget) must find it full.
     for (let i = 0; i < 20; i++) {
-      expect(policy.decideSync(call("t", {}, `new${i}`)), `new${i}`).toMatchObject({ outcome: "rate_limited", rule: "/tools/t/rate_limit/1" });
+      expect(policy.decideSync(call("t", {}, `new${i}`)), `new${i}`).toMatchObject({
+        outcome: "rate_limited",
+        rule: "/tools/t/rate_limit/1",
+      });
     }
   });
 
@@ -382,31 +537,66 @@ describe("MemoryStore's memory bound (maxKeys)", () => {
 
 describe("per-attribute limits among the policy's limits", () => {
   it("denies at /limits/i with a reason naming the attribute", () => {
-    const policy = compile(doc({ t: {} }, { limits: [{ max: 5, window: 1 }, { max: 5, window: 1, per: "/tenant" }] }));
+    const policy = compile(
+      doc(
+        { t: {} },
+        {
+          limits: [
+            { max: 5, window: 1 },
+            { max: 5, window: 1, per: "/tenant" },
+          ],
+        },
+      ),
+    );
     const d = policy.decideSync(call("t"));
     expect(d).toMatchObject({ outcome: "deny", rule: "/limits/1", cause: "missing_attribute" });
     expect(d.outcome === "deny" && d.reason.includes("/tenant")).toBe(true);
-    expect(policy.decideSync({ tool: "t", session: { id: "s", tenant: "x" } })).toMatchObject({ outcome: "allow", remaining: 4 });
+    expect(policy.decideSync({ tool: "t", session: { id: "s", tenant: "x" } })).toMatchObject({
+      outcome: "allow",
+      remaining: 4,
+    });
   });
 });
 
 describe("MemoryStore.consume: time comes from counted calls only", () => {
-  const budget = (key: string, windowMs: number) => ({ key, max: 1, windowMs, cost: 1, refundable: false, shared: false });
+  const budget = (key: string, windowMs: number) => ({
+    key,
+    max: 1,
+    windowMs,
+    cost: 1,
+    refundable: false,
+    shared: false,
+  });
 
   it("is not moved forward by a dry run", () => {
     const store = new MemoryStore({ maxKeys: 10 });
     const budgets = [budget("k", 10)];
-    expect(store.consume({ namespace: "n", budgets, now: 0, dryRun: false })).toEqual({ allowed: true, remaining: [0] });
-    expect(store.consume({ namespace: "n", budgets, now: 100, dryRun: true })).toEqual({ allowed: true, remaining: [0] });
+    expect(store.consume({ namespace: "n", budgets, now: 0, dryRun: false })).toEqual({
+      allowed: true,
+      remaining: [0],
+    });
+    expect(store.consume({ namespace: "n", budgets, now: 100, dryRun: true })).toEqual({
+      allowed: true,
+      remaining: [0],
+    });
     // The only counted call is at 0, so at 5 the budget is full until 10.
-    expect(store.consume({ namespace: "n", budgets, now: 5, dryRun: false })).toEqual({ allowed: false, retryAfterMs: [5] });
+    expect(store.consume({ namespace: "n", budgets, now: 5, dryRun: false })).toEqual({
+      allowed: false,
+      retryAfterMs: [5],
+    });
   });
 
   it("is not moved forward by a refused request", () => {
     const store = new MemoryStore({ maxKeys: 10 });
     const both = [budget("g", 1), budget("s", 2)];
     expect(store.consume({ namespace: "n", budgets: both, now: 1000, dryRun: false }).allowed).toBe(true);
-    expect(store.consume({ namespace: "n", budgets: both, now: 1001, dryRun: false })).toEqual({ allowed: false, retryAfterMs: [0, 1] });
-    expect(store.consume({ namespace: "n", budgets: [budget("g", 1)], now: 1000, dryRun: false })).toEqual({ allowed: false, retryAfterMs: [1] });
+    expect(store.consume({ namespace: "n", budgets: both, now: 1001, dryRun: false })).toEqual({
+      allowed: false,
+      retryAfterMs: [0, 1],
+    });
+    expect(store.consume({ namespace: "n", budgets: [budget("g", 1)], now: 1000, dryRun: false })).toEqual({
+      allowed: false,
+      retryAfterMs: [1],
+    });
   });
 });

@@ -20,7 +20,9 @@ const document = doc(
   { name: "observed" },
 );
 
-function observed(options: { store?: Store; clock?: () => number; mode?: "enforce" | "shadow"; failOpen?: boolean } = {}) {
+function observed(
+  options: { store?: Store; clock?: () => number; mode?: "enforce" | "shadow"; failOpen?: boolean } = {},
+) {
   const events: DecisionEvent[] = [];
   const clock = new Clock();
   const policy = compilePolicy(document, {
@@ -87,7 +89,11 @@ describe("onDecision", () => {
 
   it("uses Date.now() for the event when the clock throws", () => {
     const before = Date.now();
-    const { policy, events } = observed({ clock: () => { throw new Error("clock at 10.0.0.7"); } });
+    const { policy, events } = observed({
+      clock: () => {
+        throw new Error("clock at 10.0.0.7");
+      },
+    });
     const d = policy.decideSync(call("limited"));
     policy.decideSync(call("open"));
     expect(d).toMatchObject({ outcome: "deny", cause: "store_failure" });
@@ -99,9 +105,25 @@ describe("onDecision", () => {
   it("gives the detail of a store failure to observers and keeps it out of the reason", async () => {
     const secret = "redis://admin:hunter2@10.0.0.7:6379";
     const failing: [string, Store, RegExp | string][] = [
-      ["throws", { consume: () => { throw new Error(secret); } }, secret],
+      [
+        "throws",
+        {
+          consume: () => {
+            throw new Error(secret);
+          },
+        },
+        secret,
+      ],
       ["rejects", { consume: () => Promise.reject(new Error(secret)) }, secret],
-      ["is busy", { consume: () => { throw new StoreBusyError(secret); } }, secret],
+      [
+        "is busy",
+        {
+          consume: () => {
+            throw new StoreBusyError(secret);
+          },
+        },
+        secret,
+      ],
       ["hangs", { consume: () => new Promise(() => {}) }, /\d+ ms/],
       ["answers garbage", { consume: () => ({ allowed: "maybe" }) as never }, /.+/],
     ];
@@ -127,7 +149,7 @@ describe("onDecision", () => {
       get session(): never {
         throw new Error("getter says 10.0.0.7");
       },
-    } as never);
+    });
     expect(JSON.stringify(g)).not.toContain("10.0.0.7");
     expect(events[1]!.detail).toContain("10.0.0.7");
     policy.decideSync(5 as never);

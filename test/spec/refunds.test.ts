@@ -10,13 +10,21 @@ import { compilePolicy, MemoryStore, type Decision, type RefundEvent, type Store
 import { describe, expect, it } from "vitest";
 import { call, Clock, compile, doc } from "./helpers.js";
 
-const refundable = doc({
-  t: { rate_limit: { max: 1, window: 1, refund: "on_error" } },
-  plain: { rate_limit: { max: 1, window: 1 } },
-  mixed: { rate_limit: [{ max: 1, window: 1, refund: "on_error" }, { max: 5, window: 1 }] },
-  weighed: { rate_limit: { max: 1, window: 1, cost: "/n", refund: "on_error" } },
-  open: {},
-}, { name: "refunds" });
+const refundable = doc(
+  {
+    t: { rate_limit: { max: 1, window: 1, refund: "on_error" } },
+    plain: { rate_limit: { max: 1, window: 1 } },
+    mixed: {
+      rate_limit: [
+        { max: 1, window: 1, refund: "on_error" },
+        { max: 5, window: 1 },
+      ],
+    },
+    weighed: { rate_limit: { max: 1, window: 1, cost: "/n", refund: "on_error" } },
+    open: {},
+  },
+  { name: "refunds" },
+);
 
 function allowed(d: Decision): Extract<Decision, { outcome: "allow" }> {
   expect(d.outcome).toBe("allow");
@@ -27,7 +35,10 @@ describe("tickets", () => {
   it("are carried by allows that counted in a refundable budget, as plain JSON data", () => {
     const policy = compile(refundable);
     const d = allowed(policy.decideSync(call("t")));
-    expect(d.refund).toEqual({ namespace: "refunds", entries: [{ key: expect.any(String), entry: expect.any(String) }] });
+    expect(d.refund).toEqual({
+      namespace: "refunds",
+      entries: [{ key: expect.any(String), entry: expect.any(String) }],
+    });
     expect(JSON.parse(JSON.stringify(d))).toEqual(d);
     expect(Object.getPrototypeOf(d.refund)).toBe(Object.prototype);
   });
@@ -36,7 +47,11 @@ describe("tickets", () => {
     const policy = compile(refundable);
     expect(policy.decideSync(call("plain"))).toEqual({ outcome: "allow", rule: "/tools/plain", remaining: 0 });
     expect(policy.decideSync(call("open"))).toEqual({ outcome: "allow", rule: "/tools/open" });
-    expect(policy.decideSync(call("weighed", { args: { n: 0 } }))).toEqual({ outcome: "allow", rule: "/tools/weighed", remaining: 1 });
+    expect(policy.decideSync(call("weighed", { args: { n: 0 } }))).toEqual({
+      outcome: "allow",
+      rule: "/tools/weighed",
+      remaining: 1,
+    });
     // Refusals carry no ticket.
     policy.decideSync(call("t"));
     expect(policy.decideSync(call("t"))).not.toHaveProperty("refund");
@@ -60,7 +75,10 @@ describe("policy.refund", () => {
     await expect(policy.refund(d)).resolves.toBe(false);
     // The refundable budget has its room back; the other one still counts the call.
     expect(policy.decideSync(call("mixed"))).toMatchObject({ outcome: "allow", remaining: 0 });
-    expect(policy.decideSync(call("mixed"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/mixed/rate_limit/0" });
+    expect(policy.decideSync(call("mixed"))).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/mixed/rate_limit/0",
+    });
   });
 
   it("gives back at most once when copies are refunded at the same time", async () => {
@@ -74,22 +92,25 @@ describe("policy.refund", () => {
   it.each([
     ["in units", { cost: 0.5 }, 0.5],
     ["in calls", {}, 0],
-  ])("gives back a call's units in a budget that another tool's unrefundable calls share (%s)", async (_, cost, left) => {
-    const clock = new Clock();
-    clock.now = 1_000;
-    const policy = compile(
-      doc({
-        a: { rate_limit: { id: "x", max: 2, window: "10ms", refund: "on_error", ...cost } },
-        b: { rate_limit: { id: "x", max: 2, window: "10ms" } },
-      }),
-      clock,
-    );
-    const d = policy.decideSync(call("a"));
-    clock.now = 1_001;
-    expect(policy.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: left });
-    await expect(policy.refund(d)).resolves.toBe(true);
-    expect(policy.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: 0 });
-  });
+  ])(
+    "gives back a call's units in a budget that another tool's unrefundable calls share (%s)",
+    async (_, cost, left) => {
+      const clock = new Clock();
+      clock.now = 1_000;
+      const policy = compile(
+        doc({
+          a: { rate_limit: { id: "x", max: 2, window: "10ms", refund: "on_error", ...cost } },
+          b: { rate_limit: { id: "x", max: 2, window: "10ms" } },
+        }),
+        clock,
+      );
+      const d = policy.decideSync(call("a"));
+      clock.now = 1_001;
+      expect(policy.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: left });
+      await expect(policy.refund(d)).resolves.toBe(true);
+      expect(policy.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: 0 });
+    },
+  );
 
   it("gives back a weighed call's units", async () => {
     const policy = compile(refundable);
@@ -131,8 +152,22 @@ describe("policy.refund", () => {
       { refund: { ...ticket, namespace: "other" } },
       { refund: { namespace: "refunds", entries: [{ key: '["other",', entry: ticket.entries[0]!.entry }] } },
       cyclic,
-      new Proxy({}, { get: () => { throw new Error("trap"); }, getPrototypeOf: () => { throw new Error("trap"); } }),
-      { get refund() { throw new Error("getter"); } },
+      new Proxy(
+        {},
+        {
+          get: () => {
+            throw new Error("trap");
+          },
+          getPrototypeOf: () => {
+            throw new Error("trap");
+          },
+        },
+      ),
+      {
+        get refund() {
+          throw new Error("getter");
+        },
+      },
       Object.create({ refund: ticket }),
     ];
     for (const [i, input] of hostile.entries()) expect(await policy.refund(input), `input ${i}`).toBe(false);
@@ -210,7 +245,12 @@ describe("policy.refund", () => {
   });
 
   it("rejects when the store answers a refund with garbage or rejects", async () => {
-    for (const answer of [() => undefined, () => ({ given: "yes" }), () => ({ given: [] }), () => Promise.reject(new Error("x"))]) {
+    for (const answer of [
+      () => undefined,
+      () => ({ given: "yes" }),
+      () => ({ given: [] }),
+      () => Promise.reject(new Error("x")),
+    ]) {
       const inner = new MemoryStore({ maxKeys: 10 });
       const store: Store = { consume: (r) => inner.consume(r), refund: answer as never };
       const policy = compilePolicy(refundable, { store, storeTimeoutMs: 100 });
@@ -223,7 +263,11 @@ describe("policy.refund", () => {
     const events: RefundEvent[] = [];
     const clock = new Clock();
     clock.now = 42;
-    const policy = compilePolicy(refundable, { store: new MemoryStore(), clock: clock.read, onRefund: (e) => events.push(e) });
+    const policy = compilePolicy(refundable, {
+      store: new MemoryStore(),
+      clock: clock.read,
+      onRefund: (e) => events.push(e),
+    });
     const d = allowed(policy.decideSync(call("t")));
     await policy.refund(d);
     await policy.refund(d);
@@ -231,7 +275,11 @@ describe("policy.refund", () => {
       { time: 42, namespace: "refunds", refund: d.refund, given: true },
       { time: 42, namespace: "refunds", refund: d.refund, given: false },
     ]);
-    const throwing = compilePolicy(refundable, { onRefund: () => { throw new Error("observer"); } });
+    const throwing = compilePolicy(refundable, {
+      onRefund: () => {
+        throw new Error("observer");
+      },
+    });
     await expect(throwing.refund(throwing.decideSync(call("t")))).resolves.toBe(true);
   });
 });
@@ -243,7 +291,11 @@ describe("dry runs of refundable limits", () => {
   it("peek and explain answer as decide would, without a ticket", async () => {
     const policy = compile(refundable);
     expect(await policy.peek(call("t"))).toEqual({ outcome: "allow", rule: "/tools/t", remaining: 0 });
-    expect((await policy.explain(call("mixed"))).decision).toEqual({ outcome: "allow", rule: "/tools/mixed", remaining: 0 });
+    expect((await policy.explain(call("mixed"))).decision).toEqual({
+      outcome: "allow",
+      rule: "/tools/mixed",
+      remaining: 0,
+    });
     expect(policy.decideSync(call("t"))).toMatchObject({ outcome: "allow", refund: expect.any(Object) });
     expect(await policy.peek(call("t"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/t/rate_limit" });
   });
@@ -253,8 +305,27 @@ describe("a refundable limit needs a store that refunds", () => {
   const noRefund: Store = { synchronous: true, consume: (r) => ({ allowed: true, remaining: r.budgets.map(() => 0) }) };
   it.each([
     ["a rule's limit", doc({ t: { rate_limit: { max: 1, window: 1, refund: "on_error" } } }), "/tools/t/rate_limit"],
-    ["a conditional rule's limit", doc({ t: { rules: [{ rate_limit: [{ max: 1, window: 1 }, { max: 1, window: 1, refund: "on_error" }] }] } }), "/tools/t/rules/0/rate_limit/1"],
-    ["the default's limit", doc({}, { default: { rate_limit: { max: 1, window: 1, refund: "on_error" } } }), "/default/rate_limit"],
+    [
+      "a conditional rule's limit",
+      doc({
+        t: {
+          rules: [
+            {
+              rate_limit: [
+                { max: 1, window: 1 },
+                { max: 1, window: 1, refund: "on_error" },
+              ],
+            },
+          ],
+        },
+      }),
+      "/tools/t/rules/0/rate_limit/1",
+    ],
+    [
+      "the default's limit",
+      doc({}, { default: { rate_limit: { max: 1, window: 1, refund: "on_error" } } }),
+      "/default/rate_limit",
+    ],
     ["a policy limit", doc({ t: {} }, { limits: [{ max: 1, window: 1, refund: "on_error" }] }), "/limits/0"],
   ])("is a TypeError naming %s", (_, document, pointer) => {
     let error: unknown;
@@ -267,7 +338,9 @@ describe("a refundable limit needs a store that refunds", () => {
     expect((error as Error).message).toContain(pointer);
   });
 
-  it("is fine with refund: \"never\" and without refund", () => {
-    expect(() => compilePolicy(doc({ t: { rate_limit: { max: 1, window: 1, refund: "never" } } }), { store: noRefund })).not.toThrow();
+  it('is fine with refund: "never" and without refund', () => {
+    expect(() =>
+      compilePolicy(doc({ t: { rate_limit: { max: 1, window: 1, refund: "never" } } }), { store: noRefund }),
+    ).not.toThrow();
   });
 });

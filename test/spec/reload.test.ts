@@ -13,7 +13,9 @@ function versions(...documents: Record<string, unknown>[]): { policies: Policy[]
   const store = new MemoryStore({ maxKeys: 1_000 });
   const clock = new Clock();
   const first = compilePolicy(documents[0], { store, clock: clock.read });
-  const rest = documents.slice(1).map((d) => compilePolicy(d, { store, clock: clock.read, namespace: first.namespace }));
+  const rest = documents
+    .slice(1)
+    .map((d) => compilePolicy(d, { store, clock: clock.read, namespace: first.namespace }));
   return { policies: [first, ...rest], clock };
 }
 
@@ -22,7 +24,9 @@ const limit = (extra: Record<string, unknown> = {}) => ({ max: 3, window: 60, ..
 describe("reloading a policy", () => {
   it("continues a budget whose identity is in both, under the new max", () => {
     const v1 = doc({ t: { rate_limit: limit() } });
-    const { policies: [a, lower, higher] } = versions(v1, doc({ t: { rate_limit: limit({ max: 2 }) } }), doc({ t: { rate_limit: limit({ max: 10 }) } }));
+    const {
+      policies: [a, lower, higher],
+    } = versions(v1, doc({ t: { rate_limit: limit({ max: 2 }) } }), doc({ t: { rate_limit: limit({ max: 10 }) } }));
     for (let i = 0; i < 2; i++) a!.decideSync(call("t"));
     expect(lower!.decideSync(call("t")).outcome).toBe("rate_limited");
     expect(higher!.decideSync(call("t"))).toMatchObject({ outcome: "allow", remaining: 7 });
@@ -30,7 +34,9 @@ describe("reloading a policy", () => {
 
   it("shares budgets by identity between two policies on one store and namespace, both ways", () => {
     const d = doc({ t: { rate_limit: limit({ max: 2 }) }, u: {} }, { name: "p" });
-    const { policies: [a, b] } = versions(d, doc({ t: { rate_limit: limit({ max: 2 }) }, v: {} }, { name: "other-name" }));
+    const {
+      policies: [a, b],
+    } = versions(d, doc({ t: { rate_limit: limit({ max: 2 }) }, v: {} }, { name: "other-name" }));
     expect(b!.namespace).toBe("p");
     expect(a!.decideSync(call("t")).outcome).toBe("allow");
     expect(b!.decideSync(call("t")).outcome).toBe("allow");
@@ -41,7 +47,9 @@ describe("reloading a policy", () => {
   it("keeps the policy's limits across a reload that adds tools and changes the default", () => {
     const v1 = doc({ a: {} }, { limits: [limit({ max: 2 })] });
     const v2 = doc({ a: {}, b: {} }, { default: "allow", limits: [limit({ max: 2 })] });
-    const { policies: [p1, p2] } = versions(v1, v2);
+    const {
+      policies: [p1, p2],
+    } = versions(v1, v2);
     p1!.decideSync(call("a"));
     expect(p2!.decideSync(call("b"))).toMatchObject({ outcome: "allow", remaining: 0 });
     expect(p2!.decideSync(call("zzz")).outcome).toBe("rate_limited");
@@ -52,7 +60,12 @@ describe("reloading a policy", () => {
     ["per", { per: "global" }],
     ["per attribute", { per: "/user" }],
   ])("starts afresh when the %s changes", (_, change) => {
-    const { policies: [a, b] } = versions(doc({ t: { rate_limit: limit({ max: 1 }) } }), doc({ t: { rate_limit: limit({ max: 1, ...change }) } }));
+    const {
+      policies: [a, b],
+    } = versions(
+      doc({ t: { rate_limit: limit({ max: 1 }) } }),
+      doc({ t: { rate_limit: limit({ max: 1, ...change }) } }),
+    );
     a!.decideSync(call("t"));
     expect(a!.decideSync(call("t")).outcome).toBe("rate_limited");
     expect(b!.decideSync({ tool: "t", session: { id: "s1", user: "u" } }).outcome).toBe("allow");
@@ -60,10 +73,10 @@ describe("reloading a policy", () => {
 
   it("does not trim the old window's counts from the new version, nor the other way round", () => {
     // A rolling deploy: both versions run at once, and each keeps its own window's exactness.
-    const { policies: [short, long], clock } = versions(
-      doc({ t: { rate_limit: { max: 1, window: 1 } } }),
-      doc({ t: { rate_limit: { max: 1, window: 10 } } }),
-    );
+    const {
+      policies: [short, long],
+      clock,
+    } = versions(doc({ t: { rate_limit: { max: 1, window: 1 } } }), doc({ t: { rate_limit: { max: 1, window: 10 } } }));
     short!.decideSync(call("t"));
     long!.decideSync(call("t"));
     clock.now = 5_000;
@@ -77,7 +90,9 @@ describe("reloading a policy", () => {
       "t*": { rate_limit: [limit({ max: 50 }), limit({ id: "writes", window: "1m" })] },
       other: {},
     });
-    const { policies: [a, b] } = versions(v1, v2);
+    const {
+      policies: [a, b],
+    } = versions(v1, v2);
     for (let i = 0; i < 3; i++) a!.decideSync(call("t"));
     expect(b!.decideSync(call("t"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/t*/rate_limit/1" });
     expect(b!.decideSync(call("t_other"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/t*/rate_limit/1" });
@@ -87,12 +102,16 @@ describe("reloading a policy", () => {
     const v1 = doc({ t: { rate_limit: [limit({ max: 1 }), limit({ max: 5 })] } });
     // The first limit moves to position 1; the limit now at position 0 continues position 0's budget.
     const v2 = doc({ t: { rate_limit: [limit({ max: 5 }), limit({ max: 1 })] } });
-    const { policies: [a, b] } = versions(v1, v2);
+    const {
+      policies: [a, b],
+    } = versions(v1, v2);
     expect(a!.decideSync(call("t"))).toMatchObject({ outcome: "allow", remaining: 0 });
     // Position 0 (now max 5) holds one call; position 1 (max 1) held one of max 5, now full.
     expect(b!.decideSync(call("t"))).toMatchObject({ outcome: "rate_limited", rule: "/tools/t/rate_limit/1" });
     const v3 = doc({ t: { rate_limit: [limit({ max: 2 }), limit({ max: 9 }), limit({ max: 1 })] } });
-    const { policies: [c, d] } = versions(v1, v3);
+    const {
+      policies: [c, d],
+    } = versions(v1, v3);
     c!.decideSync(call("t"));
     // Positions 0 and 1 continue (1 of 2, 1 of 9); position 2 is new.
     expect(d!.decideSync(call("t"))).toMatchObject({ outcome: "allow", remaining: 0 });
@@ -100,7 +119,9 @@ describe("reloading a policy", () => {
   });
 
   it("starts afresh when an id is given to a limit that had none, or taken away", () => {
-    const { policies: [a, b, c] } = versions(
+    const {
+      policies: [a, b, c],
+    } = versions(
       doc({ t: { rate_limit: limit({ max: 1 }) } }),
       doc({ t: { rate_limit: limit({ max: 1, id: "named" }) } }),
       doc({ t: { rate_limit: limit({ max: 1 }) } }),

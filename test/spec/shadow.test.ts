@@ -58,7 +58,7 @@ describe("shadow mode", () => {
     for (const c of calls) {
       const real = enforce.decideSync(c);
       const d = shadow.decideSync(c);
-      expect(d, JSON.stringify(c)).toEqual(real.outcome === "allow" ? real : shadowOf(real as Refusal));
+      expect(d, JSON.stringify(c)).toEqual(real.outcome === "allow" ? real : shadowOf(real));
     }
   });
 
@@ -68,13 +68,17 @@ describe("shadow mode", () => {
       clock.now = t;
       const real = enforce.decideSync(call("limited"));
       const d = shadow.decideSync(call("limited"));
-      expect(d, `at ${t}`).toEqual(real.outcome === "allow" ? real : shadowOf(real as Refusal));
+      expect(d, `at ${t}`).toEqual(real.outcome === "allow" ? real : shadowOf(real));
     }
   });
 
   it("still denies a malformed call", () => {
     const { shadow } = both();
-    for (const bad of [null, { tool: "" , session: { id: "s" } }, { tool: "open", session: { id: "s" }, arguments: {} }]) {
+    for (const bad of [
+      null,
+      { tool: "", session: { id: "s" } },
+      { tool: "open", session: { id: "s" }, arguments: {} },
+    ]) {
       expect(shadow.decideSync(bad as never)).toMatchObject({ outcome: "deny", rule: "", cause: "malformed_call" });
     }
   });
@@ -107,8 +111,18 @@ describe("shadow mode", () => {
   it("shadows peek, and explain shows what enforcement decides", async () => {
     const { shadow } = both();
     shadow.decideSync(call("limited"));
-    const refusal = { outcome: "rate_limited", rule: "/tools/limited/rate_limit", reason: expect.any(String), retryAfterMs: 1_000, limit: expect.any(Object) };
-    expect(await shadow.peek(call("limited"))).toEqual({ outcome: "allow", rule: "/tools/limited/rate_limit", shadow: refusal });
+    const refusal = {
+      outcome: "rate_limited",
+      rule: "/tools/limited/rate_limit",
+      reason: expect.any(String),
+      retryAfterMs: 1_000,
+      limit: expect.any(Object),
+    };
+    expect(await shadow.peek(call("limited"))).toEqual({
+      outcome: "allow",
+      rule: "/tools/limited/rate_limit",
+      shadow: refusal,
+    });
     expect((await shadow.explain(call("limited"))).decision).toEqual(refusal);
     expect((await shadow.explain(call("blocked"))).decision).toMatchObject({ outcome: "deny", cause: "policy" });
   });

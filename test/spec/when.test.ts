@@ -22,9 +22,14 @@ describe("when: what is validated", () => {
       },
     ]);
     const ok = { args: { n: 1 }, annotations: { readOnlyHint: true } };
-    expect(policy.decideSync({ tool: "t", session: { id: "s", role: "admin" }, ...ok })).toMatchObject({ outcome: "allow", rule: "/tools/t/rules/0" });
+    expect(policy.decideSync({ tool: "t", session: { id: "s", role: "admin" }, ...ok })).toMatchObject({
+      outcome: "allow",
+      rule: "/tools/t/rules/0",
+    });
     expect(policy.decideSync({ tool: "t", session: { id: "s", role: "user" }, ...ok }).rule).toBe("/default");
-    expect(policy.decideSync({ tool: "t", session: { id: "s", role: "admin" }, ...ok, args: { n: 6 } }).rule).toBe("/default");
+    expect(policy.decideSync({ tool: "t", session: { id: "s", role: "admin" }, ...ok, args: { n: 6 } }).rule).toBe(
+      "/default",
+    );
     expect(policy.decideSync({ tool: "t", session: { id: "s", role: "admin" }, args: { n: 1 } }).rule).toBe("/default");
   });
 
@@ -54,7 +59,12 @@ describe("when: what is validated", () => {
   });
 
   it("accepts boolean schemas", () => {
-    expect(rulesOf([{ when: { args: false } }, { when: { args: true }, action: "require_approval", reason: "r" }]).decideSync(call("t"))).toEqual({
+    expect(
+      rulesOf([
+        { when: { args: false } },
+        { when: { args: true }, action: "require_approval", reason: "r" },
+      ]).decideSync(call("t")),
+    ).toEqual({
       outcome: "needs_approval",
       rule: "/tools/t/rules/1",
       reason: "r",
@@ -67,9 +77,19 @@ describe("when: what is validated", () => {
       { when: { args: { properties: { n: { minimum: 5 } } } }, action: "require_approval", reason: "medium" },
       {},
     ]);
-    expect(policy.decideSync(call("t", { args: { n: 11 } }))).toMatchObject({ outcome: "deny", rule: "/tools/t/rules/0", reason: "big" });
-    expect(policy.decideSync(call("t", { args: { n: 6 } }))).toMatchObject({ outcome: "needs_approval", rule: "/tools/t/rules/1" });
-    expect(policy.decideSync(call("t", { args: { n: 1 } }))).toMatchObject({ outcome: "allow", rule: "/tools/t/rules/2" });
+    expect(policy.decideSync(call("t", { args: { n: 11 } }))).toMatchObject({
+      outcome: "deny",
+      rule: "/tools/t/rules/0",
+      reason: "big",
+    });
+    expect(policy.decideSync(call("t", { args: { n: 6 } }))).toMatchObject({
+      outcome: "needs_approval",
+      rule: "/tools/t/rules/1",
+    });
+    expect(policy.decideSync(call("t", { args: { n: 1 } }))).toMatchObject({
+      outcome: "allow",
+      rule: "/tools/t/rules/2",
+    });
   });
 });
 
@@ -95,7 +115,9 @@ describe("when: JSON Schema as written, nothing stricter", () => {
   });
 
   it("does not coerce types", () => {
-    const policy = rulesOf([{ when: { args: { properties: { n: { type: "integer" }, b: { type: "boolean" }, s: { type: "string" } } } } }]);
+    const policy = rulesOf([
+      { when: { args: { properties: { n: { type: "integer" }, b: { type: "boolean" }, s: { type: "string" } } } } },
+    ]);
     expect(policy.decideSync(call("t", { args: { n: "5" } })).rule).toBe("/default");
     expect(policy.decideSync(call("t", { args: { b: "true" } })).rule).toBe("/default");
     expect(policy.decideSync(call("t", { args: { s: 5 } })).rule).toBe("/default");
@@ -123,17 +145,41 @@ describe("when: JSON Schema as written, nothing stricter", () => {
   });
 
   it("checks the standard formats", () => {
-    const policy = rulesOf([{ when: { args: { properties: { e: { format: "email" }, d: { format: "date-time" }, u: { format: "uri" }, i: { format: "uuid" } } } } }]);
-    expect(policy.decideSync(call("t", { args: { e: "a@b.example", d: "2026-01-01T00:00:00Z", u: "https://x.example/", i: "123e4567-e89b-12d3-a456-426614174000" } })).rule).toBe(
-      "/tools/t/rules/0",
-    );
+    const policy = rulesOf([
+      {
+        when: {
+          args: {
+            properties: {
+              e: { format: "email" },
+              d: { format: "date-time" },
+              u: { format: "uri" },
+              i: { format: "uuid" },
+            },
+          },
+        },
+      },
+    ]);
+    expect(
+      policy.decideSync(
+        call("t", {
+          args: {
+            e: "a@b.example",
+            d: "2026-01-01T00:00:00Z",
+            u: "https://x.example/",
+            i: "123e4567-e89b-12d3-a456-426614174000",
+          },
+        }),
+      ).rule,
+    ).toBe("/tools/t/rules/0");
     for (const bad of [{ e: "not an email" }, { d: "yesterday" }, { u: "no scheme" }, { i: "1234" }]) {
       expect(policy.decideSync(call("t", { args: bad })).rule, JSON.stringify(bad)).toBe("/default");
     }
   });
 
   it("checks pattern, patternProperties and propertyNames (ECMA-262 syntax, unanchored)", () => {
-    const pattern = rulesOf([{ when: { args: { properties: { path: { pattern: "^/tmp/" }, id: { pattern: "[0-9]+" } } } } }]);
+    const pattern = rulesOf([
+      { when: { args: { properties: { path: { pattern: "^/tmp/" }, id: { pattern: "[0-9]+" } } } } },
+    ]);
     expect(pattern.decideSync(call("t", { args: { path: "/tmp/x", id: "run-42" } })).rule).toBe("/tools/t/rules/0");
     expect(pattern.decideSync(call("t", { args: { path: "/etc/passwd" } })).rule).toBe("/default");
     expect(pattern.decideSync(call("t", { args: { id: "run" } })).rule).toBe("/default");
@@ -146,17 +192,26 @@ describe("when: JSON Schema as written, nothing stricter", () => {
   });
 
   it("resolves $ref and $defs within the one when schema", () => {
-    const args = { $defs: { small: { type: "integer", maximum: 3 } }, properties: { a: { $ref: "#/$defs/small" }, b: { $ref: "#/$defs/small" } } };
+    const args = {
+      $defs: { small: { type: "integer", maximum: 3 } },
+      properties: { a: { $ref: "#/$defs/small" }, b: { $ref: "#/$defs/small" } },
+    };
     const policy = rulesOf([{ when: { args } }]);
     expect(policy.decideSync(call("t", { args: { a: 1, b: 2 } })).rule).toBe("/tools/t/rules/0");
     expect(policy.decideSync(call("t", { args: { a: 1, b: 4 } })).rule).toBe("/default");
-    const withId = { $id: "https://example.test/args", $defs: { s: { type: "string" } }, properties: { a: { $ref: "https://example.test/args#/$defs/s" } } };
+    const withId = {
+      $id: "https://example.test/args",
+      $defs: { s: { type: "string" } },
+      properties: { a: { $ref: "https://example.test/args#/$defs/s" } },
+    };
     expect(rulesOf([{ when: { args: withId } }]).decideSync(call("t", { args: { a: 1 } })).rule).toBe("/default");
   });
 
   it("lets two when schemas use the same $id without clashing", () => {
     const s = (max: number) => ({ $id: "https://example.test/same", properties: { n: { maximum: max } } });
-    const policy = compile(doc({ a: { rules: [{ when: { args: s(1) } }] }, b: { rules: [{ when: { args: s(10) } }] } }));
+    const policy = compile(
+      doc({ a: { rules: [{ when: { args: s(1) } }] }, b: { rules: [{ when: { args: s(10) } }] } }),
+    );
     expect(policy.decideSync(call("a", { args: { n: 5 } })).rule).toBe("/default");
     expect(policy.decideSync(call("b", { args: { n: 5 } })).rule).toBe("/tools/b/rules/0");
   });
@@ -165,13 +220,21 @@ describe("when: JSON Schema as written, nothing stricter", () => {
 describe("when: schema errors are policy errors at their path", () => {
   it("rejects an unknown keyword (a typo must not make a schema that always holds)", () => {
     const issues = issuesOf(doc({ t: { rules: [{ when: { args: { properties: { n: { maximun: 3 } } } } }] } }));
-    expect(issues.some((i) => i.path.startsWith("/tools/t/rules/0/when/args") && i.message.includes("maximun"))).toBe(true);
+    expect(issues.some((i) => i.path.startsWith("/tools/t/rules/0/when/args") && i.message.includes("maximun"))).toBe(
+      true,
+    );
   });
 
   it("reports every unknown keyword of one when schema, not just the first", () => {
-    const paths = pathsOf(doc({ t: { rules: [{ when: { args: { maximun: 3, minimun: 1, properties: { a: { tpye: "string" } } } } }] } }));
+    const paths = pathsOf(
+      doc({ t: { rules: [{ when: { args: { maximun: 3, minimun: 1, properties: { a: { tpye: "string" } } } } }] } }),
+    );
     expect(paths).toEqual(
-      expect.arrayContaining(["/tools/t/rules/0/when/args/maximun", "/tools/t/rules/0/when/args/minimun", "/tools/t/rules/0/when/args/properties/a/tpye"]),
+      expect.arrayContaining([
+        "/tools/t/rules/0/when/args/maximun",
+        "/tools/t/rules/0/when/args/minimun",
+        "/tools/t/rules/0/when/args/properties/a/tpye",
+      ]),
     );
   });
 
@@ -183,14 +246,27 @@ describe("when: schema errors are policy errors at their path", () => {
   it("rejects a $ref that points outside the schema", () => {
     for (const ref of ["https://example.test/other.json", "other.json#/x", "#/$defs/missing"]) {
       const paths = pathsOf(doc({ t: { rules: [{ when: { session: { $ref: ref } } }] } }));
-      expect(paths.some((p) => p.startsWith("/tools/t/rules/0/when/session")), `${ref}: ${JSON.stringify(paths)}`).toBe(true);
+      expect(
+        paths.some((p) => p.startsWith("/tools/t/rules/0/when/session")),
+        `${ref}: ${JSON.stringify(paths)}`,
+      ).toBe(true);
     }
   });
 
   it("rejects a schema that is not an object or a boolean, and an invalid keyword value", () => {
-    expect(pathsOf(doc({ t: { rules: [{ when: { args: 1 } }] } })).some((p) => p.startsWith("/tools/t/rules/0/when/args"))).toBe(true);
-    expect(pathsOf(doc({ t: { rules: [{ when: { args: { type: "integr" } } }] } })).some((p) => p.startsWith("/tools/t/rules/0/when/args"))).toBe(true);
-    expect(pathsOf(doc({ t: { rules: [{ when: { args: { minimum: "3" } } }] } })).some((p) => p.startsWith("/tools/t/rules/0/when/args"))).toBe(true);
+    expect(
+      pathsOf(doc({ t: { rules: [{ when: { args: 1 } }] } })).some((p) => p.startsWith("/tools/t/rules/0/when/args")),
+    ).toBe(true);
+    expect(
+      pathsOf(doc({ t: { rules: [{ when: { args: { type: "integr" } } }] } })).some((p) =>
+        p.startsWith("/tools/t/rules/0/when/args"),
+      ),
+    ).toBe(true);
+    expect(
+      pathsOf(doc({ t: { rules: [{ when: { args: { minimum: "3" } } }] } })).some((p) =>
+        p.startsWith("/tools/t/rules/0/when/args"),
+      ),
+    ).toBe(true);
   });
 
   it("reports a schema error in default's rules at its path", () => {
@@ -210,13 +286,25 @@ describe("rules: falling back to default", () => {
         { default: { action: "require_approval", reason: "fallback" } },
       ),
     );
-    expect(policy.decideSync(call("search_runs", { args: {} }))).toEqual({ outcome: "needs_approval", rule: "/default", reason: "fallback" });
+    expect(policy.decideSync(call("search_runs", { args: {} }))).toEqual({
+      outcome: "needs_approval",
+      rule: "/default",
+      reason: "fallback",
+    });
     expect(policy.decideSync(call("search_runs", { args: { q: "x" } })).rule).toBe("/tools/search_runs/rules/0");
   });
 
   it("uses default's own rules, and denies with rule /default when none holds", () => {
-    const policy = compile(doc({ t: { rules: [{ when: { args: false } }] } }, { default: { rules: [{ when: { session: { required: ["vip"] } } }] } }));
-    expect(policy.decideSync({ tool: "t", session: { id: "s", vip: true } })).toMatchObject({ outcome: "allow", rule: "/default/rules/0" });
+    const policy = compile(
+      doc(
+        { t: { rules: [{ when: { args: false } }] } },
+        { default: { rules: [{ when: { session: { required: ["vip"] } } }] } },
+      ),
+    );
+    expect(policy.decideSync({ tool: "t", session: { id: "s", vip: true } })).toMatchObject({
+      outcome: "allow",
+      rule: "/default/rules/0",
+    });
     const d = policy.decideSync(call("t"));
     expect(d).toMatchObject({ outcome: "deny", rule: "/default" });
     expect(d.outcome === "deny" && d.reason.length > 0).toBe(true);
