@@ -1,7 +1,7 @@
 /**
- * The `toolgate` command: validate, test, explain, check and init policies, and run the MCP
- * proxy. Each command parses its own options strictly; problems that keep a command from
- * running are one line on standard error and exit status 2.
+ * The `toolgate` command: validate, test, explain, check and init policies, replay decision logs,
+ * and run the MCP proxy. Each command parses its own options strictly; problems that keep a
+ * command from running are one line on standard error and exit status 2.
  */
 
 import { readFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { explainCommand } from "./explain.js";
 import { initCommand } from "./init.js";
 import { endQuietlyOnClosedPipes, err, out } from "./output.js";
 import { runProxy } from "./proxy.js";
+import { replayCommand } from "./replay.js";
 import { testCommand } from "./test.js";
 import { validateCommand } from "./validate.js";
 
@@ -24,6 +25,7 @@ commands:
   check <policy.json> --tools <tools.json>  check a policy against a server's tool list
   init --tools <tools.json>                 write a starting policy from a server's tool list
   proxy ...                                 run an MCP proxy that enforces a policy
+  replay --policy <policy.json> <log.jsonl> decide a decision log's calls again under a policy
 
 Run "toolgate <command> --help" for a command's options.
 exit status: 0 success; 1 the command found a problem; 2 it could not run.`;
@@ -35,6 +37,7 @@ const COMMANDS: Record<string, (argv: readonly string[]) => number | Promise<num
   check: checkCommand,
   init: initCommand,
   proxy: (argv) => runProxy([...argv]),
+  replay: replayCommand,
 };
 
 /** Runs the CLI with `argv` (without `node` and the script); returns the exit status. */
