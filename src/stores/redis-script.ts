@@ -159,7 +159,7 @@ local function stampOf(t)
   return format('%.17g', t)
 end
 
-local function decide(k, a, reply)
+local function decide(k, a, reply, firstIsList)
   local now = clock(ARGV[a])
   local dry = ARGV[a + 1] == '1'
   local n = tonumber(ARGV[a + 2])
@@ -171,7 +171,8 @@ local function decide(k, a, reply)
     local key = KEYS[k + i - 1]
     -- A small budget of one-unit entries is a string of packed times (one GET, one SET); any
     -- other budget is a list.
-    local str = redis.pcall('GET', key)
+    local str
+    if i == 1 and firstIsList then str = {} else str = redis.pcall('GET', key) end
     local b
     if type(str) == 'table' then
       b = open(key)
@@ -314,13 +315,60 @@ local function decide(k, a, reply)
   end
 end
 
+-- The common call, decided without tables: one budget of one-unit (or cost 0), non-refundable
+-- entries, held as a string (or absent). Answers into reply at position at and returns the next
+-- position, or returns nil (having written nothing) for the general path.
+local unpackNumber, packNumber = struct.unpack, struct.pack
+local function decideSmall(key, now, dry, max, window, cost, reply, at)
+  local str = redis.pcall('GET', key)
+  if type(str) == 'table' then return nil, true end
+  local count = 0
+  if str then count = #str / 8 else str = '' end
+  if count ~= floor(count) then return nil end
+  local t = now
+  if count > 0 then
+    local last = unpackNumber('<d', str, 8 * count - 7)
+    if last > t then t = last end
+  end
+  local edge = t - window
+  -- At most STRING_ENTRIES entries: a bounded scan for the first one inside the window.
+  local k = 0
+  while k < count and unpackNumber('<d', str, 8 * k + 1) <= edge do k = k + 1 end
+  local used = count - k
+  if cost > 0 and used + cost > max then
+    -- Every entry is one unit: the (max - cost + 1)-th newest must leave first.
+    local wait = ceil(unpackNumber('<d', str, 8 * (count - (max - cost) - 1) + 1) + window - now)
+    if wait < 1 then wait = 1 end
+    reply[at] = 0
+    reply[at + 1] = wait
+    return at + 2
+  end
+  if not dry and cost > 0 and used >= STRING_ENTRIES then return nil end
+  local left = max - used - cost
+  if left < 0 then left = 0 end
+  reply[at] = 1
+  reply[at + 1] = left
+  if not dry and cost > 0 then
+    redis.call('SET', key, sub(str, 8 * k + 1) .. packNumber('<d', t), 'PX', ceil(t + window - now))
+  end
+  return at + 2
+end
+
 local reply = {}
 local calls = tonumber(ARGV[1])
 local k, a = 1, 2
 for c = 1, calls do
   local n = tonumber(ARGV[a + 2])
   local mark = #reply
-  local ok, err = pcall(decide, k, a, reply)
+  local ok, err, done, list = true, nil, nil, false
+  if n == 1 and ARGV[a + 6] == '0' then
+    local cost = tonumber(ARGV[a + 5])
+    if cost <= 1 then
+      ok, done, list = pcall(decideSmall, KEYS[k], clock(ARGV[a]), ARGV[a + 1] == '1', tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), cost, reply, mark + 1)
+      if not ok then err = done end
+    end
+  end
+  if ok and not done then ok, err = pcall(decide, k, a, reply, list) end
   if not ok then
     for j = #reply, mark + 1, -1 do reply[j] = nil end
     reply[mark + 1] = 2
