@@ -18,7 +18,9 @@ export class PolicyError extends Error {
   constructor(issues: readonly PolicyIssue[]) {
     const first = issues[0];
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-    super(`invalid policy: ${first === undefined ? "unknown problem" : `${first.path || "/"}: ${first.message}`}${more}`);
+    super(
+      `invalid policy: ${first === undefined ? "unknown problem" : `${first.path || "/"}: ${first.message}`}${more}`,
+    );
     this.name = "PolicyError";
     this.issues = Object.freeze(issues.map((i) => Object.freeze({ ...i })));
   }

@@ -10,7 +10,15 @@
 import { isPlainObject } from "./shared/objects.js";
 import { checkOptionKeys } from "./shared/options.js";
 import { describeValue, errorMessage } from "./shared/text.js";
-import type { AllowDecision, Decision, DenyDecision, NeedsApprovalDecision, Policy, Session, ToolCall } from "./types.js";
+import type {
+  AllowDecision,
+  Decision,
+  DenyDecision,
+  NeedsApprovalDecision,
+  Policy,
+  Session,
+  ToolCall,
+} from "./types.js";
 
 /** A call as the guarded function receives it: the {@link ToolCall} fields a host supplies. */
 export interface GuardedCall {
@@ -80,7 +88,10 @@ export class ToolCallRefusedError extends Error {
    * `"host_failure"`), the needs-approval decision it was refused on.
    */
   readonly approval: NeedsApprovalDecision | undefined;
-  /** What the host said or what failed (an approval's own reason, an error's message): for logs, never for the model. */
+  /**
+   * What the host said or what failed (an approval's own reason, an error's message): for logs,
+   * never for the model.
+   */
   readonly detail: string | undefined;
 
   constructor(tool: string, decision: RefusalDecision, approval?: NeedsApprovalDecision, detail?: string) {
@@ -100,7 +111,6 @@ export class ToolCallRefusedError extends Error {
 export const ToolCallRefused = ToolCallRefusedError;
 /** @deprecated Use `ToolCallRefusedError`; this alias stays until 1.0. */
 export type ToolCallRefused = ToolCallRefusedError;
-
 
 /**
  * Wraps a tool dispatcher so that every call is decided by `policy` before it runs.
@@ -128,7 +138,12 @@ export function guard<R, A extends unknown[] = []>(
   dispatch: (call: DispatchedCall, ...rest: A) => R | Promise<R>,
   options: GuardOptions<A> = {},
 ): (call: GuardedCall, ...rest: A) => Promise<Awaited<R>> {
-  if (typeof policy !== "object" || policy === null || typeof policy.decide !== "function" || typeof policy.peek !== "function") {
+  if (
+    typeof policy !== "object" ||
+    policy === null ||
+    typeof policy.decide !== "function" ||
+    typeof policy.peek !== "function"
+  ) {
     throw new TypeError("guard: policy must be a compiled policy (from compilePolicy)");
   }
   if (typeof dispatch !== "function") throw new TypeError("guard: dispatch must be a function");
@@ -143,7 +158,7 @@ export function guard<R, A extends unknown[] = []>(
     const { call: snapshot, tool } = taken;
     const decided: ToolCall = { ...snapshot };
     const decision = await policy.decide(decided);
-    if (decision.outcome === "allow") return await run(policy, decision, () => dispatch(snapshot, ...rest));
+    if (decision.outcome === "allow") return run(policy, decision, () => dispatch(snapshot, ...rest));
     if (decision.outcome !== "needs_approval" || approval === undefined) throw new ToolCallRefusedError(tool, decision);
 
     // A look first: a call that a limit or a rule would refuse even once approved is refused
@@ -152,11 +167,16 @@ export function guard<R, A extends unknown[] = []>(
     const look = await policy.peek(approvedCall);
     if (look.outcome !== "allow") throw new ToolCallRefusedError(tool, look);
 
-    const answer = await ask(approval, { call: { ...snapshot, args: copyJson(snapshot.args) as Record<string, unknown> }, decision }, rest);
-    if (answer !== true) throw new ToolCallRefusedError(tool, notApproved(decision, answer.cause), decision, answer.detail);
+    const answer = await ask(
+      approval,
+      { call: { ...snapshot, args: copyJson(snapshot.args) as Record<string, unknown> }, decision },
+      rest,
+    );
+    if (answer !== true)
+      throw new ToolCallRefusedError(tool, notApproved(decision, answer.cause), decision, answer.detail);
     const final = await policy.decide(approvedCall);
     if (final.outcome !== "allow") throw new ToolCallRefusedError(tool, final);
-    return await run(policy, final, () => dispatch(snapshot, ...rest));
+    return run(policy, final, () => dispatch(snapshot, ...rest));
   };
 }
 
@@ -203,7 +223,8 @@ async function ask<A extends unknown[]>(
     if (typeof answer === "object" && answer !== null) {
       const { approved, reason } = answer as { approved?: unknown; reason?: unknown };
       if (approved === true) return true;
-      if (typeof reason === "string" && reason.length > 0) return { cause: "not_approved", detail: reason.slice(0, 1000) };
+      if (typeof reason === "string" && reason.length > 0)
+        return { cause: "not_approved", detail: reason.slice(0, 1000) };
     }
   } catch (e) {
     return { cause: "host_failure", detail: `the approval's answer could not be read: ${firstLine(e)}` };
@@ -232,12 +253,17 @@ function takeCall(call: unknown): Taken {
       if (key === "tool" || key === "args" || key === "session" || key === "annotations") continue;
       const name = typeof fields.tool === "string" ? fields.tool : "";
       if (key === "approved") {
-        return malformed(name, `"approved" cannot be set by the caller; approval is given through the guard's approval option`);
+        return malformed(
+          name,
+          `"approved" cannot be set by the caller; approval is given through the guard's approval option`,
+        );
       }
       const known = key === "arguments" || key === "params" || key === "input";
       return malformed(
         name,
-        known ? `unknown field "${key}" (did you mean "args"?)` : "it has a field that a call does not have (a call has tool, args, session and annotations)",
+        known
+          ? `unknown field "${key}" (did you mean "args"?)`
+          : "it has a field that a call does not have (a call has tool, args, session and annotations)",
         `unknown field ${JSON.stringify(key.slice(0, 200))}`,
       );
     }
@@ -253,9 +279,17 @@ function takeCall(call: unknown): Taken {
   try {
     copy = args === undefined ? {} : copyJson(args);
   } catch (e) {
-    return malformed(name, "the arguments could not be copied as JSON data", `the arguments could not be copied as JSON data: ${firstLine(e)}`);
+    return malformed(
+      name,
+      "the arguments could not be copied as JSON data",
+      `the arguments could not be copied as JSON data: ${firstLine(e)}`,
+    );
   }
-  const snapshot: DispatchedCall = { tool: tool as string, args: copy as Record<string, unknown>, session: session as Session };
+  const snapshot: DispatchedCall = {
+    tool: tool as string,
+    args: copy as Record<string, unknown>,
+    session: session as Session,
+  };
   if (annotations !== undefined) snapshot.annotations = annotations as Record<string, unknown>;
   return { call: snapshot, tool: name };
 }

@@ -18,7 +18,16 @@ import type { CompileOptions, Policy, PolicyDocument, ValidationResult } from ".
 /** The default for {@link CompileOptions.storeTimeoutMs}, in milliseconds. */
 export const DEFAULT_STORE_TIMEOUT_MS = 1000;
 
-const OPTION_NAMES = ["store", "clock", "namespace", "storeTimeoutMs", "failOpen", "onDecision", "onRefund", "mode"] as const;
+const OPTION_NAMES = [
+  "store",
+  "clock",
+  "namespace",
+  "storeTimeoutMs",
+  "failOpen",
+  "onDecision",
+  "onRefund",
+  "mode",
+] as const;
 
 /**
  * Validates and compiles a policy once into its decision function.
@@ -72,8 +81,10 @@ function checkOptions(options: CompileOptions | undefined): {
 } {
   const o = checkOptionKeys("compilePolicy", options, OPTION_NAMES);
   const { store, clock, namespace, storeTimeoutMs, failOpen, onDecision, onRefund, mode } = o;
-  if (store !== undefined && (store === null || typeof store !== "object" || typeof (store as Store).consume !== "function")) {
-    throw new TypeError(`compilePolicy: store must be an object with a consume(request) method, got ${describeValue(store)}`);
+  if (store !== undefined && (store === null || typeof store !== "object" || typeof store.consume !== "function")) {
+    throw new TypeError(
+      `compilePolicy: store must be an object with a consume(request) method, got ${describeValue(store)}`,
+    );
   }
   if (clock !== undefined && typeof clock !== "function") {
     throw new TypeError(`compilePolicy: clock must be a function returning milliseconds, got ${describeValue(clock)}`);
@@ -116,7 +127,10 @@ function checkRefunds(plan: Plan, store: Store): void {
     for (const r of rules) {
       const l = r.limits.find((x) => x.refundable);
       if (l !== undefined) {
-        throw new TypeError(`compilePolicy: the limit ${l.pointer} gives units back on error (refund: "on_error"), but the store has no refund(request) method`);
+        throw new TypeError(
+          `compilePolicy: the limit ${l.pointer} gives units back on error (refund: "on_error"), ` +
+            "but the store has no refund(request) method",
+        );
       }
     }
   }

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 
-import type { Store, StoreBusyError } from "./store.js";
+import type { Store } from "./store.js";
 
 // ---------------------------------------------------------------------------------------------
 // The policy document, version "1"
@@ -309,8 +309,7 @@ export interface PolicyIssue {
 
 /** The result of {@link validatePolicy}. */
 export type ValidationResult =
-  | { valid: true; warnings: PolicyIssue[] }
-  | { valid: false; issues: PolicyIssue[]; warnings: PolicyIssue[] };
+  { valid: true; warnings: PolicyIssue[] } | { valid: false; issues: PolicyIssue[]; warnings: PolicyIssue[] };
 
 /** Options of {@link compilePolicy}. Unknown options are rejected. */
 export interface CompileOptions {
@@ -338,7 +337,7 @@ export interface CompileOptions {
   /**
    * When the store fails or times out: `false` denies the call, `true` allows it marked
    * `failedOpen: true`. Never for an ill-formed answer of a synchronous store, nor for a store
-   * refusing at once because it is overloaded ({@link StoreBusyError}).
+   * refusing at once because it is overloaded (`StoreBusyError`).
    * @default false
    */
   failOpen?: boolean;

@@ -27,6 +27,7 @@ export interface Analysis {
 /**
  * Reads, checks and compiles a policy given as an object or JSON text. Never throws: anything
  * unexpected becomes an issue with code `internal`.
+ * @param input - the policy: an object, or JSON text.
  * @param namespace - the budget namespace; `undefined` for the policy's name, else its hash.
  */
 export function analysePolicy(input: unknown, namespace: string | undefined): Analysis {
@@ -47,23 +48,39 @@ function analyse(input: unknown, namespace: string | undefined): Analysis {
       const read = readJsonText(text);
       data = read.value;
       for (const d of read.duplicates) {
-        early.push({ code: "json", path: d.pointer, message: duplicateKeyMessage(d.key), ...positionOf(text, d.offset) });
+        early.push({
+          code: "json",
+          path: d.pointer,
+          message: duplicateKeyMessage(d.key),
+          ...positionOf(text, d.offset),
+        });
       }
     }
   } catch (e) {
     if (e instanceof JsonTextError) {
-      return failed([{ code: e.code, path: e.pointer, message: e.message, ...(text === undefined ? {} : positionOf(text, e.offset)) }]);
+      return failed([
+        {
+          code: e.code,
+          path: e.pointer,
+          message: e.message,
+          ...(text === undefined ? {} : positionOf(text, e.offset)),
+        },
+      ]);
     }
     if (e instanceof NotJsonData) return failed([e.issue]);
     return failed([{ code: "json", path: "", message: `could not be read: ${errorMessage(e)}` }]);
   }
   const withPositions = (list: PolicyIssue[]): PolicyIssue[] => {
     if (text === undefined || list.length === 0) return list;
-    const where = locatePointers(text, list.map((i) => i.path));
+    const where = locatePointers(
+      text,
+      list.map((i) => i.path),
+    );
     return list.map((i) => (i.line === undefined ? { ...i, ...where.get(i.path) } : i));
   };
   const shapeIssues = schemaIssues(data);
-  if (shapeIssues.length > 0) return failed(withPositions([...early, ...shapeIssues, ...laterIssues(data, shapeIssues)]));
+  if (shapeIssues.length > 0)
+    return failed(withPositions([...early, ...shapeIssues, ...laterIssues(data, shapeIssues)]));
   // The shape holds: the compiler's own checks run even beside duplicate keys, so the author
   // sees every issue at once.
   const doc = deepFreeze(data as PolicyDocument);
@@ -121,7 +138,8 @@ function valueIssues(data: unknown, known: readonly PolicyIssue[]): PolicyIssue[
         const schema = c.when[part];
         if (schema === undefined || (typeof schema !== "boolean" && !obj(schema))) continue;
         const compiled = compileCondition(schema, child(child(cat, "when"), part));
-        if (!compiled.ok) for (const i of compiled.issues) out.push({ code: "condition", path: i.path, message: i.message });
+        if (!compiled.ok)
+          for (const i of compiled.issues) out.push({ code: "condition", path: i.path, message: i.message });
       }
     });
   };

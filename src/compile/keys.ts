@@ -47,7 +47,13 @@ export class BudgetKeys implements KeyMaker {
  * (tagged `at:`), so an id never equals a pointer; then the window, what a unit is, and whose
  * budget it is: two versions of a policy that disagree on any of those never share counts.
  */
-export function keyPrefix(namespace: string, identity: string, windowMs: number, units: "calls" | "micro", scope: string): string {
+export function keyPrefix(
+  namespace: string,
+  identity: string,
+  windowMs: number,
+  units: "calls" | "micro",
+  scope: string,
+): string {
   return JSON.stringify([namespace, identity, windowMs, units, scope]);
 }
 

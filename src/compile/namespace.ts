@@ -6,7 +6,8 @@
  */
 export function documentNamespace(doc: unknown): string {
   const text = JSON.stringify(doc);
-  return `sha:${cyrb53(text, 0x9e3779b9).toString(16).padStart(14, "0")}${cyrb53(text, 0x85ebca6b).toString(16).padStart(14, "0")}`;
+  const hex = (seed: number) => cyrb53(text, seed).toString(16).padStart(14, "0");
+  return `sha:${hex(0x9e3779b9)}${hex(0x85ebca6b)}`;
 }
 
 /** cyrb53: a fast 53-bit string hash; two seeds give 106 bits, plenty for a namespace name. */

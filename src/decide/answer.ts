@@ -30,16 +30,19 @@ export function readAnswer(
 ): Decision {
   const limits = rule.limits;
   const n = limits.length;
-  if (answer === null || typeof answer !== "object") return broken(rule, "it answered something that is not an object", failOpen);
+  if (answer === null || typeof answer !== "object")
+    return broken(rule, "it answered something that is not an object", failOpen);
   const a = answer as { allowed?: unknown; remaining?: unknown; retryAfterMs?: unknown; entries?: unknown };
   const allowed = a.allowed;
   if (allowed === true) {
     const rem = a.remaining;
-    if (!Array.isArray(rem) || rem.length !== n) return broken(rule, "it answered without one remaining count per budget", failOpen);
+    if (!Array.isArray(rem) || rem.length !== n)
+      return broken(rule, "it answered without one remaining count per budget", failOpen);
     let min = Number.POSITIVE_INFINITY;
     for (let i = 0; i < n; i++) {
       const x: unknown = rem[i];
-      if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0) return broken(rule, "it answered a remaining count that is not a whole number >= 0", failOpen);
+      if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0)
+        return broken(rule, "it answered a remaining count that is not a whole number >= 0", failOpen);
       const scale = limits[i]!.scale;
       const units = scale === 1 ? x : x / MICRO;
       if (units < min) min = units;
@@ -53,12 +56,14 @@ export function readAnswer(
   }
   if (allowed === false) {
     const waits = a.retryAfterMs;
-    if (!Array.isArray(waits) || waits.length !== n) return broken(rule, "it answered without one wait per budget", failOpen);
+    if (!Array.isArray(waits) || waits.length !== n)
+      return broken(rule, "it answered without one wait per budget", failOpen);
     let worst = -1;
     let wait = 0;
     for (let i = 0; i < n; i++) {
       const x: unknown = waits[i];
-      if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0) return broken(rule, "it answered a wait that is not a whole number of milliseconds", failOpen);
+      if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0)
+        return broken(rule, "it answered a wait that is not a whole number of milliseconds", failOpen);
       if (x > wait) {
         wait = x;
         worst = i;
@@ -72,7 +77,10 @@ export function readAnswer(
       reason:
         l.own && rule.reason !== undefined
           ? rule.reason
-          : sentences(`Rate limit reached for ${quoteName(tool)}: ${l.describe} (${l.pointer})`, `Retry in ${formatWait(wait)}`),
+          : sentences(
+              `Rate limit reached for ${quoteName(tool)}: ${l.describe} (${l.pointer})`,
+              `Retry in ${formatWait(wait)}`,
+            ),
       retryAfterMs: wait,
       limit: l.info,
     };
@@ -96,7 +104,8 @@ function ticketOf(
     const b = budgets[i]!;
     // Only the limit's own refund: a budget shared with a refundable limit keeps ids for all.
     if (!rule.limits[i]!.refundable || b.cost === 0) continue;
-    if (!Array.isArray(entries) || entries.length !== n) return "it counted in a refundable budget without one entry id per budget";
+    if (!Array.isArray(entries) || entries.length !== n)
+      return "it counted in a refundable budget without one entry id per budget";
     const e: unknown = entries[i];
     if (typeof e !== "string" || e.length === 0) return "it counted in a refundable budget without an entry id";
     (out ??= []).push({ key: b.key, entry: e });

@@ -16,7 +16,7 @@ import { costExceedsMax, invalidCost, missingAttribute } from "./refusals.js";
 /** The largest `max` a limit can have, in units: any amount above it exceeds every limit. */
 const MAX_AMOUNT = 1_000_000_000;
 
-const EMPTY_ARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+const EMPTY_ARGS: Record<string, unknown> = Object.freeze({});
 
 /** The budgets of a call that a rule allows, in the rule's limit order, or why there are none. */
 export function budgetsFor(
@@ -63,7 +63,14 @@ export function budgetsFor(
 }
 
 function request(l: PlanLimit, key: string, cost: number): BudgetRequest {
-  return { key, max: l.max, windowMs: l.windowMs, cost, refundable: l.budgetRefundable, shared: l.scope !== Scope.Session };
+  return {
+    key,
+    max: l.max,
+    windowMs: l.windowMs,
+    cost,
+    refundable: l.budgetRefundable,
+    shared: l.scope !== Scope.Session,
+  };
 }
 
 /** The budget key of a limit for this session, or `undefined` when the session lacks the attribute. */

@@ -8,7 +8,7 @@ import type { Condition, DecidingRule, Plan, ToolRule } from "../compile/plan.js
 import { traceFailure, type Trace } from "./trace.js";
 
 /** The arguments of a call that has none: frozen, so no condition can change what others see. */
-export const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+export const EMPTY: Record<string, unknown> = Object.freeze({});
 
 /** What conditions are checked against. */
 export interface Inputs {
@@ -37,7 +37,11 @@ function firstHolding(t: ToolRule, c: Inputs, trace: Trace | null): DecidingRule
         (w.session === null || holds(w.session, c.session, r.rule.pointer, "session", trace)) &&
         (w.annotations === null || holds(w.annotations, c.annotations, r.rule.pointer, "annotations", trace)))
     ) {
-      if (trace !== null) trace.steps.push({ path: r.rule.pointer, message: w === null ? "holds (no condition)" : "holds: every condition is met" });
+      if (trace !== null)
+        trace.steps.push({
+          path: r.rule.pointer,
+          message: w === null ? "holds (no condition)" : "holds: every condition is met",
+        });
       return r.rule;
     }
   }

@@ -28,7 +28,10 @@ export function malformedDecision(m: MalformedCall): DenyDecision {
 
 /** A call whose fields could not be read (a getter or trap threw). */
 export function unreadableDecision(detail: string): DenyDecision {
-  return withDetail({ outcome: "deny", rule: "", reason: "Malformed call: it could not be read.", cause: "malformed_call" }, detail);
+  return withDetail(
+    { outcome: "deny", rule: "", reason: "Malformed call: it could not be read.", cause: "malformed_call" },
+    detail,
+  );
 }
 
 /** How a store failed, for the reason: it failed, or it did not answer in time. */
@@ -53,7 +56,10 @@ export function storeFailure(rule: DecidingRule, fault: StoreFault, detail: stri
   if (open && fault !== StoreFault.Busy) {
     return withDetail({ outcome: "allow", rule: rule.pointer, failedOpen: true } satisfies AllowDecision, detail);
   }
-  return withDetail({ outcome: "deny", rule: rule.pointer, reason: STORE_REASONS[fault]!, cause: "store_failure" }, detail);
+  return withDetail(
+    { outcome: "deny", rule: rule.pointer, reason: STORE_REASONS[fault]!, cause: "store_failure" },
+    detail,
+  );
 }
 
 /** The session has no usable value for a `per` limit. */
@@ -61,7 +67,9 @@ export function missingAttribute(l: PlanLimit): DenyDecision {
   return {
     outcome: "deny",
     rule: l.pointer,
-    reason: `The limit ${l.pointer} counts per ${l.per}, and this session has no usable value there (a non-empty string or a finite number).`,
+    reason:
+      `The limit ${l.pointer} counts per ${l.per}, and this session has no usable value there ` +
+      "(a non-empty string or a finite number).",
     cause: "missing_attribute",
   };
 }
@@ -72,7 +80,9 @@ export function invalidCost(l: PlanLimit, pointer: string, detail: string): Deny
     {
       outcome: "deny",
       rule: l.pointer,
-      reason: `The limit ${l.pointer} takes its cost from the arguments at ${pointer}, and there is no usable amount there (a finite number >= 0 with at most six decimal places).`,
+      reason:
+        `The limit ${l.pointer} takes its cost from the arguments at ${pointer}, and there is no usable amount ` +
+        "there (a finite number >= 0 with at most six decimal places).",
       cause: "invalid_cost",
     },
     detail,
@@ -84,7 +94,9 @@ export function costExceedsMax(l: PlanLimit): DenyDecision {
   return {
     outcome: "deny",
     rule: l.pointer,
-    reason: `The cost of this call is more than the limit ${l.pointer} allows in a whole window (${l.describe}), so it can never fit.`,
+    reason:
+      `The cost of this call is more than the limit ${l.pointer} allows in a whole window (${l.describe}), ` +
+      "so it can never fit.",
     cause: "cost_exceeds_max",
   };
 }

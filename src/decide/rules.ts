@@ -57,12 +57,15 @@ function reach(t: ToolRule, ctx: ToolContext, out: Reached["rules"]): boolean {
     const w = r.when;
     if (w !== null) {
       if (w.session !== null && ctx.session !== undefined && !safeHolds(w.session, ctx.session)) continue;
-      if (w.annotations !== null && ctx.annotations !== undefined && !safeHolds(w.annotations, ctx.annotations)) continue;
+      if (w.annotations !== null && ctx.annotations !== undefined && !safeHolds(w.annotations, ctx.annotations))
+        continue;
     }
     const certain =
       r.unconditional ||
       w === null ||
-      (w.args === null && (w.session === null || ctx.session !== undefined) && (w.annotations === null || ctx.annotations !== undefined));
+      (w.args === null &&
+        (w.session === null || ctx.session !== undefined) &&
+        (w.annotations === null || ctx.annotations !== undefined));
     out.push({ rule: r.rule, conditional: !certain });
     if (certain) return false;
   }

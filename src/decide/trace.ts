@@ -14,6 +14,8 @@ export function traceFailure(trace: Trace, check: Condition, pointer: string, pa
   const f = check.errors?.[0];
   trace.steps.push({
     path: `${pointer}/when/${part}${f === undefined ? "" : f.schemaPath.replace(/^#/, "")}`,
-    message: `does not hold: ${part}${f?.instancePath ?? ""} ${f?.message ?? "fails the schema"}${f === undefined ? "" : ` (keyword "${f.keyword}")`}`,
+    message:
+      `does not hold: ${part}${f?.instancePath ?? ""} ${f?.message ?? "fails the schema"}` +
+      (f === undefined ? "" : ` (keyword "${f.keyword}")`),
   });
 }

@@ -9,7 +9,6 @@ import { child } from "./pointer.js";
 import { errorMessage } from "../shared/text.js";
 import type { PolicyIssue } from "../types.js";
 
-
 /** A document that is not JSON data, with the path of the first offending value. */
 export class NotJsonData extends Error {
   constructor(readonly issue: PolicyIssue) {
@@ -31,14 +30,19 @@ export function copyJsonData(input: unknown): unknown {
 
   const copy = (v: unknown, path: string, depth: number): unknown => {
     if (++nodes > MAX_NODES) {
-      throw new NotJsonData({ code: "too_large", path, message: `the document holds more than ${MAX_NODES} values (the size limit)` });
+      throw new NotJsonData({
+        code: "too_large",
+        path,
+        message: `the document holds more than ${MAX_NODES} values (the size limit)`,
+      });
     }
     switch (typeof v) {
       case "string":
       case "boolean":
         return v;
       case "number":
-        if (!Number.isFinite(v)) throw new NotJsonData({ code: "json", path, message: `must be a finite number, got ${v}` });
+        if (!Number.isFinite(v))
+          throw new NotJsonData({ code: "json", path, message: `must be a finite number, got ${v}` });
         return v;
       case "object":
         break;
@@ -64,7 +68,9 @@ export function copyJsonData(input: unknown): unknown {
         throw new NotJsonData({
           code: "json",
           path,
-          message: `must be a plain object, got ${typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object with a prototype"}`,
+          message: `must be a plain object, got ${
+            typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object with a prototype"
+          }`,
         });
       }
       const out: Record<string, unknown> = {};
@@ -98,7 +104,8 @@ export function copyJsonData(input: unknown): unknown {
  * keeps it data, as JSON.parse does.
  */
 export function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === "__proto__")
+    Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
   else o[key] = value;
 }
 

@@ -8,7 +8,6 @@ import { setOwn } from "./data.js";
 import { MAX_DEPTH, MAX_NODES } from "./limits.js";
 import { child } from "./pointer.js";
 
-
 /** A position in JSON text: 1-based line and column. */
 export interface TextPosition {
   line: number;
@@ -78,7 +77,8 @@ class Parser {
   value(pointer: string, depth: number): unknown {
     // The same bound as for objects: a document of millions of values is not a policy, and
     // reading one must not take the process's memory.
-    if (++this.nodes > MAX_NODES) this.tooLarge(`the document holds more than ${MAX_NODES} values (the size limit)`, pointer);
+    if (++this.nodes > MAX_NODES)
+      this.tooLarge(`the document holds more than ${MAX_NODES} values (the size limit)`, pointer);
     this.ws();
     if (this.mode === "locate" && this.wanted.has(pointer)) this.found.set(pointer, this.i);
     const c = this.text[this.i];
@@ -219,7 +219,8 @@ export function readJsonText(text: string): ParsedJson {
 
 /** The message for a duplicate key. */
 export function duplicateKeyMessage(key: string): string {
-  return `duplicate key ${JSON.stringify(key.length > 80 ? `${key.slice(0, 77)}...` : key)} (JSON.parse would silently keep the last one)`;
+  const shown = JSON.stringify(key.length > 80 ? `${key.slice(0, 77)}...` : key);
+  return `duplicate key ${shown} (JSON.parse would silently keep the last one)`;
 }
 
 /**

@@ -1,5 +1,7 @@
 /** JSON Pointer (RFC 6901) helpers. */
 
+import { hasOwn } from "../shared/objects.js";
+
 /** Escapes one reference token: `~` → `~0`, `/` → `~1`. */
 export function escapeToken(token: string): string {
   return token.includes("~") || token.includes("/") ? token.replace(/~/g, "~0").replace(/\//g, "~1") : token;
@@ -18,8 +20,6 @@ export function parsePointer(pointer: string): string[] {
     .split("/")
     .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
-
-const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * Reads the value at `tokens` in plain data, own properties only (so `/__proto__` or

@@ -37,7 +37,9 @@ export function schemaIssues(doc: unknown): PolicyIssue[] {
       {
         code: "version",
         path: "/version",
-        message: `unsupported version ${describe(version)}: this toolgate reads version ${SUPPORTED_VERSIONS.map((v) => `"${v}"`).join(", ")}`,
+        message: `unsupported version ${describe(version)}: this toolgate reads version ${SUPPORTED_VERSIONS.map(
+          (v) => `"${v}"`,
+        ).join(", ")}`,
       },
     ];
   }
@@ -122,7 +124,8 @@ function describeError(e: ErrorObject): Omit<PolicyIssue, "code"> | undefined {
     case "maximum":
     case "exclusiveMinimum": {
       const op = e.keyword === "minimum" ? ">=" : e.keyword === "maximum" ? "<=" : ">";
-      if (path.endsWith("/window")) return { path, message: `must be a number of seconds ${op} ${String(p.limit)}, got ${got}` };
+      if (path.endsWith("/window"))
+        return { path, message: `must be a number of seconds ${op} ${String(p.limit)}, got ${got}` };
       const what = (e.parentSchema as { type?: unknown } | undefined)?.type === "integer" ? "an integer" : "a number";
       return { path, message: `must be ${what} ${op} ${String(p.limit)}, got ${got}` };
     }
@@ -142,7 +145,10 @@ function describeError(e: ErrorObject): Omit<PolicyIssue, "code"> | undefined {
         };
       }
       if (path.endsWith("/window")) {
-        return { path, message: `must be a whole number and a unit (ms, s, m, h, d), such as "500ms" or "5m", got ${got}` };
+        return {
+          path,
+          message: `must be a whole number and a unit (ms, s, m, h, d), such as "500ms" or "5m", got ${got}`,
+        };
       }
       return { path, message: `must match ${String(p.pattern)}, got ${got}` };
     default:

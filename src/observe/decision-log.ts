@@ -79,7 +79,8 @@ export function decisionLog(options: DecisionLogOptions): (event: DecisionEvent)
   const o = checkOptionKeys("decisionLog", options, ["write", "args", "key"]);
   const { write } = o;
   const mode = o.args ?? "omit";
-  if (typeof write !== "function") throw new TypeError(`decisionLog: write must be a function, got ${describeValue(write)}`);
+  if (typeof write !== "function")
+    throw new TypeError(`decisionLog: write must be a function, got ${describeValue(write)}`);
   if (mode !== "omit" && mode !== "hmac" && mode !== "clear") {
     throw new TypeError(`decisionLog: args must be "omit", "hmac" or "clear", got ${describeValue(mode)}`);
   }

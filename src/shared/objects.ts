@@ -3,6 +3,7 @@
 const objectProto = Object.prototype;
 
 /** `hasOwnProperty`, taken once: an object may shadow its own. */
+// eslint-disable-next-line @typescript-eslint/unbound-method -- always called as hasOwn.call(object, key)
 export const hasOwn: (this: unknown, key: PropertyKey) => boolean = Object.prototype.hasOwnProperty;
 
 /**

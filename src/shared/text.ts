@@ -26,7 +26,8 @@ export function describeValue(v: unknown): string {
       let name: unknown;
       try {
         const proto = Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null;
-        name = proto === null ? undefined : Object.getOwnPropertyDescriptor(proto, "constructor")?.value?.name;
+        const ctor: unknown = proto === null ? undefined : Object.getOwnPropertyDescriptor(proto, "constructor")?.value;
+        name = typeof ctor === "function" ? ctor.name : undefined;
       } catch {
         // A proxy's trap may throw: then it is just "an object".
       }
