@@ -21,7 +21,7 @@ import { auditSchema, locateCompileError, type ConditionIssue } from "./conditio
 import { addLeanContains } from "./conditions/contains.js";
 import { linearRegExp } from "./conditions/ecma-regex.js";
 import { addFormats, addLinearFormats, linearFormats } from "./conditions/formats.js";
-import { withOwnNames } from "./conditions/own-names.js";
+import { originalPath, withOwnNames, type Moved } from "./conditions/own-names.js";
 import { addLinearUniqueItems } from "./conditions/unique-items.js";
 import { addToolgateKeywords, TOOLGATE_KEYWORDS } from "./keywords/index.js";
 
@@ -138,9 +138,10 @@ export function compileCondition(schema: unknown, path: string): CompiledConditi
   }
   // Checked as written (so errors point into the policy), compiled in the form ajv reads
   // `__proto__` members in.
-  const compiled = withOwnNames(schema) as object;
+  const { schema: compiled, moves } = withOwnNames(schema as object);
   try {
-    const check = instance.compile(compiled);
+    const validate = instance.compile(compiled);
+    const check = moves.length === 0 ? validate : reporting(validate, moves);
     remember(key, check);
     return { ok: true, check };
   } catch (e) {
@@ -152,6 +153,21 @@ export function compileCondition(schema: unknown, path: string): CompiledConditi
       // Nothing was added for a schema that failed early; nothing to remove.
     }
   }
+}
+
+/**
+ * A condition compiled from a rewritten schema, whose errors name the places the policy wrote
+ * (explanations read `errors`): the rewrite costs nothing when the condition holds.
+ */
+function reporting(validate: ValidateFunction, moves: readonly Moved[]): Condition {
+  const check = ((value: unknown) => {
+    const ok = validate(value) === true;
+    check.errors = ok
+      ? null
+      : (validate.errors ?? []).map((e) => ({ ...e, schemaPath: originalPath(e.schemaPath, moves) }));
+    return ok;
+  }) as Condition;
+  return check;
 }
 
 /** The first reason a value fails a condition, for explanations: keyword and paths. */

@@ -395,6 +395,48 @@ describe("uniqueItems means JSON Schema equality", () => {
   });
 });
 
+describe("contains keeps its meaning without keeping an error per item", () => {
+  it.each([
+    [{ contains: { const: "n" } }, [], false],
+    [{ contains: { const: "n" } }, ["a", "n"], true],
+    [{ contains: { const: "n" }, minContains: 2 }, ["n", "a", "n"], true],
+    [{ contains: { const: "n" }, minContains: 2 }, ["n", "a"], false],
+    [{ contains: { const: "n" }, maxContains: 2 }, ["n", "n", "n"], false],
+    [{ contains: { const: "n" }, minContains: 0, maxContains: 1 }, [], true],
+    [{ contains: { const: "n" }, minContains: 0, maxContains: 1 }, ["a"], true],
+    [{ contains: false }, ["a"], false],
+    [{ contains: true, minContains: 2 }, ["a"], false],
+    [{ contains: { type: "number" }, items: { type: ["number", "string"] } }, ["a", 1], true],
+    [{ not: { contains: { const: "n" } } }, ["a", "b"], true],
+    [{ anyOf: [{ contains: { const: "n" } }, { maxItems: 0 }] }, [], true],
+  ])("%j on %j holds: %s", (schema, v, expected) => {
+    expect(holds({ properties: { v: schema } }, { v })).toBe(expected);
+  });
+
+  it("explains a failing contains and uniqueItems with their own keyword", async () => {
+    const policy = policyOf({
+      properties: { a: { contains: { const: "n" }, minContains: 2 }, b: { uniqueItems: true } },
+    });
+    const one = await policy.explain({
+      tool: "t",
+      session: { id: "s" },
+      args: { a: ["n", ...Array<string>(1000).fill("x")] },
+    });
+    expect(one.steps.map((s) => s.message).join("\n")).toContain('keyword "contains"');
+    const two = await policy.explain({
+      tool: "t",
+      session: { id: "s" },
+      args: {
+        b: [
+          { x: 1, y: 2 },
+          { y: 2, x: 1 },
+        ],
+      },
+    });
+    expect(two.steps.map((s) => s.message).join("\n")).toContain('keyword "uniqueItems"');
+  });
+});
+
 describe("recursion on deep arguments", () => {
   it("a recursive $ref on 100,000-deep arguments is a deny in bounded time, for allow and deny rules", () => {
     const schema = { $defs: { n: { properties: { next: { $ref: "#/$defs/n" } } } }, $ref: "#/$defs/n" };
@@ -465,6 +507,19 @@ describe("own properties only", () => {
     ];
     for (const [schema, args, expected] of cases)
       expect(decide(fromText(schema), args).outcome === "allow", `${schema} on ${JSON.stringify(args)}`).toBe(expected);
+  });
+
+  it("explains a failing __proto__ member at the place the policy wrote it", async () => {
+    const text = '{"properties":{"x":{"properties":{"__proto__":{"type":"string"}}}}}';
+    const policy = compilePolicy(
+      `{"version":"1","default":"deny","tools":{"t":{"rules":[{"when":{"args":${text}}}]}}}`,
+      {
+        store: new MemoryStore({ maxKeys: 10 }),
+      },
+    );
+    const e = await policy.explain({ tool: "t", session: { id: "s" }, args: { x: JSON.parse('{"__proto__": 1}') } });
+    expect(e.steps.map((s) => s.path)).toContain("/tools/t/rules/0/when/args/properties/x/properties/__proto__/type");
+    expect(decide(policy, { x: JSON.parse('{"__proto__": "s"}') }).outcome).toBe("allow");
   });
 
   it("ignores members a polluted Object.prototype would add", () => {

@@ -41,28 +41,46 @@ function freeKey(map: Record<string, unknown> | undefined, pattern: string): str
   return key;
 }
 
-function rewriteNode(node: Record<string, unknown>, depth: number): Record<string, unknown> {
+/** Where ajv reports a moved subschema, and where the policy wrote it (both as ajv's `schemaPath`). */
+export interface Moved {
+  from: string;
+  to: string;
+}
+
+/** A token of ajv's `schemaPath`: a JSON Pointer token, URI-fragment encoded. */
+function token(t: string | number): string {
+  return `/${encodeURIComponent(String(t).replace(/~/g, "~0").replace(/\//g, "~1"))}`;
+}
+
+function rewriteNode(
+  node: Record<string, unknown>,
+  at: string,
+  depth: number,
+  moves: Moved[],
+): Record<string, unknown> {
   if (depth > MAX_SCHEMA_DEPTH) return node;
   let out: Record<string, unknown> | undefined;
   const set = (k: string, v: unknown) => {
     out ??= copyOf(node);
     define(out, k, v);
   };
+  const sub = (v: unknown, path: string) => (isObject(v) ? rewriteNode(v, path, depth + 1, moves) : v);
   for (const keyword of Object.keys(node)) {
     const value = node[keyword];
+    const here = at + token(keyword);
     switch (KEYWORDS.get(keyword)) {
       case Kind.Schema: {
-        const r = withOwnNames(value, depth + 1);
+        const r = sub(value, here);
         if (r !== value) set(keyword, r);
         break;
       }
       case Kind.SchemaList:
       case Kind.SchemaOrList:
         if (Array.isArray(value)) {
-          const r = value.map((s: unknown): unknown => withOwnNames(s, depth + 1));
+          const r = value.map((s: unknown, i): unknown => sub(s, here + token(i)));
           if (r.some((s, i) => s !== value[i])) set(keyword, r);
         } else {
-          const r = withOwnNames(value, depth + 1);
+          const r = sub(value, here);
           if (r !== value) set(keyword, r);
         }
         break;
@@ -72,9 +90,9 @@ function rewriteNode(node: Record<string, unknown>, depth: number): Record<strin
           let changed = false;
           const r: Record<string, unknown> = {};
           for (const name of Object.keys(value)) {
-            const sub = withOwnNames(value[name], depth + 1);
-            if (sub !== value[name]) changed = true;
-            define(r, name, sub);
+            const s2 = sub(value[name], here + token(name));
+            if (s2 !== value[name]) changed = true;
+            define(r, name, s2);
           }
           if (changed) set(keyword, r);
         }
@@ -88,10 +106,14 @@ function rewriteNode(node: Record<string, unknown>, depth: number): Record<strin
   const patterns = current.patternProperties;
   const hasProto = (m: unknown): m is Record<string, unknown> =>
     isObject(m) && Object.prototype.hasOwnProperty.call(m, PROTO);
+  const patternsAt = at + token("patternProperties");
   if (hasProto(patterns)) {
     const moved: Record<string, unknown> = {};
-    for (const k of Object.keys(patterns))
-      define(moved, k === PROTO ? freeKey(patterns, `(?:${PROTO})`) : k, patterns[k]);
+    for (const k of Object.keys(patterns)) {
+      const key = k === PROTO ? freeKey(patterns, `(?:${PROTO})`) : k;
+      if (k === PROTO) moves.push({ from: patternsAt + token(key), to: patternsAt + token(PROTO) });
+      define(moved, key, patterns[k]);
+    }
     set("patternProperties", moved);
   }
   if (hasProto(props)) {
@@ -99,14 +121,30 @@ function rewriteNode(node: Record<string, unknown>, depth: number): Record<strin
     for (const k of Object.keys(props)) if (k !== PROTO) define(rest, k, props[k]);
     const existing = (out ?? node).patternProperties;
     const moved: Record<string, unknown> = isObject(existing) ? copyOf(existing) : {};
-    define(moved, freeKey(moved, `^${PROTO}$`), props[PROTO]);
+    const key = freeKey(moved, `^${PROTO}$`);
+    define(moved, key, props[PROTO]);
+    moves.push({ from: patternsAt + token(key), to: at + token("properties") + token(PROTO) });
     set("properties", rest);
     set("patternProperties", moved);
   }
   return out ?? node;
 }
 
-/** `schema` in a form ajv checks `__proto__` members in; `schema` itself when nothing needs rewriting. */
-export function withOwnNames<T>(schema: T, depth = 0): T {
-  return (isObject(schema) ? rewriteNode(schema, depth) : schema) as T;
+/**
+ * `schema` in a form ajv checks `__proto__` members in (`schema` itself when nothing needs
+ * rewriting), and where each moved subschema was written, so that explanations point into the
+ * policy rather than at the rewritten form.
+ */
+export function withOwnNames<T>(schema: T): { schema: T; moves: Moved[] } {
+  const moves: Moved[] = [];
+  const out = (isObject(schema) ? rewriteNode(schema, "#", 0, moves) : schema) as T;
+  return { schema: out, moves };
+}
+
+/** `schemaPath` as the policy wrote it: the moves undone. */
+export function originalPath(schemaPath: string, moves: readonly Moved[]): string {
+  for (const m of moves) {
+    if (schemaPath === m.from || schemaPath.startsWith(`${m.from}/`)) return m.to + schemaPath.slice(m.from.length);
+  }
+  return schemaPath;
 }
