@@ -41,7 +41,7 @@ export interface DecisionLogLine {
   time: string;
   /** The policy's namespace. */
   policy: string;
-  /** The tool's name, `null` when the call had none that is a string. */
+  /** The tool's name, `null` when the call had none that is a string of at most 128 characters. */
   tool: string | null;
   /** The session's id, `null` when the call had none that is a string. */
   session: string | null;
@@ -61,8 +61,15 @@ export interface DecisionLogLine {
   annotations?: unknown;
 }
 
-/** Arguments larger than this (as canonical JSON) are left out of a clear line: a log line is not a dump. */
+/**
+ * The most characters of canonical JSON a clear line carries for a call's arguments, session
+ * attributes and annotations together; a call with more has none of them logged (a log line is
+ * not a dump), and replay counts its line as skipped.
+ */
 export const MAX_LOGGED_ARGS = 1024 * 1024;
+
+/** The longest tool name logged: a longer one makes a malformed call, and is logged as `null`. */
+const MAX_TOOL_NAME = 128;
 
 /**
  * An observer (for `compilePolicy(doc, { onDecision })`) that writes the decision log.
@@ -87,7 +94,8 @@ export function decisionLog(options: DecisionLogOptions): (event: DecisionEvent)
   let key: Uint8Array | undefined;
   if (o.key !== undefined) {
     if (typeof o.key === "string" && o.key.length > 0) key = new TextEncoder().encode(o.key);
-    else if (o.key instanceof Uint8Array && o.key.length > 0) key = o.key;
+    // A copy: the host may reuse its array, and the log's key must stay the one it was given.
+    else if (o.key instanceof Uint8Array && o.key.length > 0) key = Uint8Array.from(o.key);
     else throw new TypeError(`decisionLog: key must be a non-empty string or Uint8Array, got ${describeValue(o.key)}`);
   }
   if (mode === "hmac" && key === undefined) throw new TypeError('decisionLog: args: "hmac" needs a key');
@@ -101,13 +109,16 @@ export function decisionLog(options: DecisionLogOptions): (event: DecisionEvent)
 
 function lineOf(event: DecisionEvent, mode: DecisionLogArgs, key: Uint8Array | undefined): DecisionLogLine {
   const { call, decision: d } = event;
-  const session = isPlainObjectLike(call.session) ? call.session : undefined;
-  const id = session !== undefined && hasOwn.call(session, "id") ? session.id : undefined;
+  // The session is the host's object as the call carried it: reading it may throw (a proxy, a
+  // getter), and a log line is still written then, without what could not be read.
+  const session = readSession(call.session);
   const line: DecisionLogLine = {
     time: isoTime(event.time),
     policy: event.namespace,
-    tool: typeof call.tool === "string" ? call.tool : null,
-    session: typeof id === "string" ? id : null,
+    // A longer name is a malformed call (docs/spec.md, "Evaluation", step 1), and the caller chose
+    // it: the line names no tool rather than copying megabytes.
+    tool: typeof call.tool === "string" && call.tool.length <= MAX_TOOL_NAME ? call.tool : null,
+    session: session?.id ?? null,
     outcome: d.outcome,
     rule: d.rule,
   };
@@ -131,25 +142,39 @@ function lineOf(event: DecisionEvent, mode: DecisionLogArgs, key: Uint8Array | u
     line.argsHmac = createHmac("sha256", key!).update(text, "utf8").digest("hex");
     return line;
   }
-  if (text.length > MAX_LOGGED_ARGS) return line;
+  // In clear, the arguments, the attributes and the annotations go together or not at all: replay
+  // decides from them, and a call replayed without the attributes it had is another call.
+  let attributes: string | undefined;
+  let annotations: string | undefined;
+  try {
+    if (session !== undefined) attributes = canonicalJson(session.attributes());
+    if (call.annotations !== undefined) annotations = canonicalJson(call.annotations);
+  } catch {
+    return line;
+  }
+  if (text.length + (attributes?.length ?? 0) + (annotations?.length ?? 0) > MAX_LOGGED_ARGS) return line;
   line.args = JSON.parse(text) as unknown;
-  if (session !== undefined) {
-    try {
-      const attributes: Record<string, unknown> = {};
-      for (const k of Object.keys(session)) if (k !== "id") setOwnData(attributes, k, session[k]);
-      line.attributes = JSON.parse(canonicalJson(attributes)) as Record<string, unknown>;
-    } catch {
-      // Attributes that cannot be written are left out; replay then decides without them.
-    }
-  }
-  if (call.annotations !== undefined) {
-    try {
-      line.annotations = JSON.parse(canonicalJson(call.annotations)) as unknown;
-    } catch {
-      // Likewise for annotations.
-    }
-  }
+  if (attributes !== undefined) line.attributes = JSON.parse(attributes) as Record<string, unknown>;
+  if (annotations !== undefined) line.annotations = JSON.parse(annotations) as unknown;
   return line;
+}
+
+/** The session's id (when it is a string) and a way to read its other fields, or `undefined`. */
+function readSession(v: unknown): { id: string | undefined; attributes: () => Record<string, unknown> } | undefined {
+  try {
+    if (!isPlainObjectLike(v)) return undefined;
+    const id = hasOwn.call(v, "id") ? v.id : undefined;
+    return {
+      id: typeof id === "string" ? id : undefined,
+      attributes: () => {
+        const attributes: Record<string, unknown> = {};
+        for (const k of Object.keys(v)) if (k !== "id") setOwnData(attributes, k, v[k]);
+        return attributes;
+      },
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 function isPlainObjectLike(v: unknown): v is Record<string, unknown> {
