@@ -82,6 +82,8 @@ export interface RelayOptions {
    * @default none: the upstream's requests of its client are refused
    */
   clientCapabilities?: Record<string, unknown>;
+  /** Sees every tool list the upstream returned (before pins and policy trim it). */
+  onToolList?: (tools: unknown[]) => void;
 }
 
 /**
@@ -142,8 +144,11 @@ export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: G
 
   if (upstream.tools) {
     // Tools whose definitions changed since they were pinned are left out of the list.
-    const reviewList = (result: { tools?: unknown }) =>
-      pins === undefined || !Array.isArray(result.tools) ? result : { ...result, tools: pins.review(result.tools) };
+    const reviewList = (result: { tools?: unknown }) => {
+      if (!Array.isArray(result.tools)) return result;
+      relayOptions.onToolList?.(result.tools);
+      return pins === undefined ? result : { ...result, tools: pins.review(result.tools) };
+    };
     relay(T.ListToolsRequestSchema, T.ListToolsResultSchema, reviewList);
     // A call the client asked to run as a task is answered with the task it created.
     relay(T.CallToolRequestSchema, (params) => (params?.task === undefined ? T.CallToolResultSchema : T.CreateTaskResultSchema));
