@@ -12,6 +12,12 @@ import { UsageError } from "./errors.js";
 const MAX_AUTHORIZATION_BYTES = 16 * 1024;
 /** Bounds a JWKS fetch, so a slow key server turns into 401s rather than requests that hang. */
 const JWKS_TIMEOUT_MS = 5000;
+/**
+ * After a fetch of the key set, how long before a token with an unknown `kid` may fetch it
+ * again: a rotated key is picked up a second later, and tokens with made-up kids cost the key
+ * server one request a second at most (jose's default is 30 s).
+ */
+const JWKS_COOLDOWN_MS = 1000;
 /** The HS256 secret's least length, in bytes (RFC 7518, section 3.2: at least the hash's size). */
 const MIN_SECRET_BYTES = 32;
 
@@ -47,7 +53,7 @@ export class TokenVerifier {
 
   constructor(private readonly settings: TokenSettings) {
     if (settings.jwksUrl !== undefined) {
-      this.key = createRemoteJWKSet(settings.jwksUrl, { timeoutDuration: JWKS_TIMEOUT_MS });
+      this.key = createRemoteJWKSet(settings.jwksUrl, { timeoutDuration: JWKS_TIMEOUT_MS, cooldownDuration: JWKS_COOLDOWN_MS });
       // With a key set, the keys say their algorithms; symmetric ones are never taken from it.
       this.algorithms = undefined;
     } else if (settings.secret !== undefined) {

@@ -99,6 +99,9 @@ export class Gateway {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
         res.end();
       });
+      // A POST is a request whose answer is owed; a GET is a standing stream for notifications,
+      // which shutdown closes rather than waits for.
+      if (req.method !== "POST") return;
       this.inFlight.add(served);
       void served.finally(() => this.inFlight.delete(served));
     });
