@@ -35,6 +35,9 @@ const ISO_TIME = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1
 
 /** Reads one non-blank line of a decision log. */
 export function readLogLine(text: string): ReadLine {
+  // Every line is an object: anything else is told without parsing it (a failed parse costs an
+  // exception, and a log of a million lines of noise would pay it a million times).
+  if (text.trimStart().charCodeAt(0) !== 0x7b) return { kind: "malformed", problem: "not a JSON object" };
   let value: unknown;
   try {
     // V8's JSON.parse does not recurse on the stack, so deep nesting is data, not a crash, and
