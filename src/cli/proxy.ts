@@ -207,6 +207,8 @@ export async function runProxy(args: string[]): Promise<number> {
     return EXIT_FINDINGS;
   }
   const report = (line: string) => process.stderr.write(`${line}\n`);
+  // In shadow mode every call is allowed, so the model is shown every tool, as it will be asked.
+  const showDenied = v["show-denied"] === true || v.shadow === true;
   let log: LogFile | undefined;
   let shared: SharedState | undefined;
   let upstream: Upstream | undefined;
@@ -247,7 +249,7 @@ export async function runProxy(args: string[]): Promise<number> {
         live,
         command: command as [string, ...string[]],
         session,
-        showDenied: v["show-denied"] === true,
+        showDenied,
         acceptToolChanges: v["accept-tool-changes"] === true,
         startTimeoutMs,
         approvalTimeoutMs,
@@ -263,7 +265,7 @@ export async function runProxy(args: string[]): Promise<number> {
       live,
       shared,
       verifier: tokens === undefined ? undefined : new TokenVerifier(tokens),
-      showDenied: v["show-denied"] === true,
+      showDenied,
       acceptToolChanges: v["accept-tool-changes"] === true,
       approvalTimeoutMs,
       maxSessions,
