@@ -316,7 +316,10 @@ function decidingRule(pointer: string, effect: Effect, reason: string | undefine
       : Object.freeze({ outcome: "deny", rule: pointer, reason: refusal, cause: "policy" } as const);
   const allowed = Object.freeze({ outcome: "allow", rule: pointer } as const);
   const readsCost = limits.some((l) => l.cost.kind === "pointer");
-  return { pointer, effect, reason, refusal, refused, allowed, limits, readsCost };
+  const free = limits.length === 0 ? allowed : null;
+  const settled = effect === Effect.Allow ? free : refused;
+  const settledApproved = effect === Effect.Deny ? refused : free;
+  return { pointer, effect, reason, refusal, refused, allowed, settled, settledApproved, limits, readsCost };
 }
 
 /** The reason for a refusal whose rule has none of its own. */

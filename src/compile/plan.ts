@@ -106,6 +106,14 @@ export interface DecidingRule {
   readonly refused: DenyDecision | NeedsApprovalDecision;
   /** This rule's allow decision when no limit applies, built once (frozen). */
   readonly allowed: AllowDecision;
+  /**
+   * The decision of a call without `approved: true`, when it depends on the rule alone
+   * (`refused`, or `allowed` for a rule without limits); `null` when the store must be asked.
+   * One load instead of branching on the effect: on a mix of tools that branch is unpredictable.
+   */
+  readonly settled: AllowDecision | DenyDecision | NeedsApprovalDecision | null;
+  /** The same for a call with `approved: true` (only an approval rule's differs). */
+  readonly settledApproved: AllowDecision | DenyDecision | NeedsApprovalDecision | null;
   readonly limits: readonly PlanLimit[];
   /** `true` when some limit reads its cost from the arguments. */
   readonly readsCost: boolean;

@@ -14,6 +14,21 @@ export const MAX_TOOL_NAME = 128;
 
 const objectProto = Object.prototype;
 
+/**
+ * A key no object has: the symbol never leaves this module, so no own property, prototype or
+ * polluter can define it, and looking it up runs no getter (a Proxy's `get` trap sees it and
+ * may answer anything: the answer is dropped).
+ *
+ * Why look it up: asked cold, `Object.getPrototypeOf` is a call into V8's runtime, one of the
+ * largest items of the hot path's CPU profile. A property lookup just before it teaches the
+ * optimizing compiler the object's hidden class, from which it answers the prototype with no
+ * call; this lookup finds nothing and runs nothing, so it gives that for free. Each lookup is
+ * written at its own site, on purpose: a shared helper would see every kind of object at one
+ * site and teach the compiler nothing.
+ */
+const PROBE: unique symbol = Symbol("toolgate probe");
+type Probed = { [PROBE]?: unknown };
+
 /** What is wrong with a malformed call. */
 export const enum Malformed {
   NotObject,
@@ -65,6 +80,7 @@ export interface SeenCall {
  */
 export function checkCallObject(call: unknown): MalformedCall | null {
   if (typeof call !== "object" || call === null) return malformed(Malformed.NotObject, undefined, `the call is ${describeValue(call)}`);
+  void (call as Probed)[PROBE];
   const proto = Object.getPrototypeOf(call) as unknown;
   if (proto !== objectProto && proto !== null) {
     return malformed(Malformed.NotPlain, undefined, `the call is ${describeValue(call)}, not a plain object`);
@@ -73,8 +89,8 @@ export function checkCallObject(call: unknown): MalformedCall | null {
 }
 
 /** A key of the call that is not one of its five fields: unknown if own, else inherited. */
-export function strayField(call: object, key: string): MalformedCall {
-  return hasOwn.call(call, key)
+export function strayField(own: boolean, key: string): MalformedCall {
+  return own
     ? malformed(Malformed.Unknown, SUGGEST[key] === undefined ? undefined : key, `unknown field ${JSON.stringify(key.slice(0, 200))}`)
     : malformed(Malformed.Inherited, undefined, `inherited field ${JSON.stringify(key.slice(0, 200))}`);
 }
@@ -96,14 +112,24 @@ export function checkFields(
 ): MalformedCall | string {
   if (typeof tool !== "string" || tool.length === 0) return malformed(Malformed.Tool, "tool", `"tool" is ${describeValue(tool)}`);
   if (tool.length > MAX_TOOL_NAME) return malformed(Malformed.ToolTooLong, "tool", `"tool" has ${tool.length} characters`);
-  if (typeof session !== "object" || session === null || Array.isArray(session)) {
-    return malformed(Malformed.Session, "session", `"session" is ${describeValue(session)}`);
+  if (typeof session !== "object" || session === null) return notSession(session);
+  void (session as Probed)[PROBE];
+  if (Array.isArray(session)) return notSession(session);
+  const id = ownId(session);
+  if (typeof id !== "string" || id.length === 0) {
+    return malformed(Malformed.SessionId, "session.id", `"session.id" is ${describeValue(id)}`);
   }
-  const id = hasOwn.call(session, "id") ? (session as { id?: unknown }).id : undefined;
-  if (typeof id !== "string" || id.length === 0) return malformed(Malformed.SessionId, "session.id", `"session.id" is ${describeValue(id)}`);
-  if (args !== undefined && !isPlain(args)) return malformed(Malformed.Args, "args", `"args" is ${describeValue(args)}`);
-  if (annotations !== undefined && !isPlain(annotations)) {
-    return malformed(Malformed.Annotations, "annotations", `"annotations" is ${describeValue(annotations)}`);
+  if (args !== undefined) {
+    if (typeof args !== "object" || args === null) return notPlain(Malformed.Args, "args", args);
+    void (args as Probed)[PROBE];
+    if (!plainPrototype(args)) return notPlain(Malformed.Args, "args", args);
+  }
+  if (annotations !== undefined) {
+    if (typeof annotations !== "object" || annotations === null) {
+      return notPlain(Malformed.Annotations, "annotations", annotations);
+    }
+    void (annotations as Probed)[PROBE];
+    if (!plainPrototype(annotations)) return notPlain(Malformed.Annotations, "annotations", annotations);
   }
   if (approved !== undefined && typeof approved !== "boolean") {
     return malformed(Malformed.Approved, "approved", `"approved" is ${describeValue(approved)}`);
@@ -111,10 +137,30 @@ export function checkFields(
   return id;
 }
 
-function isPlain(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== "object" || v === null) return false;
+/**
+ * The session's own `id`, if it has one. `hasOwnProperty` is a call V8 does not inline here;
+ * for a session whose prototype is `null`, or `Object.prototype` without an `id` (checked on
+ * every call: a polluter may add one), `in` answers the same question from the hidden class.
+ */
+function ownId(session: object): unknown {
+  const proto = Object.getPrototypeOf(session) as unknown;
+  if (proto === null || (proto === objectProto && !("id" in objectProto))) {
+    return "id" in session ? (session as { id?: unknown }).id : undefined;
+  }
+  return hasOwn.call(session, "id") ? (session as { id?: unknown }).id : undefined;
+}
+
+function plainPrototype(v: object): boolean {
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === objectProto || proto === null;
+}
+
+function notSession(session: unknown): MalformedCall {
+  return malformed(Malformed.Session, "session", `"session" is ${describeValue(session)}`);
+}
+
+function notPlain(what: Malformed, field: string, value: unknown): MalformedCall {
+  return malformed(what, field, `"${field}" is ${describeValue(value)}`);
 }
 
 function malformed(what: Malformed, field: string | undefined, detail: string): MalformedCall {

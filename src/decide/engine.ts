@@ -5,7 +5,7 @@
  * budget. Only the store call differs between them (synchronous or not, counting or not).
  */
 
-import { Effect, type DecidingRule, type Plan } from "../compile/plan.js";
+import type { DecidingRule, Plan } from "../compile/plan.js";
 import { namespaceOpening } from "../compile/keys.js";
 import { hasOwn, isPlainObject } from "../shared/objects.js";
 import { describeValue, errorMessage } from "../shared/text.js";
@@ -82,35 +82,40 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
     // may decide another call meanwhile. The checks and their words live in call.ts.
     const c = call as SeenCall;
     let seenKeys = 0;
+    let ownKeys = 0;
+    // for-in yields inherited names only from a prototype with enumerable ones: with none on
+    // Object.prototype (checked once per call), every key it yields is the call's own.
+    const clean = !hasEnumerable(objectProto);
     for (const key in c) {
-      if (key === "tool") seenKeys |= 1;
-      else if (key === "session") seenKeys |= 2;
-      else if (key === "args") seenKeys |= 4;
-      else if (key === "annotations") seenKeys |= 8;
-      else if (key === "approved") seenKeys |= 16;
-      else return malformedDecision(strayField(c, key));
+      const own = clean || hasOwn.call(c, key);
+      let bit: number;
+      if (key === "tool") bit = 1;
+      else if (key === "session") bit = 2;
+      else if (key === "args") bit = 4;
+      else if (key === "annotations") bit = 8;
+      else if (key === "approved") bit = 16;
+      else return malformedDecision(strayField(own, key));
+      seenKeys |= bit;
+      if (own) ownKeys |= bit;
     }
     let tool: unknown;
     let session: unknown;
     let args: unknown;
     let annotations: unknown;
     let approved: unknown;
-    if (hasOwn.call(c, "tool")) tool = c.tool;
+    if ((ownKeys & 1) !== 0 || ((seenKeys & 1) === 0 && hasOwn.call(c, "tool"))) tool = c.tool;
     else if ((seenKeys & 1) !== 0) return malformedDecision(inheritedField("tool"));
-    if (hasOwn.call(c, "session")) session = c.session;
+    if ((ownKeys & 2) !== 0 || ((seenKeys & 2) === 0 && hasOwn.call(c, "session"))) session = c.session;
     else if ((seenKeys & 2) !== 0) return malformedDecision(inheritedField("session"));
-    if ((seenKeys & 4) !== 0 || c.args !== undefined) {
-      if (hasOwn.call(c, "args")) args = c.args;
-      else if ((seenKeys & 4) !== 0) return malformedDecision(inheritedField("args"));
-    }
-    if ((seenKeys & 8) !== 0 || c.annotations !== undefined) {
-      if (hasOwn.call(c, "annotations")) annotations = c.annotations;
-      else if ((seenKeys & 8) !== 0) return malformedDecision(inheritedField("annotations"));
-    }
-    if ((seenKeys & 16) !== 0 || c.approved !== undefined) {
-      if (hasOwn.call(c, "approved")) approved = c.approved;
-      else if ((seenKeys & 16) !== 0) return malformedDecision(inheritedField("approved"));
-    }
+    if ((ownKeys & 4) !== 0) args = c.args;
+    else if ((seenKeys & 4) !== 0) return malformedDecision(inheritedField("args"));
+    else if (c.args !== undefined && hasOwn.call(c, "args")) args = c.args;
+    if ((ownKeys & 8) !== 0) annotations = c.annotations;
+    else if ((seenKeys & 8) !== 0) return malformedDecision(inheritedField("annotations"));
+    else if (c.annotations !== undefined && hasOwn.call(c, "annotations")) annotations = c.annotations;
+    if ((ownKeys & 16) !== 0) approved = c.approved;
+    else if ((seenKeys & 16) !== 0) return malformedDecision(inheritedField("approved"));
+    else if (c.approved !== undefined && hasOwn.call(c, "approved")) approved = c.approved;
     if (seen !== null) {
       seen.tool = tool;
       if (session !== undefined) seen.session = session;
@@ -129,8 +134,8 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
     }
     const rule = t.rule ?? choose(plan, t, { args: args ?? EMPTY, session: session as Record<string, unknown>, annotations: annotations ?? EMPTY }, trace);
     // Decisions that depend only on the rule were built once at compile time (frozen, shared).
-    if (rule.effect === Effect.Deny || (rule.effect === Effect.Approval && approved !== true)) return rule.refused;
-    if (rule.limits.length === 0) return rule.allowed;
+    const settled = approved === true ? rule.settledApproved : rule.settled;
+    if (settled !== null) return settled;
     if (trace !== null) {
       for (const l of rule.limits) {
         trace.limits.push(l.pointer);
@@ -189,6 +194,12 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
       if (!isThenable(r)) return answer(p, r);
     } catch (e) {
       return thrown(p, e);
+    }
+    // The same answer as decideSync gives: a store that says it is synchronous and returns a
+    // promise has broken its contract, whichever of the two asked.
+    if (synchronous) {
+      Promise.resolve(r).catch(ignore);
+      return storeFailure(p.rule, StoreFault.Failed, "a store marked synchronous returned a promise", false);
     }
     return withTimeout(r as PromiseLike<unknown>).then(
       (v) =>
@@ -411,3 +422,11 @@ function isThenable(v: unknown): boolean {
 }
 
 function ignore(): void {}
+
+const objectProto = Object.prototype;
+
+/** Whether `o` or its prototypes have an enumerable name (a polluted Object.prototype). */
+function hasEnumerable(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
