@@ -76,7 +76,9 @@ class Builder {
         ? this.toolRule({ action: doc.default }, "/default")
         : this.toolRule(doc.default as Record<string, unknown>, "/default");
     const keys = Object.keys(doc.tools);
-    const entries = keys.map((key) => [key, this.toolRule(doc.tools[key] as Record<string, unknown>, child("/tools", key))] as const);
+    const entries = keys.map(
+      (key) => [key, this.toolRule(doc.tools[key] as Record<string, unknown>, child("/tools", key))] as const,
+    );
     const names = new NameMatcher<ToolRule>(entries, fallback);
     this.neverChosenWarnings(names);
     const noRuleHeld = decidingRule(
@@ -86,7 +88,13 @@ class Builder {
       "Not allowed: none of the default's conditional rules holds for this call.",
       NO_LIMITS,
     );
-    const plan: Plan = { names, fallback, namespace: this.ns, noRuleHeld, toolRules: [...entries.map(([, e]) => e), fallback] };
+    const plan: Plan = {
+      names,
+      fallback,
+      namespace: this.ns,
+      noRuleHeld,
+      toolRules: [...entries.map(([, e]) => e), fallback],
+    };
     return { plan, issues: this.issues, warnings: this.warnings };
   }
 
@@ -97,7 +105,12 @@ class Builder {
       const parsed = parseWindow(l.window);
       let g = this.ids.get(l.id);
       if (g === undefined) this.ids.set(l.id, (g = { members: [], counts: "calls", refundable: false }));
-      g.members.push({ pointer, max: l.max, windowMs: typeof parsed === "number" ? parsed : undefined, per: l.per ?? "session" });
+      g.members.push({
+        pointer,
+        max: l.max,
+        windowMs: typeof parsed === "number" ? parsed : undefined,
+        per: l.per ?? "session",
+      });
       if (l.cost !== undefined) g.counts = "micro";
       if (l.refund === "on_error") g.refundable = true;
     };
@@ -107,11 +120,15 @@ class Builder {
     };
     const rule = (r: Record<string, unknown>, at: string) => {
       limits(r.rate_limit, child(at, "rate_limit"));
-      if (Array.isArray(r.rules)) r.rules.forEach((c: Record<string, unknown>, i) => limits(c.rate_limit, child(child(child(at, "rules"), i), "rate_limit")));
+      if (Array.isArray(r.rules))
+        r.rules.forEach((c: Record<string, unknown>, i) =>
+          limits(c.rate_limit, child(child(child(at, "rules"), i), "rate_limit")),
+        );
     };
     (this.doc.limits ?? []).forEach((l, i) => visit(l, child("/limits", i)));
     if (typeof this.doc.default === "object") rule(this.doc.default as Record<string, unknown>, "/default");
-    for (const key of Object.keys(this.doc.tools)) rule(this.doc.tools[key] as Record<string, unknown>, child("/tools", key));
+    for (const key of Object.keys(this.doc.tools))
+      rule(this.doc.tools[key] as Record<string, unknown>, child("/tools", key));
     for (const [id, g] of this.ids) {
       const first = g.members[0]!;
       const agree = g.members.every((m) => m.max === first.max && m.windowMs === first.windowMs && m.per === first.per);
@@ -134,7 +151,11 @@ class Builder {
     if (rule.rules === undefined) return { pointer, rule: this.decidingRule(rule, pointer), rules: null };
     for (const field of ["action", "reason", "rate_limit"]) {
       if (rule[field] !== undefined) {
-        this.issue("conflict", child(pointer, field), `a rule with "rules" holds nothing else: move "${field}" into the conditional rules`);
+        this.issue(
+          "conflict",
+          child(pointer, field),
+          `a rule with "rules" holds nothing else: move "${field}" into the conditional rules`,
+        );
       }
     }
     const list = rule.rules as ConditionalRuleDocument[];
@@ -142,7 +163,11 @@ class Builder {
     const rules = list.map((r, i): ConditionalRule => {
       const at = child(child(pointer, "rules"), i);
       if (alwaysAt !== undefined) {
-        this.warnings.push({ code: "warning", path: at, message: `never reached: ${alwaysAt} before it always holds (it has no condition)` });
+        this.warnings.push({
+          code: "warning",
+          path: at,
+          message: `never reached: ${alwaysAt} before it always holds (it has no condition)`,
+        });
       }
       const when = r.when === undefined ? null : this.conditions(r.when as Record<string, unknown>, child(at, "when"));
       const unconditional = isUnconditional(r);
@@ -153,7 +178,8 @@ class Builder {
   }
 
   decidingRule(rule: Record<string, unknown>, pointer: string): DecidingRule {
-    const effect = rule.action === "deny" ? Effect.Deny : rule.action === "require_approval" ? Effect.Approval : Effect.Allow;
+    const effect =
+      rule.action === "deny" ? Effect.Deny : rule.action === "require_approval" ? Effect.Approval : Effect.Allow;
     const raw = rule.rate_limit as LimitDocument | LimitDocument[] | undefined;
     const own =
       raw === undefined
@@ -169,7 +195,10 @@ class Builder {
         message: "never applies: a deny rule's calls are refused before any limit is checked",
       });
     }
-    const limits = effect === Effect.Deny || (own.length === 0 && this.policyLimits.length === 0) ? NO_LIMITS : [...own, ...this.policyLimits];
+    const limits =
+      effect === Effect.Deny || (own.length === 0 && this.policyLimits.length === 0)
+        ? NO_LIMITS
+        : [...own, ...this.policyLimits];
     this.checkIdsOnce(limits);
     return decidingRule(pointer, effect, reason, reason ?? generatedRefusal(effect, pointer), limits);
   }
@@ -199,13 +228,17 @@ class Builder {
     const id = typeof l.id === "string" ? l.id : undefined;
     const counts = id !== undefined ? this.ids.get(id)!.counts : l.cost !== undefined ? "micro" : "calls";
     const scale = counts === "micro" ? MICRO : 1;
-    const max = this.amount(l.max, child(pointer, "max"), l.cost !== undefined || counts === "micro");
+    // A fractional max needs the limit's own cost: sharing an id with a limit that has one is
+    // not enough (docs/spec.md section 5: without cost, max is a whole number of calls).
+    const max = this.amount(l.max, child(pointer, "max"), l.cost !== undefined, scale);
     const cost = this.cost(l, pointer, scale, max);
     const per = l.per ?? "session";
     const scope = per === "session" ? Scope.Session : per === "global" ? Scope.Global : Scope.Attribute;
     const identity = id !== undefined ? `id:${id}` : `at:${pointer}`;
     const head = (tag: string) => keyPrefix(this.ns, identity, windowMs, counts, tag);
-    const keyPrefixText = head(scope === Scope.Session ? "session" : scope === Scope.Global ? "global" : `attr:string:${per}`);
+    const keyPrefixText = head(
+      scope === Scope.Session ? "session" : scope === Scope.Global ? "global" : `attr:string:${per}`,
+    );
     const refundable = l.refund === "on_error";
     const budgetRefundable = id !== undefined ? this.ids.get(id)!.refundable : refundable;
     const info = Object.freeze({ max: l.max, windowMs, per, ...(l.cost === undefined ? {} : { cost: l.cost }) });
@@ -226,7 +259,14 @@ class Builder {
       keysNumber: new BudgetKeys(head(`attr:number:${per}`)),
       globalBudget:
         scope === Scope.Global && cost.kind === "fixed"
-          ? Object.freeze({ key: keyPrefixText, max, windowMs, cost: cost.units, refundable: budgetRefundable, shared: true })
+          ? Object.freeze({
+              key: keyPrefixText,
+              max,
+              windowMs,
+              cost: cost.units,
+              refundable: budgetRefundable,
+              shared: true,
+            })
           : undefined,
       info,
       own,
@@ -237,10 +277,12 @@ class Builder {
   }
 
   /** `max` in store units: whole calls, or micro-units (a number > 0, six places at most). */
-  amount(value: number, path: string, fractional: boolean): number {
+  amount(value: number, path: string, fractional: boolean, scale: number): number {
     if (!fractional) {
-      if (!Number.isInteger(value)) this.issue("value", path, `must be an integer without "cost" (fractional budgets need a "cost"), got ${value}`);
-      return Math.max(1, Math.trunc(value));
+      if (!Number.isInteger(value)) {
+        this.issue("value", path, `must be an integer without "cost" (fractional budgets need a "cost"), got ${value}`);
+      }
+      return Math.max(1, Math.trunc(value)) * scale;
     }
     const micro = toMicro(value);
     if (micro === undefined || micro === 0) {
@@ -256,7 +298,11 @@ class Builder {
     if (typeof c === "string") return { kind: "pointer", pointer: c, tokens: parsePointer(c) };
     const micro = toMicro(c);
     if (micro === undefined) {
-      this.issue("value", child(pointer, "cost"), `must be a number >= 0 with at most six decimal places, or a JSON Pointer into the arguments, got ${c}`);
+      this.issue(
+        "value",
+        child(pointer, "cost"),
+        `must be a number >= 0 with at most six decimal places, or a JSON Pointer into the arguments, got ${c}`,
+      );
       return { kind: "fixed", units: 0 };
     }
     if (micro > max) {
@@ -309,7 +355,13 @@ class Builder {
 }
 
 /** A deciding rule with the decisions that depend on nothing but the rule, built once. */
-function decidingRule(pointer: string, effect: Effect, reason: string | undefined, refusal: string, limits: readonly PlanLimit[]): DecidingRule {
+function decidingRule(
+  pointer: string,
+  effect: Effect,
+  reason: string | undefined,
+  refusal: string,
+  limits: readonly PlanLimit[],
+): DecidingRule {
   const refused =
     effect === Effect.Approval
       ? Object.freeze({ outcome: "needs_approval", rule: pointer, reason: refusal } as const)

@@ -13,9 +13,25 @@ export interface Trace {
 export function traceFailure(trace: Trace, check: Condition, pointer: string, part: string): void {
   const f = check.errors?.[0];
   trace.steps.push({
-    path: `${pointer}/when/${part}${f === undefined ? "" : f.schemaPath.replace(/^#/, "")}`,
+    path: `${pointer}/when/${part}${f === undefined ? "" : schemaPointer(f.schemaPath)}`,
     message:
       `does not hold: ${part}${f?.instancePath ?? ""} ${f?.message ?? "fails the schema"}` +
       (f === undefined ? "" : ` (keyword "${f.keyword}")`),
   });
+}
+
+/**
+ * ajv's `schemaPath` is a URI fragment (`#/patternProperties/%5Ex`): its tokens are
+ * percent-encoded, which a JSON Pointer's are not.
+ */
+function schemaPointer(fragment: string): string {
+  const raw = fragment.replace(/^#/, "");
+  try {
+    return raw
+      .split("/")
+      .map((t) => decodeURIComponent(t))
+      .join("/");
+  } catch {
+    return raw;
+  }
 }

@@ -126,6 +126,9 @@ function describeError(e: ErrorObject): Omit<PolicyIssue, "code"> | undefined {
       const op = e.keyword === "minimum" ? ">=" : e.keyword === "maximum" ? "<=" : ">";
       if (path.endsWith("/window"))
         return { path, message: `must be a number of seconds ${op} ${String(p.limit)}, got ${got}` };
+      if (path.endsWith("/max") && e.keyword === "exclusiveMinimum") {
+        return { path, message: `must be an integer >= 1 (with a "cost", a number > 0), got ${got}` };
+      }
       const what = (e.parentSchema as { type?: unknown } | undefined)?.type === "integer" ? "an integer" : "a number";
       return { path, message: `must be ${what} ${op} ${String(p.limit)}, got ${got}` };
     }
@@ -148,6 +151,12 @@ function describeError(e: ErrorObject): Omit<PolicyIssue, "code"> | undefined {
         return {
           path,
           message: `must be a whole number and a unit (ms, s, m, h, d), such as "500ms" or "5m", got ${got}`,
+        };
+      }
+      if (path.endsWith("/cost")) {
+        return {
+          path,
+          message: `must be a number >= 0 or a JSON Pointer into the arguments such as "/amount", got ${got}`,
         };
       }
       return { path, message: `must match ${String(p.pattern)}, got ${got}` };
