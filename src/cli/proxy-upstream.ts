@@ -119,12 +119,14 @@ export async function httpUpstream(sdk: Sdk, url: URL, startTimeoutMs: number): 
   const McpError = sdk.types.McpError;
   const request = client.request.bind(client) as (...args: unknown[]) => Promise<unknown>;
   (client as unknown as { request: (...args: unknown[]) => Promise<unknown> }).request = async (...args: unknown[]) => {
-    if (down !== undefined) throw new McpError(-32603, `The upstream server is unreachable (${downSince}); the proxy is connecting again.`);
+    // The client's own initialize, while connecting again, goes through.
+    const initializing = (args[0] as { method?: unknown } | undefined)?.method === "initialize";
+    if (down !== undefined && !initializing) throw new McpError(-32603, `The upstream server is unreachable (${downSince}); the proxy is connecting again.`);
     try {
       return await request(...args);
     } catch (e) {
       // A JSON-RPC error is the server's answer; anything else means the server is not there.
-      if (!(e instanceof McpError) || /session/i.test(errorMessage(e))) reconnect(errorMessage(e).slice(0, 200));
+      if (!initializing && (!(e instanceof McpError) || /session/i.test(errorMessage(e)))) reconnect(errorMessage(e).slice(0, 200));
       throw e;
     }
   };

@@ -73,8 +73,6 @@ export interface HttpRelayOptions {
   toolList?: { value: unknown };
 }
 
-/** The request ids the guard gives its own tool-list reads (guard-server.ts, readAnnotations). */
-const GUARD_READ_PREFIX = "toolgate-annotations-";
 
 /** Upstream progress tokens → forwarders, shared by every relay on one upstream client. */
 export class ProgressRoutes {
@@ -119,7 +117,7 @@ export class ProgressRoutes {
 
 /** What a 2.x handler context gives the relay. */
 interface RelayContext {
-  mcpReq: { signal: AbortSignal; notify: (notification: { method: string; params?: unknown }) => Promise<void> };
+  mcpReq: { method: string; signal: AbortSignal; notify: (notification: { method: string; params?: unknown }) => Promise<void> };
 }
 
 /** The capabilities the downstream is offered: the upstream's, less what cannot be relayed. */
@@ -160,10 +158,9 @@ export function httpRelayServer(
     review?: (result: never) => unknown,
     cached?: { value: unknown },
   ) => {
-    const handler = async (request: { id?: unknown; method: string; params?: Record<string, unknown> }, ctx: RelayContext) => {
-      if (cached?.value !== undefined && typeof request.id === "string" && request.id.startsWith(GUARD_READ_PREFIX) && request.params?.cursor === undefined) {
-        return cached.value as never;
-      }
+    const handler = async (request: { method: string; params?: Record<string, unknown> }, ctx: RelayContext) => {
+      // The guard reads the tool list inside a tools/call, with that call's context.
+      if (cached?.value !== undefined && ctx.mcpReq.method === "tools/call" && request.params?.cursor === undefined) return cached.value as never;
       const params = request.params as { _meta?: { progressToken?: string | number } } | undefined;
       const schema = typeof resultSchema === "function" ? resultSchema(params as Record<string, unknown> | undefined) : resultSchema;
       const done = (result: unknown): never => (review === undefined ? result : review(result as never)) as never;

@@ -50,9 +50,12 @@ export interface Gateway {
 }
 
 /** Starts `node dist/cli.js proxy --listen 127.0.0.1:0 ...args` and waits for its startup line. */
-export async function startGateway(args: string[], options: { env?: Record<string, string>; upstream?: string[] } = {}): Promise<Gateway> {
+export async function startGateway(
+  args: string[],
+  options: { env?: Record<string, string>; upstream?: string[]; port?: number } = {},
+): Promise<Gateway> {
   const upstream = options.upstream ?? ["--", process.execPath, UPSTREAM];
-  const child = spawn(process.execPath, [CLI, "proxy", "--listen", "127.0.0.1:0", ...args, ...upstream], {
+  const child = spawn(process.execPath, [CLI, "proxy", "--listen", `127.0.0.1:${options.port ?? 0}`, ...args, ...upstream], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, ...options.env },
   });
