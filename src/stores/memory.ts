@@ -29,6 +29,7 @@
  * @packageDocumentation
  */
 
+import { createHash } from "node:crypto";
 import type { BudgetRequest, ConsumeRequest, ConsumeResult, RefundRequest, RefundResult, SyncStore } from "../store.js";
 import { isPlainObject } from "../shared/objects.js";
 import { checkIntegerOption, checkOptionKeys } from "../shared/options.js";
@@ -371,9 +372,10 @@ export class MemoryStore implements SyncStore {
     return { given };
   }
 
-  #refundOne(key: string, id: string, now: number): boolean {
+  #refundOne(requested: string, id: string, now: number): boolean {
     const ordinal = parseOrdinal(id);
     if (ordinal < 0) return false;
+    const key = heldKey(requested);
     const b = this.#sessions.get(key) ?? this.#shared.get(key);
     if (b === undefined || (b.group.kind & REFUNDABLE) === 0) return false;
     const t = now > b.last ? now : b.last;
@@ -401,7 +403,7 @@ export class MemoryStore implements SyncStore {
 
   /** Finds a request's budget, and makes it the most recently used of its class. */
   #lookup(r: BudgetRequest): Budget | undefined {
-    const key = r.key;
+    const key = heldKey(r.key);
     const map = r.shared === true ? this.#shared : this.#sessions;
     let b = map.get(key);
     if (b === undefined) {
@@ -435,9 +437,9 @@ export class MemoryStore implements SyncStore {
   #count(r: BudgetRequest, b: Budget | undefined, now: number, pinned: readonly (Budget | undefined)[] | undefined): Budget {
     if (b === undefined) {
       if (this.size >= this.maxKeys) this.#makeRoom(r.shared === true, now, pinned);
-      b = new Budget(r.key, this.#group(r.windowMs, kindOf(r)), now, this.#ordinals);
+      b = new Budget(heldKey(r.key), this.#group(r.windowMs, kindOf(r)), now, this.#ordinals);
       b.units = r.cost;
-      this.#mapOf(b).set(r.key, b);
+      this.#mapOf(b).set(b.key, b);
       b.group.add(b);
       return this.#counted(b, r.cost);
     }
@@ -671,6 +673,25 @@ function parseOrdinal(id: string): number {
   }
   const v = Number(id);
   return Number.isSafeInteger(v) ? v : -1;
+}
+
+/** Keys up to this many characters are held as they are. */
+const KEY_KEPT = 256;
+
+/** Pads a long key's digest past KEY_KEPT: one shared string, so a held long key costs its digest. */
+const LONG_KEY_MARK = "\u0000".repeat(KEY_KEPT - 43);
+
+/**
+ * The key a budget is held under: the key itself, or for a longer one (a caller may choose a
+ * session id or attribute value of megabytes) a SHA-256 of all of it behind a fixed mark, 257
+ * characters in all. So a budget's memory is bounded whatever its key (nothing of the long key is
+ * kept: a slice of it would keep all of it alive), and keys stay apart: a held long key is longer
+ * than any key held as it is, and two long keys share one only if their digests collide. The
+ * digest reads UTF-16 code units, so lone surrogates stay apart too.
+ */
+function heldKey(key: string): string {
+  if (key.length <= KEY_KEPT) return key;
+  return LONG_KEY_MARK + createHash("sha256").update(key, "utf16le").digest("base64");
 }
 
 function repeated(i: number, j: number): RangeError {

@@ -8,7 +8,11 @@
  *   sits in one slot whatever the session ids or attribute values contain. A call can touch a
  *   per-session, a per-attribute and a global budget at once; only a tag shared by the whole
  *   namespace puts all of them in the slot the script needs.
- * - `<kind>` says how the body is written: `:` as is, `!` as JSON.
+ * - `<kind>` says how the body is written: `:` as is, `!` as JSON, `#` as a digest.
+ * - A budget key longer than 256 characters (a caller may choose a session id or attribute value
+ *   of megabytes) is written as the SHA-256 of its UTF-16 code units, base64url, under `#`: a
+ *   Redis key, and what is sent per call, stay bounded whatever the key; keys of different kinds
+ *   never meet, and two long keys share one only if their digests collide.
  * - `<body>` is the budget key, which the store contract makes injective on its own (the engine
  *   builds it from the namespace, the limit and the `per` value). Redis keys are bytes and
  *   clients send strings as UTF-8, which would map every lone surrogate to U+FFFD; a key that
@@ -17,6 +21,8 @@
  *
  * @packageDocumentation
  */
+
+import { createHash } from "node:crypto";
 
 /** FNV-1a over UTF-16 code units: spreads namespaces over slots; collisions only share a slot. */
 function tagOf(namespace: string): string {
@@ -34,6 +40,9 @@ function wellFormed(s: string): boolean {
 }
 
 const HEADS_KEPT = 1024;
+/** Namespaces longer than this are not cached (the cache is bounded in characters too). */
+const HEAD_CHARS_KEPT = 256;
+const KEY_KEPT = 256;
 
 /** Builds the keys of budgets, caching the per-namespace part. */
 export class KeyEncoder {
@@ -48,9 +57,11 @@ export class KeyEncoder {
   head(namespace: string): string {
     let head = this.#heads.get(namespace);
     if (head === undefined) {
-      if (this.#heads.size >= HEADS_KEPT) this.#heads.clear();
       head = `${this.#prefix}{${tagOf(namespace)}}`;
-      this.#heads.set(namespace, head);
+      if (namespace.length <= HEAD_CHARS_KEPT) {
+        if (this.#heads.size >= HEADS_KEPT) this.#heads.clear();
+        this.#heads.set(namespace, head);
+      }
     }
     return head;
   }
@@ -58,6 +69,7 @@ export class KeyEncoder {
   /** The Redis key of budget `key` in `namespace`. */
   key(namespace: string, key: string): string {
     const head = this.head(namespace);
+    if (key.length > KEY_KEPT) return `${head}#${createHash("sha256").update(key, "utf16le").digest("base64url")}`;
     return wellFormed(key) ? `${head}:${key}` : `${head}!${JSON.stringify(key)}`;
   }
 }

@@ -231,6 +231,17 @@ export function describeStoreConformance(
         }
       }), timeout);
 
+      it("keeps long keys apart: a megabyte, and keys that differ only in their last character", withStore(async (store, ns) => {
+        const long = "k".repeat(100_000);
+        const keys = [long, `${long}a`, `${long}b`, `${long}\uD800`, `${long}\uDC00`, "x".repeat(1 << 20), long.slice(0, 256), long.slice(0, 257)];
+        for (const key of keys) {
+          expect(await consume(store, ns, [budget(key, 1, 60_000)], 0), `first call on a key of ${key.length}`).toEqual({ allowed: true, remaining: [0] });
+        }
+        for (const key of keys) {
+          expect(await consume(store, ns, [budget(key, 1, 60_000)], 1), `second call on a key of ${key.length}`).toEqual({ allowed: false, retryAfterMs: [59_999] });
+        }
+      }), timeout);
+
       it("forgets calls once they have left the window", withStore(async (store, ns) => {
         const b = [budget("k", 3, 60_000)];
         for (let i = 0; i < 3; i++) await consume(store, ns, b, 0);
