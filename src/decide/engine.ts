@@ -25,7 +25,7 @@ import type {
 } from "../types.js";
 import { readAnswer } from "./answer.js";
 import { budgetsFor } from "./budgets.js";
-import { checkCallObject, checkFields, inheritedField, MalformedCall, strayField, type SeenCall } from "./call.js";
+import { checkCallObject, checkFields, inheritedField, strayField, type SeenCall } from "./call.js";
 import { choose, EMPTY } from "./choose.js";
 import { detailOf, malformedDecision, StoreFault, storeFailure, unreadableDecision } from "./refusals.js";
 import { allRules, mayAllow, reachable, summarise } from "./rules.js";
@@ -62,7 +62,12 @@ class BudgetCheck {
 const TIMED_OUT = Symbol("timed out");
 
 /** Builds the public {@link Policy} object around a plan. */
-export function createPolicy(plan: Plan, document: PolicyDocument, warnings: readonly PolicyIssue[], options: EngineOptions): Policy {
+export function createPolicy(
+  plan: Plan,
+  document: PolicyDocument,
+  warnings: readonly PolicyIssue[],
+  options: EngineOptions,
+): Policy {
   const { store, clock, storeTimeoutMs, failOpen, onDecision, onRefund, mode } = options;
   // Read once: `synchronous` is part of a store's contract, not something that changes.
   const synchronous = store.synchronous === true;
@@ -71,7 +76,12 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
   const opening = namespaceOpening(namespace);
 
   /** Everything before the store. `trace` is filled only by `explain`, `seen` only for observers. */
-  function evaluate(call: unknown, dryRun: boolean, trace: Trace | null, seen: SeenCall | null): Decision | BudgetCheck {
+  function evaluate(
+    call: unknown,
+    dryRun: boolean,
+    trace: Trace | null,
+    seen: SeenCall | null,
+  ): Decision | BudgetCheck {
     const notPlain = checkCallObject(call);
     if (notPlain !== null) return malformedDecision(notPlain);
     // The call's fields are read here, once each, into locals (docs/spec.md, "Evaluation", step
@@ -128,15 +138,23 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
       if (approved !== undefined) seen.approved = approved;
     }
     const id = checkFields(tool, session, args, annotations, approved);
-    if (id instanceof MalformedCall) return malformedDecision(id);
+    if (typeof id !== "string") return malformedDecision(id);
     const t = names.resolve(tool as string);
     if (trace !== null) {
       trace.steps.push({
         path: t.pointer,
-        message: t === plan.fallback ? "no key of tools matches the name: the default decides" : "governs this tool name",
+        message:
+          t === plan.fallback ? "no key of tools matches the name: the default decides" : "governs this tool name",
       });
     }
-    const rule = t.rule ?? choose(plan, t, { args: args ?? EMPTY, session: session as Record<string, unknown>, annotations: annotations ?? EMPTY }, trace);
+    const rule =
+      t.rule ??
+      choose(
+        plan,
+        t,
+        { args: args ?? EMPTY, session: session as Record<string, unknown>, annotations: annotations ?? EMPTY },
+        trace,
+      );
     // Decisions that depend only on the rule were built once at compile time (frozen, shared).
     const settled = approved === true ? rule.settledApproved : rule.settled;
     if (settled !== null) return settled;
@@ -146,7 +164,12 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
         trace.steps.push({ path: l.pointer, message: `limit applies: ${l.describe}` });
       }
     }
-    const budgets = budgetsFor(rule, session as Record<string, unknown>, id, args as Record<string, unknown> | undefined);
+    const budgets = budgetsFor(
+      rule,
+      session as Record<string, unknown>,
+      id,
+      args as Record<string, unknown> | undefined,
+    );
     if (!Array.isArray(budgets)) return budgets;
     let now: number;
     try {
@@ -156,7 +179,12 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
       return storeFailure(rule, StoreFault.Failed, `the clock failed: ${errorMessage(e)}`, false);
     }
     if (typeof now !== "number" || !Number.isFinite(now)) {
-      return storeFailure(rule, StoreFault.Failed, `the clock returned ${describeValue(now)}, not a time in milliseconds`, false);
+      return storeFailure(
+        rule,
+        StoreFault.Failed,
+        `the clock returned ${describeValue(now)}, not a time in milliseconds`,
+        false,
+      );
     }
     return new BudgetCheck(rule, tool as string, { namespace, budgets, now, dryRun });
   }
@@ -208,7 +236,12 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
     return withTimeout(r as PromiseLike<unknown>).then(
       (v) =>
         v === TIMED_OUT
-          ? storeFailure(p.rule, StoreFault.TimedOut, `no answer within ${storeTimeoutMs} ms; the call may still have been counted`, failOpen)
+          ? storeFailure(
+              p.rule,
+              StoreFault.TimedOut,
+              `no answer within ${storeTimeoutMs} ms; the call may still have been counted`,
+              failOpen,
+            )
           : answer(p, v),
       (e: unknown) => thrown(p, e),
     );
@@ -234,14 +267,17 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
   /** Observers see the real decision; the caller gets it, or in shadow mode its shadowed form. */
   function deliver(d: Decision, seen: SeenCall | null, now: number | undefined): Decision {
     if (onDecision !== undefined && seen !== null) {
-      const event: DecisionEvent = { time: now ?? readClockForEvent(), namespace, call: seen as DecisionEvent["call"], decision: d, shadow };
+      // The observer gets its own copy: whatever it does to the event, the host's decision stays.
+      const event: DecisionEvent = {
+        time: now ?? readClockForEvent(),
+        namespace,
+        call: seen as DecisionEvent["call"],
+        decision: structuredClone(d),
+        shadow,
+      };
       const detail = detailOf(d);
       if (detail !== undefined) event.detail = detail;
-      try {
-        onDecision(event);
-      } catch {
-        // An observer that throws changes no decision (docs/spec.md, "Observers").
-      }
+      observe(onDecision, event);
     }
     return shadow ? shadowed(d) : d;
   }
@@ -267,7 +303,8 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
   function run(call: unknown, dryRun: boolean): Promise<Decision> {
     const seen = !dryRun && onDecision !== undefined ? {} : null;
     const step = start(call, dryRun, seen);
-    if (!(step instanceof BudgetCheck)) return Promise.resolve(dryRun ? shadowed(step) : deliver(step, seen, undefined));
+    if (!(step instanceof BudgetCheck))
+      return Promise.resolve(dryRun ? shadowed(step) : deliver(step, seen, undefined));
     const now = step.request.now;
     const r = consumeAsync(step);
     if (!(r instanceof Promise)) return Promise.resolve(dryRun ? shadowed(r) : deliver(r, seen, now));
@@ -313,7 +350,8 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
     } catch (e) {
       throw new Error("toolgate: the clock failed while refunding", { cause: e });
     }
-    if (typeof now !== "number" || !Number.isFinite(now)) throw new Error("toolgate: the clock returned no time while refunding");
+    if (typeof now !== "number" || !Number.isFinite(now))
+      throw new Error("toolgate: the clock returned no time while refunding");
     const entries: RefundEntry[] = ticket.entries;
     let answer: unknown;
     try {
@@ -322,22 +360,20 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
     } catch (e) {
       throw new Error("toolgate: the rate-limit store failed to refund", { cause: e });
     }
-    if (answer === TIMED_OUT) throw new Error(`toolgate: the rate-limit store did not answer a refund within ${storeTimeoutMs} ms`);
+    if (answer === TIMED_OUT)
+      throw new Error(`toolgate: the rate-limit store did not answer a refund within ${storeTimeoutMs} ms`);
     let given: boolean;
     try {
       const g = (answer as { given?: unknown } | null)?.given;
-      if (!Array.isArray(g) || g.length !== entries.length || !g.every((x) => typeof x === "boolean")) throw new Error("ill-formed");
+      if (!Array.isArray(g) || g.length !== entries.length || !g.every((x) => typeof x === "boolean"))
+        throw new Error("ill-formed");
       given = g.includes(true);
     } catch (e) {
-      throw new Error("toolgate: the rate-limit store answered a refund with something that is not a refund result", { cause: e });
+      throw new Error("toolgate: the rate-limit store answered a refund with something that is not a refund result", {
+        cause: e,
+      });
     }
-    if (onRefund !== undefined) {
-      try {
-        onRefund({ time: now, namespace, refund: ticket, given });
-      } catch {
-        // An observer that throws changes nothing.
-      }
-    }
+    if (onRefund !== undefined) observe(onRefund, { time: now, namespace, refund: structuredClone(ticket), given });
     return given;
   }
 
@@ -350,7 +386,9 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
 
     decideSync(call: ToolCall): Decision {
       if (!synchronous) {
-        throw new TypeError("decideSync needs a synchronous store (such as MemoryStore); this policy's store is asynchronous: use decide()");
+        throw new TypeError(
+          "decideSync needs a synchronous store (such as MemoryStore); this policy's store is asynchronous: use decide()",
+        );
       }
       const seen = onDecision !== undefined ? {} : null;
       const step = start(call, false, seen);
@@ -367,7 +405,8 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
       let matched: string[] = [];
       let decision: Decision;
       try {
-        const tool = isPlainObject(call) && typeof call.tool === "string" && call.tool.length <= 128 ? call.tool : undefined;
+        const tool =
+          isPlainObject(call) && typeof call.tool === "string" && call.tool.length <= 128 ? call.tool : undefined;
         if (tool !== undefined) {
           matched = names.matchingPointers(tool);
           if (names.hasExact(tool)) matched.unshift(names.resolve(tool).pointer);
@@ -378,7 +417,10 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
         decision = unreadableDecision(`the call could not be read: ${errorMessage(e)}`);
       }
       const { steps, limits } = trace;
-      steps.push({ path: decision.rule, message: `decision: ${decision.outcome}${"reason" in decision ? ` (${decision.reason})` : ""}` });
+      steps.push({
+        path: decision.rule,
+        message: `decision: ${decision.outcome}${"reason" in decision ? ` (${decision.reason})` : ""}`,
+      });
       return { decision, matched, steps, limits };
     },
 
@@ -409,8 +451,23 @@ export function createPolicy(plan: Plan, document: PolicyDocument, warnings: rea
 
 function checkContext(owner: string, tool: unknown, context: unknown): ToolContext {
   if (typeof tool !== "string") throw new TypeError(`${owner}: tool must be a string, got ${describeValue(tool)}`);
-  if (!isPlainObject(context)) throw new TypeError(`${owner}: context must be a plain object, got ${describeValue(context)}`);
+  if (!isPlainObject(context))
+    throw new TypeError(`${owner}: context must be a plain object, got ${describeValue(context)}`);
   return context as ToolContext;
+}
+
+/**
+ * Calls an observer. One that throws changes nothing (docs/spec.md, "Observers"), and neither
+ * does one that returns a promise that rejects: its rejection is caught here, never left
+ * unhandled to take the host's process down.
+ */
+function observe<E>(observer: (event: E) => void, event: E): void {
+  try {
+    const r: unknown = observer(event);
+    if (isThenable(r)) Promise.resolve(r).catch(ignore);
+  } catch {
+    // Nothing: the decision is made.
+  }
 }
 
 function isBusy(e: unknown): boolean {
@@ -422,7 +479,11 @@ function isBusy(e: unknown): boolean {
 }
 
 function isThenable(v: unknown): boolean {
-  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
+  return (
+    v !== null &&
+    (typeof v === "object" || typeof v === "function") &&
+    typeof (v as { then?: unknown }).then === "function"
+  );
 }
 
 function ignore(): void {}

@@ -40,9 +40,20 @@ export function describeValue(v: unknown): string {
   }
 }
 
-/** A name for a message: JSON-quoted and cut to a readable length (attackers choose names). */
+/**
+ * Characters that print as nothing or reorder what follows: controls, bidi overrides and
+ * isolates, zero-width characters, line and paragraph separators, the BOM.
+ */
+const HIDDEN = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+/**
+ * A name for a message: JSON-quoted, cut to a readable length (attackers choose names), and with
+ * every character that does not print (or reorders the text around it) written as `\u{…}`, so
+ * a name cannot hide or disguise itself in what a person reads.
+ */
 export function quoteName(name: string): string {
-  return JSON.stringify(name.length > 80 ? `${name.slice(0, 77)}...` : name);
+  const quoted = JSON.stringify(name.length > 80 ? `${name.slice(0, 77)}...` : name);
+  return quoted.replace(HIDDEN, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
 
 /**
