@@ -10,8 +10,7 @@ import { UsageError } from "./errors.js";
 
 /** One line of the file: its text, or that it was longer than the cap (its text then dropped). */
 export type FileLine =
-  | { number: number; text: string; tooLong: false }
-  | { number: number; text: undefined; tooLong: true; bytes: number };
+  { number: number; text: string; tooLong: false } | { number: number; text: undefined; tooLong: true; bytes: number };
 
 /** Reads with this many bytes at a time. */
 const CHUNK_BYTES = 64 * 1024;

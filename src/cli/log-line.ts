@@ -56,7 +56,8 @@ export function readLogLine(text: string): ReadLine {
   const at = ISO_TIME.test(time) ? Date.parse(time) : Number.NaN;
   if (!Number.isFinite(at)) return { kind: "malformed", problem: '"time" is not an ISO 8601 time' };
   const tool = field("tool");
-  if (typeof tool !== "string" && tool !== null) return { kind: "malformed", problem: '"tool" must be a string or null' };
+  if (typeof tool !== "string" && tool !== null)
+    return { kind: "malformed", problem: '"tool" must be a string or null' };
   const session = field("session");
   if (typeof session !== "string" && session !== null) {
     return { kind: "malformed", problem: '"session" must be a string or null' };
@@ -92,7 +93,10 @@ export function readLogLine(text: string): ReadLine {
 }
 
 /** The session as the engine saw it: the id, and the attributes the line carries (never one named "id"). */
-function sessionOf(id: string | null, attributes: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+function sessionOf(
+  id: string | null,
+  attributes: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
   if (id === null && attributes === undefined) return undefined;
   const session: Record<string, unknown> = {};
   if (attributes !== undefined) {

@@ -61,7 +61,8 @@ export async function replayCommand(argv: readonly string[]): Promise<number> {
     out(REPLAY_HELP);
     return EXIT_OK;
   }
-  if (typeof values.policy !== "string") throw new UsageError("--policy <file> is required (see toolgate replay --help)");
+  if (typeof values.policy !== "string")
+    throw new UsageError("--policy <file> is required (see toolgate replay --help)");
   if (positionals.length !== 1) throw new UsageError("name exactly one decision log (see toolgate replay --help)");
   const policyFile = values.policy;
   const logFile = positionals[0]!;
@@ -126,14 +127,20 @@ export async function replayCommand(argv: readonly string[]): Promise<number> {
   if (json) {
     outText(`${differing === 0 ? "]" : "\n  ]"},\n  "replayed": ${replayed},\n  "skipped": ${skipped}\n}\n`);
   } else {
-    out(
-      `${differing === 0 ? "no outcome differs" : `${differing} ${differing === 1 ? "outcome differs" : "outcomes differ"}`}` +
-        ` in ${replayed} replayed ${replayed === 1 ? "call" : "calls"}; ${skipped} ${skipped === 1 ? "line" : "lines"} skipped`,
-    );
+    const differ =
+      differing === 0
+        ? "no outcome differs"
+        : `${differing} ${plural(differing, "outcome differs", "outcomes differ")}`;
+    const lines = `${skipped} ${plural(skipped, "line", "lines")} skipped`;
+    out(`${differ} in ${replayed} replayed ${plural(replayed, "call", "calls")}; ${lines}`);
   }
   if (malformed > MAX_REPORTED) err(`${logFile}: skipped ${malformed - MAX_REPORTED} more malformed lines`);
   if (skipped > 0) err(skippedText(logFile, hmacOnly, noArgs, malformed));
   return differing === 0 ? EXIT_OK : EXIT_FINDINGS;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return n === 1 ? one : many;
 }
 
 function differenceOf(logged: LoggedDecision, d: Decision): Difference {

@@ -41,7 +41,9 @@ const STRICT = {
   tools: {
     search: { rate_limit: { max: 3, window: "1m" } },
     create: { rate_limit: { max: 2, window: "1m", per: "/org" } },
-    "admin_*": { rules: [{ when: { session: { allOf: [ADMIN, GOLD] } } }, { action: "deny", reason: "Gold admins only." }] },
+    "admin_*": {
+      rules: [{ when: { session: { allOf: [ADMIN, GOLD] } } }, { action: "deny", reason: "Gold admins only." }],
+    },
     write: { action: "require_approval" },
     delete: { action: "require_approval", reason: "A person decides." },
   },
@@ -77,7 +79,8 @@ function traffic(): { at: number; call: ToolCall }[] {
     if (kind <= 2) call = { tool: "search", args: { q: `q${i}` }, session };
     else if (kind === 3) call = { tool: "create", args: { name: `run-${i}`, tags: { b: 1, a: [i] } }, session };
     else if (kind === 4) call = { tool: next(2) === 0 ? "admin_reset" : "admin_purge", session };
-    else if (kind === 5) call = { tool: "write", args: { path: `/w/${i}` }, session, annotations: { readOnlyHint: next(2) === 0 } };
+    else if (kind === 5)
+      call = { tool: "write", args: { path: `/w/${i}` }, session, annotations: { readOnlyHint: next(2) === 0 } };
     else if (kind === 6) call = { tool: "delete", args: { id: i }, session, approved: next(2) === 0 };
     else call = { tool: next(3) === 0 ? "drop" : "nope", args: {}, session };
     out.push({ at, call });
@@ -146,7 +149,11 @@ interface Report {
   skipped: number;
 }
 
-function replayJson(dir: string, policy = "strict.json", log = "log.jsonl"): { status: number | null; report: Report; stderr: string } {
+function replayJson(
+  dir: string,
+  policy = "strict.json",
+  log = "log.jsonl",
+): { status: number | null; report: Report; stderr: string } {
   const r = toolgate(["replay", "--policy", policy, log, "--json"], dir);
   return { status: r.status, report: JSON.parse(r.stdout) as Report, stderr: r.stderr };
 }
@@ -195,7 +202,9 @@ describe("toolgate replay", () => {
           `${d.old.outcome} ${d.old.rule} -> ${d.new.outcome} ${d.new.rule}`,
       );
     });
-    expect(out.at(-1)).toBe(`${expected.length} outcomes differ in ${clear.decisions.length} replayed calls; 0 lines skipped`);
+    expect(out.at(-1)).toBe(
+      `${expected.length} outcomes differ in ${clear.decisions.length} replayed calls; 0 lines skipped`,
+    );
   });
 
   it("under the policy that wrote the log, nothing differs: exit 0", () => {
@@ -204,13 +213,20 @@ describe("toolgate replay", () => {
     expect(report).toEqual({ differences: [], replayed: clear.decisions.length, skipped: 0 });
     expect(status).toBe(0);
     const r = toolgate(["replay", "--policy", "loose.json", "log.jsonl"], dir);
-    expect(lines(r.stdout)).toEqual([`no outcome differs in ${clear.decisions.length} replayed calls; 0 lines skipped`]);
+    expect(lines(r.stdout)).toEqual([
+      `no outcome differs in ${clear.decisions.length} replayed calls; 0 lines skipped`,
+    ]);
     expect(r.status).toBe(0);
   });
 
   it("a log written in shadow mode is compared with what enforcement decided, and finds the same differences", () => {
     const shadow = run(LOOSE, "clear", "shadow");
-    expect(shadow.text.split("\n").filter(Boolean).every((l) => (JSON.parse(l) as { shadow?: unknown }).shadow === true)).toBe(true);
+    expect(
+      shadow.text
+        .split("\n")
+        .filter(Boolean)
+        .every((l) => (JSON.parse(l) as { shadow?: unknown }).shadow === true),
+    ).toBe(true);
     const dir = tempDir({ "strict.json": STRICT, "loose.json": LOOSE, "log.jsonl": shadow.text });
     expect(replayJson(dir).report.differences).toEqual(expected);
     expect(replayJson(dir, "loose.json").report.differences).toEqual([]);
@@ -230,7 +246,8 @@ describe("toolgate replay", () => {
     expect(lines(stderr)).toEqual([
       `log.jsonl:${3 * n + 1}: skipped: not JSON`,
       `log.jsonl:${3 * n + 2}: skipped: not a JSON object`,
-      `log.jsonl: skipped ${2 * n + 2} lines (${n} with arguments logged only as an HMAC, ${n} without logged arguments, 2 malformed); ` +
+      `log.jsonl: skipped ${2 * n + 2} lines (${n} with arguments logged only as an HMAC, ` +
+        `${n} without logged arguments, 2 malformed); ` +
         'only lines logged with args "clear" can be replayed',
     ]);
     // A log with no replayable line differs in nothing.
@@ -250,11 +267,43 @@ describe("toolgate replay", () => {
     };
     const at = "2026-03-01T09:00:00.000Z";
     const log = [
-      line({ time: at, tool: "gated", session: "s1", outcome: "allow", rule: "/tools/gated", approved: true, args: {} }),
-      line({ time: at, tool: "gated", session: "s1", outcome: "allow", rule: "/tools/gated", approved: false, args: {} }),
-      line({ time: at, tool: "by_org", session: "s1", outcome: "allow", rule: "/tools/by_org", args: {}, attributes: { org: "a" } }),
+      line({
+        time: at,
+        tool: "gated",
+        session: "s1",
+        outcome: "allow",
+        rule: "/tools/gated",
+        approved: true,
+        args: {},
+      }),
+      line({
+        time: at,
+        tool: "gated",
+        session: "s1",
+        outcome: "allow",
+        rule: "/tools/gated",
+        approved: false,
+        args: {},
+      }),
+      line({
+        time: at,
+        tool: "by_org",
+        session: "s1",
+        outcome: "allow",
+        rule: "/tools/by_org",
+        args: {},
+        attributes: { org: "a" },
+      }),
       line({ time: at, tool: "by_org", session: "s1", outcome: "allow", rule: "/tools/by_org", args: {} }),
-      line({ time: at, tool: "annotated", session: "s1", outcome: "allow", rule: "/tools/annotated", args: {}, annotations: { readOnlyHint: true } }),
+      line({
+        time: at,
+        tool: "annotated",
+        session: "s1",
+        outcome: "allow",
+        rule: "/tools/annotated",
+        args: {},
+        annotations: { readOnlyHint: true },
+      }),
       line({ time: at, tool: "annotated", session: "s1", outcome: "allow", rule: "/tools/annotated", args: {} }),
     ].join("");
     const dir = tempDir({ "p.json": policy, "log.jsonl": log });
@@ -270,11 +319,32 @@ describe("toolgate replay", () => {
   it("replays lines in file order on one clock; a time earlier than the last counts at the latest counted time", () => {
     const policy = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 1, window: "1m" } } } };
     const log = [
-      line({ time: "2026-03-01T09:01:00.000Z", tool: "t", session: "s1", outcome: "allow", rule: "/tools/t", args: {} }),
+      line({
+        time: "2026-03-01T09:01:00.000Z",
+        tool: "t",
+        session: "s1",
+        outcome: "allow",
+        rule: "/tools/t",
+        args: {},
+      }),
       // Logged earlier than the line before it: within the budget it counts at 09:01:00, so the
       // window is still full.
-      line({ time: "2026-03-01T09:00:30.000Z", tool: "t", session: "s1", outcome: "allow", rule: "/tools/t", args: {} }),
-      line({ time: "2026-03-01T09:02:00+00:00", tool: "t", session: "s1", outcome: "allow", rule: "/tools/t", args: {} }),
+      line({
+        time: "2026-03-01T09:00:30.000Z",
+        tool: "t",
+        session: "s1",
+        outcome: "allow",
+        rule: "/tools/t",
+        args: {},
+      }),
+      line({
+        time: "2026-03-01T09:02:00+00:00",
+        tool: "t",
+        session: "s1",
+        outcome: "allow",
+        rule: "/tools/t",
+        args: {},
+      }),
     ].join("");
     const dir = tempDir({ "p.json": policy, "log.jsonl": log });
     const { report, status } = replayJson(dir, "p.json");
@@ -294,7 +364,15 @@ describe("toolgate replay", () => {
     const log = [
       line({ time: "2026-03-01T09:00:00.000Z", tool: null, session: "s1", outcome: "deny", rule: "", args: {} }),
       line({ time: "2026-03-01T09:00:00.000Z", tool: "search", session: null, outcome: "deny", rule: "", args: {} }),
-      line({ time: "2026-03-01T09:00:00.000Z", tool: "search", session: null, outcome: "deny", rule: "", args: {}, attributes: { org: "a" } }),
+      line({
+        time: "2026-03-01T09:00:00.000Z",
+        tool: "search",
+        session: null,
+        outcome: "deny",
+        rule: "",
+        args: {},
+        attributes: { org: "a" },
+      }),
       line({ time: "2026-03-01T09:00:00.000Z", tool: "search", session: "s1", outcome: "deny", rule: "", args: [] }),
     ].join("");
     const dir = tempDir({ "strict.json": STRICT, "log.jsonl": log });
@@ -315,10 +393,26 @@ describe("toolgate replay: usage and exit status 2", () => {
     ["two logs", ["replay", "--policy", "strict.json", "log.jsonl", "log.jsonl"], /name exactly one decision log/],
     ["an unknown option", ["replay", "--policy", "strict.json", "log.jsonl", "--jsno"], /unknown option --jsno/],
     ["--policy without a value", ["replay", "log.jsonl", "--policy"], /option --policy needs a value/],
-    ["a missing log", ["replay", "--policy", "strict.json", "missing.jsonl"], /^toolgate replay: cannot read missing\.jsonl: no such file$/],
-    ["a directory for a log", ["replay", "--policy", "strict.json", "."], /^toolgate replay: cannot read \.: is a directory$/],
-    ["a missing policy", ["replay", "--policy", "none.json", "log.jsonl"], /^toolgate replay: cannot read none\.json: no such file$/],
-    ["an invalid policy", ["replay", "--policy", "invalid.json", "log.jsonl"], /^invalid\.json:3:\d+ \/default: [^\n]+\ntoolgate replay: invalid\.json is not a valid policy$/],
+    [
+      "a missing log",
+      ["replay", "--policy", "strict.json", "missing.jsonl"],
+      /^toolgate replay: cannot read missing\.jsonl: no such file$/,
+    ],
+    [
+      "a directory for a log",
+      ["replay", "--policy", "strict.json", "."],
+      /^toolgate replay: cannot read \.: is a directory$/,
+    ],
+    [
+      "a missing policy",
+      ["replay", "--policy", "none.json", "log.jsonl"],
+      /^toolgate replay: cannot read none\.json: no such file$/,
+    ],
+    [
+      "an invalid policy",
+      ["replay", "--policy", "invalid.json", "log.jsonl"],
+      /^invalid\.json:3:\d+ \/default: [^\n]+\ntoolgate replay: invalid\.json is not a valid policy$/,
+    ],
     ["a duplicate key", ["replay", "--policy", "dup.json", "log.jsonl"], /^dup\.json:1:\d+ \/default: [^\n]*\n/],
   ];
   for (const [name, args, message] of cases) {
@@ -346,15 +440,26 @@ describe("toolgate replay: usage and exit status 2", () => {
 
 describe("toolgate replay: hostile logs", () => {
   const ok = (i: number) =>
-    line({ time: new Date(T0 + i).toISOString(), tool: "drop", session: "s1", outcome: "allow", rule: "/tools/drop", args: { i } });
+    line({
+      time: new Date(T0 + i).toISOString(),
+      tool: "drop",
+      session: "s1",
+      outcome: "allow",
+      rule: "/tools/drop",
+      args: { i },
+    });
 
   /** Runs the CLI with a small heap, so a log read whole would fail the run. */
   function smallHeap(dir: string, log: string) {
-    const r = spawnSync(process.execPath, ["--max-old-space-size=64", CLI, "replay", "--policy", "strict.json", log, "--json"], {
-      cwd: dir,
-      encoding: "utf8",
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ["--max-old-space-size=64", CLI, "replay", "--policy", "strict.json", log, "--json"],
+      {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 120_000,
+      },
+    );
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -374,13 +479,31 @@ describe("toolgate replay: hostile logs", () => {
       line({ time: "2026-03-01T09:00:00Z", tool: "drop", session: { id: "s1" }, outcome: "allow", rule: "", args: {} }),
       line({ time: "2026-03-01T09:00:00Z", tool: "drop", session: "s1", outcome: "maybe", rule: "", args: {} }),
       line({ time: "2026-03-01T09:00:00Z", tool: "drop", session: "s1", outcome: "allow", args: {} }),
-      line({ time: "2026-03-01T09:00:00Z", tool: "drop", session: "s1", outcome: "allow", rule: "", approved: "yes", args: {} }),
-      line({ time: "2026-03-01T09:00:00Z", tool: "drop", session: "s1", outcome: "allow", rule: "", attributes: [], args: {} }),
+      line({
+        time: "2026-03-01T09:00:00Z",
+        tool: "drop",
+        session: "s1",
+        outcome: "allow",
+        rule: "",
+        approved: "yes",
+        args: {},
+      }),
+      line({
+        time: "2026-03-01T09:00:00Z",
+        tool: "drop",
+        session: "s1",
+        outcome: "allow",
+        rule: "",
+        attributes: [],
+        args: {},
+      }),
       `${deep}${"]".repeat(100_000)}\n`,
       // Valid lines whose data is hostile: prototype names, deep nesting in the arguments.
       '{"time":"2026-03-01T09:00:00Z","tool":"search","session":"s1","outcome":"allow","rule":"/tools/search",' +
-        '"__proto__":{"polluted":1},"args":{"__proto__":{"x":1},"constructor":1},"attributes":{"__proto__":{"id":"x"},"id":"s9"}}\n',
-      `{"time":"2026-03-01T09:00:01Z","tool":"search","session":"s1","outcome":"allow","rule":"/tools/search","args":{"q":${deep}${"]".repeat(100_000)}}}\n`,
+        '"__proto__":{"polluted":1},"args":{"__proto__":{"x":1},"constructor":1},' +
+        '"attributes":{"__proto__":{"id":"x"},"id":"s9"}}\n',
+      '{"time":"2026-03-01T09:00:01Z","tool":"search","session":"s1","outcome":"allow","rule":"/tools/search",' +
+        `"args":{"q":${deep}${"]".repeat(100_000)}}}\n`,
       "\u001b[31m\n",
     ].join("");
     const dir = tempDir({ "strict.json": STRICT, "log.jsonl": log });
@@ -409,18 +532,29 @@ describe("toolgate replay: hostile logs", () => {
   });
 
   it("a tool name with terminal escapes is printed escaped", () => {
-    const log = line({ time: "2026-03-01T09:00:00Z", tool: "\u001b[2Jx\nfake", session: "\u0007", outcome: "allow", rule: "/x", args: {} });
+    const log = line({
+      time: "2026-03-01T09:00:00Z",
+      tool: "\u001b[2Jx\nfake",
+      session: "\u0007",
+      outcome: "allow",
+      rule: "/x",
+      args: {},
+    });
     const dir = tempDir({ "strict.json": STRICT, "log.jsonl": log });
     const r = toolgate(["replay", "--policy", "strict.json", "log.jsonl"], dir);
     expect(r.status).toBe(1);
     expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
-    expect(lines(r.stdout)[0]).toBe('2026-03-01T09:00:00Z "\\u001b[2Jx\\nfake" session "\\u0007": allow /x -> deny /default');
+    expect(lines(r.stdout)[0]).toBe(
+      '2026-03-01T09:00:00Z "\\u001b[2Jx\\nfake" session "\\u0007": allow /x -> deny /default',
+    );
   });
 
   it("a 100 MB line is skipped without being held, and the lines after it are replayed", () => {
     const dir = tempDir({ "strict.json": STRICT });
     const file = join(dir, "log.jsonl");
-    const big = `{"time":"2026-03-01T09:00:00Z","tool":"drop","session":"s1","outcome":"allow","rule":"","args":{"x":"${"a".repeat(100 * 1024 * 1024)}"}}\n`;
+    const big =
+      '{"time":"2026-03-01T09:00:00Z","tool":"drop","session":"s1","outcome":"allow","rule":"",' +
+      `"args":{"x":"${"a".repeat(100 * 1024 * 1024)}"}}\n`;
     writeFileSync(file, ok(0) + big + ok(1));
     const r = smallHeap(dir, "log.jsonl");
     expect(r.status, r.stderr.slice(0, 2000)).toBe(1);

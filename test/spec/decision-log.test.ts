@@ -73,7 +73,14 @@ describe("decision log lines", () => {
     policy.decideSync({ tool: "open", session: s1 });
     policy.decideSync({ tool: "limited", session: s1 });
     expect(lines()).toEqual([
-      { time: new Date(clock.now).toISOString(), policy: "logged", tool: "open", session: "s1", outcome: "allow", rule: "/tools/open" },
+      {
+        time: new Date(clock.now).toISOString(),
+        policy: "logged",
+        tool: "open",
+        session: "s1",
+        outcome: "allow",
+        rule: "/tools/open",
+      },
       {
         time: "2026-01-02T03:04:05.678Z",
         policy: "logged",
@@ -87,7 +94,7 @@ describe("decision log lines", () => {
     expect(lines()[0]!.policy).toBe(policy.namespace);
   });
 
-  it("carries cause and reason for a deny, reason for needs_approval, reason and retryAfterMs when rate limited", () => {
+  it("carries cause and reason for a deny, reason for needs_approval, reason and retryAfterMs if rate limited", () => {
     const { policy, lines, clock } = logged();
     policy.decideSync({ tool: "blocked", session: s1 });
     policy.decideSync({ tool: "gated", session: s1 });
@@ -201,7 +208,9 @@ describe("write", () => {
     };
     const { policy, text } = logged({}, { store: slow });
     const counts: number[] = [];
-    const pending = [0, 1, 2].map((i) => policy.decide({ tool: "limited", session: { id: `s${i}` } }).then(() => counts.push(text.length)));
+    const pending = [0, 1, 2].map((i) =>
+      policy.decide({ tool: "limited", session: { id: `s${i}` } }).then(() => counts.push(text.length)),
+    );
     expect(text).toHaveLength(0);
     await Promise.all(pending);
     expect(counts).toEqual([1, 2, 3]);
@@ -212,7 +221,11 @@ describe("write", () => {
     let calls = 0;
     const clock = new Clock();
     const make = (onDecision?: CompileOptions["onDecision"]) =>
-      compilePolicy(document, { store: new MemoryStore({ maxKeys: 100 }), clock: clock.read, ...(onDecision ? { onDecision } : {}) });
+      compilePolicy(document, {
+        store: new MemoryStore({ maxKeys: 100 }),
+        clock: clock.read,
+        ...(onDecision ? { onDecision } : {}),
+      });
     const throwing = make(
       decisionLog({
         write: () => {
@@ -244,7 +257,8 @@ describe("arguments", () => {
       policy.decideSync(secretCall);
       expect(text.join("")).not.toContain(secret);
       expect(text.join("")).not.toContain("acme");
-      for (const field of ["args", "argsHmac", "attributes", "annotations"]) expect(lines()[0]).not.toHaveProperty(field);
+      for (const field of ["args", "argsHmac", "attributes", "annotations"])
+        expect(lines()[0]).not.toHaveProperty(field);
     }
   });
 
@@ -258,7 +272,7 @@ describe("arguments", () => {
     for (const field of ["args", "attributes", "annotations"]) expect(lines()[0]).not.toHaveProperty(field);
   });
 
-  it("the HMAC of absent arguments is that of {}; equal for reordered keys at every depth; key as text or bytes", () => {
+  it("the HMAC of absent arguments is that of {}; equal for keys reordered at any depth; key as text or bytes", () => {
     const key = "k";
     const bytes = new TextEncoder().encode(key);
     const asText = logged({ args: "hmac", key });
@@ -285,7 +299,9 @@ describe("arguments", () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (args) => {
         const text: string[] = [];
-        const policy = compilePolicy(document, { onDecision: decisionLog({ write: (l) => text.push(l), args: "hmac", key }) });
+        const policy = compilePolicy(document, {
+          onDecision: decisionLog({ write: (l) => text.push(l), args: "hmac", key }),
+        });
         policy.decideSync({ tool: "open", args, session: s1 });
         const line = JSON.parse(text[0]!) as { argsHmac: string };
         expect(line.argsHmac).toBe(hmac(key, canonical(JSON.parse(JSON.stringify(args)))));
@@ -337,8 +353,14 @@ describe("options", () => {
     const cases: [unknown, string][] = [
       [{ write, args: "hmac" }, 'decisionLog: args: "hmac" needs a key'],
       [{ write, args: "all" }, 'decisionLog: args must be "omit", "hmac" or "clear", got "all"'],
-      [{ write, args: "hmac", key: "" }, "decisionLog: key must be a non-empty string or Uint8Array, got an empty string"],
-      [{ write, args: "hmac", key: new Uint8Array(0) }, "decisionLog: key must be a non-empty string or Uint8Array, got an instance of Uint8Array"],
+      [
+        { write, args: "hmac", key: "" },
+        "decisionLog: key must be a non-empty string or Uint8Array, got an empty string",
+      ],
+      [
+        { write, args: "hmac", key: new Uint8Array(0) },
+        "decisionLog: key must be a non-empty string or Uint8Array, got an instance of Uint8Array",
+      ],
       [{ write, args: "hmac", key: 5 }, "decisionLog: key must be a non-empty string or Uint8Array, got 5"],
       [{ write: "stdout" }, 'decisionLog: write must be a function, got "stdout"'],
       [{}, "decisionLog: write must be a function, got nothing"],
@@ -403,11 +425,16 @@ describe("hostile arguments still give a line, without the arguments", () => {
     expect(lines()[1]).not.toHaveProperty("args");
   });
 
-  it("attributes or annotations that cannot be written leave the arguments out too, so replay never decides without them", () => {
+  it("attributes or annotations that cannot be written leave the arguments out too (replay skips the line)", () => {
     const { policy, lines } = logged({ args: "clear" });
     const badSession = { id: "s1", org: cyclic } as unknown as ToolCall["session"];
     policy.decideSync({ tool: "open", args: { a: 1 }, session: badSession });
-    policy.decideSync({ tool: "open", args: { a: 1 }, session: s1, annotations: { n: 1n } as unknown as Record<string, unknown> });
+    policy.decideSync({
+      tool: "open",
+      args: { a: 1 },
+      session: s1,
+      annotations: { n: 1n },
+    });
     policy.decideSync({ tool: "open", args: { a: 1 }, session: { id: "s1", big: "z".repeat(MAX_LOGGED_ARGS) } });
     policy.decideSync({ tool: "open", args: { a: 1 }, session: s1, annotations: { big: "z".repeat(MAX_LOGGED_ARGS) } });
     for (const line of lines()) {
@@ -432,7 +459,7 @@ describe("hostile arguments still give a line, without the arguments", () => {
         },
       },
     );
-    const d = policy.decideSync({ tool: "open", args: {}, session } as ToolCall);
+    const d = policy.decideSync({ tool: "open", args: {}, session });
     expect(text).toHaveLength(1);
     expect(lines()[0]).toMatchObject({ outcome: d.outcome, rule: d.rule, session: null });
   });
