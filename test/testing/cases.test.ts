@@ -47,7 +47,7 @@ describe("runCases", () => {
       passed: true,
       actual: { outcome: "rate_limited", retryAfterMs: 1 },
     });
-    expect(run.coverage).toMatchObject({ total: 10, unreached: [], percent: 100 });
+    expect(run.coverage).toMatchObject({ total: 9, unreached: [], percent: 100 });
   });
 
   it("runs an inline cases document, reporting what did not match", async () => {
