@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compilePolicy, decisionLog, MemoryStore, type Decision, type DecisionLogArgs, type ToolCall } from "toolgate";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CLI, lines, tempDir, toolgate } from "./run.js";
 
@@ -58,10 +59,9 @@ const SESSIONS = [
   { id: "s4", org: "globex", role: "user" },
 ];
 
-/** A deterministic agent's day: calls and their times (with two steps backwards). */
-function traffic(): { at: number; call: ToolCall }[] {
+/** A deterministic agent's day from `seed`: `n` calls and their times (the clock steps back at 50, 120…). */
+function traffic(seed = 7, n = 160): { at: number; call: ToolCall }[] {
   // mulberry32: small, seeded, and uniform in its low bits too.
-  let seed = 7;
   const next = (n: number) => {
     seed = (seed + 0x6d2b79f5) | 0;
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
@@ -70,9 +70,9 @@ function traffic(): { at: number; call: ToolCall }[] {
   };
   const out: { at: number; call: ToolCall }[] = [];
   let at = T0;
-  for (let i = 0; i < 160; i++) {
+  for (let i = 0; i < n; i++) {
     at += next(9) * 1000 + next(1000);
-    if (i === 50 || i === 120) at -= 20_000;
+    if (i % 70 === 50) at -= 20_000;
     const session = SESSIONS[next(SESSIONS.length)]!;
     const kind = next(8);
     let call: ToolCall;
@@ -97,7 +97,7 @@ interface Difference {
 }
 
 /** Runs `policy` over the traffic with a decision log; returns the log's text and the decisions. */
-function run(doc: unknown, args: DecisionLogArgs, mode: "enforce" | "shadow" = "enforce") {
+function run(doc: unknown, args: DecisionLogArgs, mode: "enforce" | "shadow" = "enforce", seed = 7, n = 160) {
   let now = 0;
   let text = "";
   const policy = compilePolicy(doc, {
@@ -107,7 +107,7 @@ function run(doc: unknown, args: DecisionLogArgs, mode: "enforce" | "shadow" = "
     onDecision: decisionLog({ write: (line) => (text += line), args, key: "log key" }),
   });
   const decisions: Decision[] = [];
-  for (const { at, call } of traffic()) {
+  for (const { at, call } of traffic(seed, n)) {
     now = at;
     decisions.push(policy.decideSync(call));
   }
@@ -115,18 +115,18 @@ function run(doc: unknown, args: DecisionLogArgs, mode: "enforce" | "shadow" = "
 }
 
 /** The differences replay must find, from deciding every call under both policies here. */
-function expectedDifferences(): Difference[] {
+function expectedDifferences(seed = 7, n = 160): Difference[] {
   const enforce = (doc: unknown) => {
     let now = 0;
     const policy = compilePolicy(doc, { store: new MemoryStore(), clock: () => now });
-    return traffic().map(({ at, call }) => {
+    return traffic(seed, n).map(({ at, call }) => {
       now = at;
       return policy.decideSync(call);
     });
   };
   const before = enforce(LOOSE);
   const after = enforce(STRICT);
-  const calls = traffic();
+  const calls = traffic(seed, n);
   const out: Difference[] = [];
   before.forEach((d, i) => {
     const a = after[i]!;
@@ -359,6 +359,23 @@ describe("toolgate replay", () => {
     ]);
     expect(status).toBe(1);
   });
+
+  it("for any traffic: under the policy that wrote the log nothing differs, under another what both decide", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 150 }),
+        fc.constantFrom("enforce" as const, "shadow" as const),
+        (seed, n, mode) => {
+          const log = run(LOOSE, "clear", mode, seed, n);
+          const dir = tempDir({ "strict.json": STRICT, "loose.json": LOOSE, "log.jsonl": log.text });
+          expect(replayJson(dir, "loose.json").report).toEqual({ differences: [], replayed: n, skipped: 0 });
+          expect(replayJson(dir).report.differences).toEqual(expectedDifferences(seed, n));
+        },
+      ),
+      { numRuns: 6 },
+    );
+  }, 180_000);
 
   it("replays a logged malformed call (tool or session null) as the malformed call it was", () => {
     const log = [
