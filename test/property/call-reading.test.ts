@@ -232,6 +232,37 @@ describe("reading a call once the fast path is hot", () => {
     expect(policy.decideSync({ tool: "open", session })).toEqual({ outcome: "allow", rule: "/tools/open" });
   });
 
+  it("checks own fields with the genuine hasOwnProperty when a polluter replaces it", () => {
+    const genuine = Object.prototype.hasOwnProperty;
+    const session = { id: "s" };
+    let asked = 0;
+    try {
+      Object.prototype.hasOwnProperty = function lying() {
+        asked++;
+        return true;
+      };
+      Object.defineProperty(Object.prototype, "approved", {
+        value: true,
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
+      expect(policy.decideSync({ tool: "ask", session })).toMatchObject({ outcome: "deny", cause: "malformed_call" });
+      unpollute();
+      expect(policy.decideSync({ tool: "ask", session, approved: true })).toEqual({
+        outcome: "allow",
+        rule: "/tools/ask",
+      });
+    } finally {
+      Object.prototype.hasOwnProperty = genuine;
+    }
+    expect(asked).toBe(0);
+    expect(policy.decideSync({ tool: "ask", session, approved: true })).toEqual({
+      outcome: "allow",
+      rule: "/tools/ask",
+    });
+  });
+
   it("never takes session.id from Object.prototype, however it was added", () => {
     // A call with a null prototype inherits nothing itself, so only its session meets the polluter.
     const call = (session: object) => Object.assign(Object.create(null) as object, { tool: "open", session });
