@@ -214,8 +214,15 @@ export function createPolicy(
     } catch (e) {
       return thrown(p, e);
     }
-    if (isThenable(r)) {
-      Promise.resolve(r).catch(ignore);
+    let promised: boolean;
+    try {
+      // Reading `then` of a hostile answer (a proxy's trap) may throw: that answer is unreadable.
+      promised = isThenable(r);
+    } catch (e) {
+      return storeFailure(p.rule, StoreFault.Failed, `its answer could not be read: ${errorMessage(e)}`, false);
+    }
+    if (promised) {
+      Promise.resolve(r as PromiseLike<unknown>).then(undefined, ignore);
       return storeFailure(p.rule, StoreFault.Failed, "a store marked synchronous returned a promise", false);
     }
     return answer(p, r);
@@ -489,4 +496,3 @@ function isThenable(v: unknown): boolean {
 }
 
 function ignore(): void {}
-
