@@ -1,10 +1,11 @@
 /**
  * Reading a call on the hot path (issue 12): the engine answers "is this key the call's own?"
- * and "what is this object's prototype?" from V8's hidden classes where it can, and checks
- * Object.prototype for enumerable names once per call instead of asking per key. These tests
- * hold it to the contract (docs/spec.md, section 2, "The call") against a plain reference
- * reader, once the fast path is hot, with Object.prototype polluted between calls: an optimized
- * reading must notice the pollution as the first call did.
+ * and "what is this object's prototype?" from V8's hidden classes where it can (the genuine
+ * hasOwnProperty inside for-in, a prototype after a lookup that teaches the compiler the
+ * object's class, `in` for session.id). These tests hold it to the contract (docs/spec.md,
+ * section 2, "The call") against a plain reference reader, once the fast path is hot, with
+ * Object.prototype polluted between calls: an optimized reading must notice the pollution as
+ * the first call did.
  */
 
 import fc from "fast-check";
