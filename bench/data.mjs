@@ -74,7 +74,10 @@ export function staticCalls(size = 4096, seed = 1) {
   const r = rng(seed);
   const ss = sessions(256);
   return Array.from({ length: pow2(size) }, (_, k) => {
-    const tool = r() < 0.85 ? mlflowTools[Math.floor(r() * mlflowTools.length)].name : unknownNames[Math.floor(r() * unknownNames.length)];
+    const tool =
+      r() < 0.85
+        ? mlflowTools[Math.floor(r() * mlflowTools.length)].name
+        : unknownNames[Math.floor(r() * unknownNames.length)];
     return { tool, args: argsFor(tool, k), session: ss[k % ss.length] };
   });
 }
@@ -139,9 +142,11 @@ export function bigPolicy(tools, patterns, shape = prefixPattern) {
   const entries = {};
   for (let i = 0; i < tools; i++) {
     const m = i % 10;
-    entries[exactName(i)] = m === 8 ? { action: "deny", reason: "retired" } : m === 9 ? { action: "require_approval", reason: "writes" } : {};
+    entries[exactName(i)] =
+      m === 8 ? { action: "deny", reason: "retired" } : m === 9 ? { action: "require_approval", reason: "writes" } : {};
   }
-  for (let i = 0; i < patterns; i++) entries[shape(i)] = i % 2 === 0 ? {} : { action: "deny", reason: "blocked namespace" };
+  for (let i = 0; i < patterns; i++)
+    entries[shape(i)] = i % 2 === 0 ? {} : { action: "deny", reason: "blocked namespace" };
   return { version: "1", name: `bench-big-${tools}-${patterns}`, default: "deny", tools: entries };
 }
 

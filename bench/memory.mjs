@@ -71,7 +71,12 @@ const CALLS = smoke ? 100_000 : 1_000_000;
 function bytesPerCall() {
   const store = new MemoryStore();
   const policy = compilePolicy(
-    { version: "1", name: "bench-memory-calls", default: "deny", tools: { t: { rate_limit: { max: CALLS * 2, window: "1h", per: "global" } } } },
+    {
+      version: "1",
+      name: "bench-memory-calls",
+      default: "deny",
+      tools: { t: { rate_limit: { max: CALLS * 2, window: "1h", per: "global" } } },
+    },
     { store, clock },
   );
   const weighted = new MemoryStore();
@@ -86,7 +91,11 @@ function bytesPerCall() {
   const after = heap();
   const unit = (mid - before) / CALLS;
   const weight = (after - mid) / CALLS;
-  console.log(md ? `#### MemoryStore: memory per call inside the window\n` : `\n== MemoryStore: memory per call inside the window`);
+  console.log(
+    md
+      ? `#### MemoryStore: memory per call inside the window\n`
+      : `\n== MemoryStore: memory per call inside the window`,
+  );
   printTable(
     ["calls in one budget's window", "one-unit calls (decideSync)", "weighted calls (consume)"],
     [[CALLS.toLocaleString("en"), `${unit.toFixed(1)} B per call`, `${weight.toFixed(1)} B per call`]],
@@ -116,12 +125,19 @@ console.log(
 );
 printTable(
   ["sessions seen", "budgets held", "heap above empty store"],
-  samples.map((s) => [s.sessions.toLocaleString("en"), s.size.toLocaleString("en"), `${(s.heap / 2 ** 20).toFixed(1)} MiB`]),
+  samples.map((s) => [
+    s.sessions.toLocaleString("en"),
+    s.size.toLocaleString("en"),
+    `${(s.heap / 2 ** 20).toFixed(1)} MiB`,
+  ]),
   md,
 );
 const bounded = samples.every((s) => s.size <= BOUND);
 const full = samples.filter((s) => s.sessions >= BOUND * 2);
-const plateau = full.length === 0 ? true : Math.max(...full.map((s) => s.heap)) <= 1.15 * Math.min(...full.map((s) => s.heap)) + 2 ** 20;
+const plateau =
+  full.length === 0
+    ? true
+    : Math.max(...full.map((s) => s.heap)) <= 1.15 * Math.min(...full.map((s) => s.heap)) + 2 ** 20;
 console.log(
   `RESULT ${JSON.stringify({ keys: KEYS, bytesPerKey, bytesPerCall: perCall.unit, bytesPerWeightedCall: perCall.weight, bound: BOUND, bounded, plateau, maxSize: Math.max(...samples.map((s) => s.size)) })}`,
 );

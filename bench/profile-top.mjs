@@ -43,4 +43,5 @@ for (const [id, hits] of self) {
 }
 const pct = (x) => `${((100 * x) / total).toFixed(1)}%`.padStart(6);
 console.log(`${total} samples; top ${count} frames by self time (self, inclusive):`);
-for (const [k, v] of [...selfBy].sort((a, b) => b[1] - a[1]).slice(0, count)) console.log(`${pct(v)} ${pct(inclBy.get(k) ?? 0)}  ${k}`);
+for (const [k, v] of [...selfBy].sort((a, b) => b[1] - a[1]).slice(0, count))
+  console.log(`${pct(v)} ${pct(inclBy.get(k) ?? 0)}  ${k}`);

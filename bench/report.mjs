@@ -35,7 +35,11 @@ export function printTable(header, rows, md, textColumns = 1) {
     return;
   }
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i < textColumns ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join("   ").trimEnd();
+  const line = (cells) =>
+    cells
+      .map((c, i) => (i < textColumns ? String(c).padEnd(w[i]) : String(c).padStart(w[i])))
+      .join("   ")
+      .trimEnd();
   console.log(line(header));
   console.log(w.map((n) => "-".repeat(n)).join("   "));
   for (const r of rows) console.log(line(r));
@@ -51,7 +55,12 @@ export function printResults(title, results, referenceName, md) {
   console.log(md ? `#### ${title}\n` : `== ${title}`);
   printTable(
     ["contender", "ns/op (median)", "ops/s", "vs toolgate"],
-    results.map((r) => [r.name, fmtNs(r.nsPerOp), fmtOps(r.opsPerSec), ref === undefined ? "" : fmtRatio(r.nsPerOp / ref.nsPerOp)]),
+    results.map((r) => [
+      r.name,
+      fmtNs(r.nsPerOp),
+      fmtOps(r.opsPerSec),
+      ref === undefined ? "" : fmtRatio(r.nsPerOp / ref.nsPerOp),
+    ]),
     md,
   );
 }

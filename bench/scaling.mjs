@@ -19,7 +19,11 @@ export function repeatedToolCalls(n) {
 
 /** Calls over every exact tool of a policy of `n` tools, uniformly: the worst case for caches. */
 export function toolCalls(n) {
-  return callsOver(Array.from({ length: n }, (_, i) => exactName(i)), 16_384, 10 + n);
+  return callsOver(
+    Array.from({ length: n }, (_, i) => exactName(i)),
+    16_384,
+    10 + n,
+  );
 }
 
 /** Calls whose 64 names fall under random patterns of the `p`-pattern policy, repeated. */
@@ -54,13 +58,30 @@ export async function runScaling(opts, md) {
     toolContenders.push({ name: `Map.get ${n}`, fn: (c) => m.get(c.tool), inputs: uniform });
   }
   const tr = await compare(toolContenders, toolContenders[0].inputs, opts);
-  const toolTitle = "Scaling: exact tools (toolgate decideSync; a server's 64 names repeated, and calls spread over every tool)";
+  const toolTitle =
+    "Scaling: exact tools (toolgate decideSync; a server's 64 names repeated, and calls spread over every tool)";
   console.log(md ? `#### ${toolTitle}\n` : `== ${toolTitle}`);
   printTable(
-    ["tools", "64 names, repeated", "ops/s", "uniform over all tools", "ops/s", "Map.get, uniform", "uniform vs Map.get"],
+    [
+      "tools",
+      "64 names, repeated",
+      "ops/s",
+      "uniform over all tools",
+      "ops/s",
+      "Map.get, uniform",
+      "uniform vs Map.get",
+    ],
     TOOL_SIZES.map((n, i) => {
       const [r, u, f] = tr.slice(3 * i, 3 * i + 3);
-      return [n.toLocaleString("en"), fmtNs(r.nsPerOp), fmtOps(r.opsPerSec), fmtNs(u.nsPerOp), fmtOps(u.opsPerSec), fmtNs(f.nsPerOp), `${(u.nsPerOp / f.nsPerOp).toFixed(2)}×`];
+      return [
+        n.toLocaleString("en"),
+        fmtNs(r.nsPerOp),
+        fmtOps(r.opsPerSec),
+        fmtNs(u.nsPerOp),
+        fmtOps(u.opsPerSec),
+        fmtNs(f.nsPerOp),
+        `${(u.nsPerOp / f.nsPerOp).toFixed(2)}×`,
+      ];
     }),
     md,
   );
@@ -95,7 +116,10 @@ export async function runScaling(opts, md) {
     ["policy", "compilePolicy (median)"],
     [
       ["10,000 tools + 1,000 patterns, as an object", `${compileMs.toFixed(1)} ms`],
-      [`the same as JSON text (${(text.length / 1024).toFixed(0)} KiB; duplicate-key and line/column tracking)`, `${compileTextMs.toFixed(1)} ms`],
+      [
+        `the same as JSON text (${(text.length / 1024).toFixed(0)} KiB; duplicate-key and line/column tracking)`,
+        `${compileTextMs.toFixed(1)} ms`,
+      ],
     ],
     md,
   );

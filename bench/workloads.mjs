@@ -4,7 +4,16 @@
 
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import { compilePolicy, MemoryStore } from "toolgate";
-import { argsCalls, argsPolicy, bigCalls, bigPolicy, rateCalls, ratePolicy, staticCalls, staticPolicy } from "./data.mjs";
+import {
+  argsCalls,
+  argsPolicy,
+  bigCalls,
+  bigPolicy,
+  rateCalls,
+  ratePolicy,
+  staticCalls,
+  staticPolicy,
+} from "./data.mjs";
 import { casbinDecider } from "./peers/casbin.mjs";
 import { cedarDecider } from "./peers/cedar.mjs";
 
@@ -29,7 +38,9 @@ function checkAgreement(label, inputs, toolgateAllows, peers, keyOf = (c) => c.t
     for (const [name, allows] of peers) {
       const got = allows(call);
       if (got !== want) {
-        throw new Error(`bench ${label}: ${name} says ${got ? "allow" : "not allow"} but toolgate says ${want ? "allow" : "not allow"} for ${JSON.stringify(call)}`);
+        throw new Error(
+          `bench ${label}: ${name} says ${got ? "allow" : "not allow"} but toolgate says ${want ? "allow" : "not allow"} for ${JSON.stringify(call)}`,
+        );
       }
     }
   }
@@ -50,7 +61,10 @@ export async function workloadA() {
   const cedar = cedarDecider(staticPolicy, { args: false });
   const casbin = await casbinDecider(staticPolicy);
   const allows = (c) => policy.decideSync(c).outcome === "allow";
-  checkAgreement("(a)", inputs, allows, [["cedar", cedar.allows], ["casbin", casbin.allows]]);
+  checkAgreement("(a)", inputs, allows, [
+    ["cedar", cedar.allows],
+    ["casbin", casbin.allows],
+  ]);
   const floor = mapBaseline(policy, inputs);
   // The same lookup behind an `await`: what one promise tick costs in this loop.
   const floorAwaited = (c) => Promise.resolve(floor(c));
@@ -76,16 +90,35 @@ export async function workloadB() {
   const cedar = cedarDecider(argsPolicy, { args: true });
   const casbin = await casbinDecider(argsPolicy);
   const argsKey = (c) => `${c.tool} ${JSON.stringify(c.args)}`;
-  checkAgreement("(b)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["cedar", cedar.allows], ["casbin", casbin.allows]], argsKey);
+  checkAgreement(
+    "(b)",
+    inputs,
+    (c) => policy.decideSync(c).outcome === "allow",
+    [
+      ["cedar", cedar.allows],
+      ["casbin", casbin.allows],
+    ],
+    argsKey,
+  );
   // What a programmer would write by hand for these three conditions: the floor here.
-  const bounds = new Map([["search_experiments", ["max_results", 1000]], ["get_runs", ["limit", 100]], ["query_runs", ["limit", 100]]]);
+  const bounds = new Map([
+    ["search_experiments", ["max_results", 1000]],
+    ["get_runs", ["limit", 100]],
+    ["query_runs", ["limit", 100]],
+  ]);
   const handWritten = (c) => {
     const b = bounds.get(c.tool);
     if (b === undefined) return "deny";
     const v = c.args[b[0]];
     return v === undefined || (Number.isInteger(v) && v <= b[1]) ? "allow" : "deny";
   };
-  checkAgreement("(b)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["hand-written", (c) => handWritten(c) === "allow"]], argsKey);
+  checkAgreement(
+    "(b)",
+    inputs,
+    (c) => policy.decideSync(c).outcome === "allow",
+    [["hand-written", (c) => handWritten(c) === "allow"]],
+    argsKey,
+  );
   return {
     id: "b",
     title: "(b) calls decided by an `args` condition (JSON Schema on page sizes; 3 tools)",
@@ -151,7 +184,8 @@ export async function workloadC({ full }) {
   });
   for (const c of inputs.slice(0, 64)) {
     const d = syncPolicy.decideSync(c);
-    if (d.outcome !== (full ? "rate_limited" : "allow")) throw new Error(`bench (c): expected ${full ? "rate_limited" : "allow"}, got ${JSON.stringify(d)}`);
+    if (d.outcome !== (full ? "rate_limited" : "allow"))
+      throw new Error(`bench (c): expected ${full ? "rate_limited" : "allow"}, got ${JSON.stringify(d)}`);
   }
   const ids = new Set(inputs.map((c) => c.session.id));
   await Promise.all([...ids].map((id) => rl.consume(id).catch(keep)));
@@ -168,7 +202,8 @@ export async function workloadC({ full }) {
     });
   for (const c of inputs) consume(c);
   for (const c of inputs.slice(0, 64)) {
-    if (consume(c).allowed === full) throw new Error(`bench (c): the store alone expected ${full ? "refusals" : "allows"}`);
+    if (consume(c).allowed === full)
+      throw new Error(`bench (c): the store alone expected ${full ? "refusals" : "allows"}`);
   }
   return {
     id: full ? "c-full" : "c",
@@ -201,12 +236,19 @@ export async function workloadD({ peers }) {
   if (peers) {
     const cedar = cedarDecider(doc, { args: false });
     const casbin = await casbinDecider(doc);
-    checkAgreement("(d)", inputs, (c) => policy.decideSync(c).outcome === "allow", [["cedar", cedar.allows], ["casbin", casbin.allows]]);
-    contenders.push({ name: "cedar-wasm statefulIsAuthorized", fn: cedar.decide }, { name: "casbin enforceSync", fn: casbin.decide });
+    checkAgreement("(d)", inputs, (c) => policy.decideSync(c).outcome === "allow", [
+      ["cedar", cedar.allows],
+      ["casbin", casbin.allows],
+    ]);
+    contenders.push(
+      { name: "cedar-wasm statefulIsAuthorized", fn: cedar.decide },
+      { name: "casbin enforceSync", fn: casbin.decide },
+    );
   }
   return {
     id: "d",
-    title: "(d) 10,000 exact tools + 1,000 patterns; a server's 64 names, repeated (40 exact, 16 under patterns, 8 unknown)",
+    title:
+      "(d) 10,000 exact tools + 1,000 patterns; a server's 64 names, repeated (40 exact, 16 under patterns, 8 unknown)",
     inputs,
     contenders,
   };

@@ -53,7 +53,10 @@ describe("examples", () => {
       mcpServers: { mlflow: { command: string; args: string[] } };
     };
     const { command, args } = (JSON.parse(shown!) as typeof example).mcpServers.mlflow;
-    expect({ command, args }).toEqual({ command: example.mcpServers.mlflow.command, args: example.mcpServers.mlflow.args });
+    expect({ command, args }).toEqual({
+      command: example.mcpServers.mlflow.command,
+      args: example.mcpServers.mlflow.args,
+    });
     expect(command).toBe("node");
     expect(args[0]).toMatch(/\/dist\/cli\.js$/);
   });

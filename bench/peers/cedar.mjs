@@ -22,11 +22,16 @@ export function cedarText(doc) {
     if (k.effect === "refuse") continue;
     if (k.effect === "conditional") {
       const { field, max } = k.condition;
-      out.push(`permit(principal, action, resource == Tool::${str(k.key)}) when { !(context.args has ${field}) || context.args.${field} <= ${max} };`);
+      out.push(
+        `permit(principal, action, resource == Tool::${str(k.key)}) when { !(context.args has ${field}) || context.args.${field} <= ${max} };`,
+      );
     } else if (!k.pattern) {
       out.push(`permit(principal, action, resource == Tool::${str(k.key)});`);
     } else {
-      const except = carveOuts.get(k.key).map((e) => ` && context.tool != ${str(e)}`).join("");
+      const except = carveOuts
+        .get(k.key)
+        .map((e) => ` && context.tool != ${str(e)}`)
+        .join("");
       out.push(`permit(principal, action, resource) when { context.tool like ${str(k.key)}${except} };`);
     }
   }
@@ -42,7 +47,8 @@ export function cedarText(doc) {
 export function cedarDecider(doc, { args }) {
   const id = `bench-${nextId++}`;
   const parsed = cedar.preparsePolicySet(id, { staticPolicies: cedarText(doc) });
-  if (parsed.type !== "success") throw new Error(`bench: Cedar rejected the policy set: ${JSON.stringify(parsed.errors).slice(0, 500)}`);
+  if (parsed.type !== "success")
+    throw new Error(`bench: Cedar rejected the policy set: ${JSON.stringify(parsed.errors).slice(0, 500)}`);
   const decide = args
     ? (call) =>
         cedar.statefulIsAuthorized({

@@ -9,7 +9,12 @@
 
 /** A `*`-glob as a RegExp (used only while translating, never while timing). */
 export function globRegExp(pattern) {
-  return new RegExp(`^${pattern.split("*").map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  return new RegExp(
+    `^${pattern
+      .split("*")
+      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
 }
 
 /**
@@ -19,7 +24,8 @@ export function globRegExp(pattern) {
  */
 function pageSizeCondition(rule) {
   const rules = rule.rules;
-  if (!Array.isArray(rules) || rules.length !== 2 || rules[1].action !== "deny" || rules[1].when !== undefined) return null;
+  if (!Array.isArray(rules) || rules.length !== 2 || rules[1].action !== "deny" || rules[1].when !== undefined)
+    return null;
   const first = rules[0];
   const props = first.when?.args?.properties;
   if (first.action !== undefined || props === undefined || Object.keys(first.when).length !== 1) return null;
@@ -36,7 +42,8 @@ function pageSizeCondition(rule) {
  *   pattern, the exact keys it matches that decide otherwise than a plain allow
  */
 export function analyse(doc) {
-  if (doc.default !== "deny" || doc.limits !== undefined) throw new Error(`bench: peers need default "deny" and no policy limits`);
+  if (doc.default !== "deny" || doc.limits !== undefined)
+    throw new Error(`bench: peers need default "deny" and no policy limits`);
   const keys = Object.entries(doc.tools).map(([key, rule]) => {
     const pattern = key.includes("*");
     if (rule.rules !== undefined) {

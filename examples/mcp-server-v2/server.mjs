@@ -13,11 +13,18 @@ const policy = compilePolicy(readFileSync(new URL("../mcp-server/policy.json", i
 
 serveStdio(() => {
   const server = guardServer(new McpServer({ name: "mlflow", version: "2.0.0" }), policy);
-  server.registerTool("get_run", { inputSchema: z.object({ run_id: z.string() }), annotations: { readOnlyHint: true } },
-    async ({ run_id }) => ({ content: [{ type: "text", text: `run ${run_id}: FINISHED` }] }));
-  server.registerTool("delete_run", { inputSchema: z.object({ run_id: z.string() }), annotations: { destructiveHint: true } },
-    async ({ run_id }) => ({ content: [{ type: "text", text: `deleted run ${run_id}` }] }));
-  server.registerTool("drop_database", { inputSchema: z.object({}) },
-    async () => ({ content: [{ type: "text", text: "dropped" }] }));
+  server.registerTool(
+    "get_run",
+    { inputSchema: z.object({ run_id: z.string() }), annotations: { readOnlyHint: true } },
+    async ({ run_id }) => ({ content: [{ type: "text", text: `run ${run_id}: FINISHED` }] }),
+  );
+  server.registerTool(
+    "delete_run",
+    { inputSchema: z.object({ run_id: z.string() }), annotations: { destructiveHint: true } },
+    async ({ run_id }) => ({ content: [{ type: "text", text: `deleted run ${run_id}` }] }),
+  );
+  server.registerTool("drop_database", { inputSchema: z.object({}) }, async () => ({
+    content: [{ type: "text", text: "dropped" }],
+  }));
   return server;
 });

@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs";
 import { compilePolicy } from "toolgate";
 
 const policyText = readFileSync(new URL("./policy.json", import.meta.url), "utf8");
-const tools = JSON.parse(readFileSync(new URL("../../test/fixtures/mlflow-mcp-tools.json", import.meta.url), "utf8")).tools;
+const tools = JSON.parse(
+  readFileSync(new URL("../../test/fixtures/mlflow-mcp-tools.json", import.meta.url), "utf8"),
+).tools;
 const annotationsOf = new Map(tools.map((t) => [t.name, t.annotations ?? {}]));
 
 // A policy compiles once; the text form gives errors with line and column.
@@ -15,7 +17,10 @@ const calls = [
   { tool: "get_run", args: { run_id: "a1b2c3" } },
   { tool: "search_experiments", args: { max_results: 50 } },
   { tool: "search_experiments", args: { max_results: 100000 } },
-  ...Array.from({ length: 6 }, (_, i) => ({ tool: "register_model", args: { run_id: "a1b2c3", model_name: `churn-${i}` } })),
+  ...Array.from({ length: 6 }, (_, i) => ({
+    tool: "register_model",
+    args: { run_id: "a1b2c3", model_name: `churn-${i}` },
+  })),
   { tool: "delete_run", args: { run_id: "a1b2c3" } },
   { tool: "delete_run", args: { run_id: "a1b2c3" }, approved: true },
   { tool: "set_model_alias", args: { name: "churn", alias: "champion", version: "3" } },
@@ -34,7 +39,9 @@ for (const c of calls) {
     rule: d.rule || '""',
     detail:
       d.outcome === "allow"
-        ? d.remaining === undefined ? "" : `remaining ${d.remaining}`
+        ? d.remaining === undefined
+          ? ""
+          : `remaining ${d.remaining}`
         : d.outcome === "rate_limited"
           ? `retry in ${Math.ceil(d.retryAfterMs / 1000)}s: ${d.reason}`
           : d.reason,

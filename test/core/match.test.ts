@@ -8,7 +8,15 @@ describe("tool-name matching", () => {
     const policy = compilePolicy({
       version: "1",
       default: "deny",
-      tools: { "get_*": {}, "*_run": { action: "deny" }, "get_*_run": { action: "require_approval" }, get_run: {}, "*": {}, "g*t*": { action: "deny" }, "get*": {} },
+      tools: {
+        "get_*": {},
+        "*_run": { action: "deny" },
+        "get_*_run": { action: "require_approval" },
+        get_run: {},
+        "*": {},
+        "g*t*": { action: "deny" },
+        "get*": {},
+      },
     });
     expect(policy.ruleFor("get_run")).toBe("/tools/get_run");
     expect(policy.ruleFor("get_big_run")).toBe("/tools/get_*_run");
@@ -29,7 +37,11 @@ describe("tool-name matching", () => {
   });
 
   it("treats every character but * literally, case-sensitively", () => {
-    const policy = compilePolicy({ version: "1", default: "deny", tools: { "a.b?": {}, "x+*": {}, "[q]*": {}, "~/*": {} } });
+    const policy = compilePolicy({
+      version: "1",
+      default: "deny",
+      tools: { "a.b?": {}, "x+*": {}, "[q]*": {}, "~/*": {} },
+    });
     expect(policy.ruleFor("a.b?")).toBe("/tools/a.b?");
     expect(policy.ruleFor("aXbY")).toBe("/default");
     expect(policy.ruleFor("x+1")).toBe("/tools/x+*");
@@ -58,7 +70,9 @@ describe("tool-name matching", () => {
   });
 
   it("handles __proto__, constructor and prototype as tool names", () => {
-    const policy = compilePolicy('{"version":"1","default":"deny","tools":{"__proto__":{},"constructor":{"action":"deny"}}}');
+    const policy = compilePolicy(
+      '{"version":"1","default":"deny","tools":{"__proto__":{},"constructor":{"action":"deny"}}}',
+    );
     expect(policy.decideSync({ tool: "__proto__", session }).outcome).toBe("allow");
     expect(policy.decideSync({ tool: "constructor", session }).outcome).toBe("deny");
     expect(policy.decideSync({ tool: "prototype", session }).rule).toBe("/default");

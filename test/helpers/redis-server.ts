@@ -8,7 +8,12 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { createClient, type RedisClientOptions } from "redis";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { ensureRedisServer, startRedisCluster, startRedisServer, type RedisServerHandle } from "../../scripts/redis-server.mjs";
+import {
+  ensureRedisServer,
+  startRedisCluster,
+  startRedisServer,
+  type RedisServerHandle,
+} from "../../scripts/redis-server.mjs";
 
 export type { RedisServerHandle };
 
@@ -121,7 +126,9 @@ export async function connectNodeRedis(server: RedisServerHandle, options: Redis
 }
 
 /** Closes a client whatever state it is in. */
-export async function closeClient(client: { disconnect?: () => unknown; destroy?: () => unknown } | undefined): Promise<void> {
+export async function closeClient(
+  client: { disconnect?: () => unknown; destroy?: () => unknown } | undefined,
+): Promise<void> {
   if (client === undefined) return;
   try {
     if (typeof client.destroy === "function") client.destroy();

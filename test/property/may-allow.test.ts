@@ -18,7 +18,8 @@ describe("mayAllow", () => {
         for (const c of calls as ToolCall[]) {
           const d = engine.decideSync(c);
           if (d.outcome === "deny") continue;
-          const context = c.annotations === undefined ? { session: c.session } : { session: c.session, annotations: c.annotations };
+          const context =
+            c.annotations === undefined ? { session: c.session } : { session: c.session, annotations: c.annotations };
           expect(engine.mayAllow(c.tool, context), `${JSON.stringify(c)} got ${JSON.stringify(d)}`).toBe(true);
         }
       }),

@@ -20,9 +20,14 @@ describe("JSON round trip", () => {
         const fromObject = compilePolicy(doc, { clock: () => now, store: new MemoryStore({ maxKeys: 1_000 }) });
         expect(fromObject.document).toEqual(doc);
         const fromText = compilePolicy(text, { clock: () => now, store: new MemoryStore({ maxKeys: 1_000 }) });
-        const fromCopy = compilePolicy(JSON.parse(JSON.stringify(fromObject.document)), { clock: () => now, store: new MemoryStore({ maxKeys: 1_000 }) });
+        const fromCopy = compilePolicy(JSON.parse(JSON.stringify(fromObject.document)), {
+          clock: () => now,
+          store: new MemoryStore({ maxKeys: 1_000 }),
+        });
         expect(fromText.document).toEqual(doc);
-        expect(fromText.warnings).toEqual(fromObject.warnings.map((w) => expect.objectContaining({ path: w.path, message: w.message })));
+        expect(fromText.warnings).toEqual(
+          fromObject.warnings.map((w) => expect.objectContaining({ path: w.path, message: w.message })),
+        );
         for (const { call, dt } of steps) {
           now += dt;
           const d = fromObject.decideSync(call as never);

@@ -1,6 +1,14 @@
 /** Shared helpers of the docs/spec.md conformance suite: a driven clock and short ways to compile. */
 
-import { compilePolicy, MemoryStore, PolicyError, validatePolicy, type CompileOptions, type PolicyIssue, type ToolCall } from "toolgate";
+import {
+  compilePolicy,
+  MemoryStore,
+  PolicyError,
+  validatePolicy,
+  type CompileOptions,
+  type PolicyIssue,
+  type ToolCall,
+} from "toolgate";
 import { expect } from "vitest";
 
 /** A clock the test moves by hand. */
@@ -22,7 +30,10 @@ export function doc(tools: Record<string, unknown>, rest: Record<string, unknown
 /** The issues of an invalid document, asserting that both entry points reject it the same way. */
 export function issuesOf(document: unknown): PolicyIssue[] {
   const result = validatePolicy(document);
-  expect(result.valid, `expected ${typeof document === "string" ? document : JSON.stringify(document)} to be invalid`).toBe(false);
+  expect(
+    result.valid,
+    `expected ${typeof document === "string" ? document : JSON.stringify(document)} to be invalid`,
+  ).toBe(false);
   let thrown: unknown;
   try {
     compilePolicy(document);

@@ -17,7 +17,17 @@ describe("tool-name patterns", () => {
   it("matches a key without * exactly: case-sensitive, no normalisation", () => {
     const tools = { get_run: {} };
     expect(ruleFor(tools, "get_run")).toBe("/tools/get_run");
-    for (const other of ["Get_Run", "GET_RUN", "get_run ", " get_run", "get-run", "get_runs", "get_ru", "ｇet_run", "get_run\u0000"]) {
+    for (const other of [
+      "Get_Run",
+      "GET_RUN",
+      "get_run ",
+      " get_run",
+      "get-run",
+      "get_runs",
+      "get_ru",
+      "ｇet_run",
+      "get_run\u0000",
+    ]) {
       expect(ruleFor(tools, other)).toBe("/default");
     }
   });
@@ -30,7 +40,8 @@ describe("tool-name patterns", () => {
 
   it("lets * match any run of characters, including none", () => {
     const tools = { "get_*": {} };
-    for (const name of ["get_", "get_run", "get_*", "get_a/b", "get_\n"]) expect(ruleFor(tools, name)).toBe("/tools/get_*");
+    for (const name of ["get_", "get_run", "get_*", "get_a/b", "get_\n"])
+      expect(ruleFor(tools, name)).toBe("/tools/get_*");
     expect(ruleFor(tools, "get")).toBe("/default");
     expect(ruleFor(tools, "xget_run")).toBe("/default");
   });
@@ -108,7 +119,9 @@ describe("tool-name patterns", () => {
 
   it("treats prototype names as ordinary names", () => {
     const tools = { __proto__: { action: "deny" }, constructor: {}, "toString*": {} } as Record<string, unknown>;
-    const d = JSON.parse('{"version":"1","default":"allow","tools":{"__proto__":{"action":"deny"},"constructor":{},"toString*":{}}}');
+    const d = JSON.parse(
+      '{"version":"1","default":"allow","tools":{"__proto__":{"action":"deny"},"constructor":{},"toString*":{}}}',
+    );
     const policy = compile(d);
     expect(policy.decideSync(call("__proto__"))).toMatchObject({ outcome: "deny", rule: "/tools/__proto__" });
     expect(policy.decideSync(call("constructor")).rule).toBe("/tools/constructor");
