@@ -8,7 +8,7 @@
 
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { compilePolicy, validatePolicy, type PolicyDocument } from "toolgate";
+import { compilePolicy, validatePolicy, type JsonSchema, type PolicyDocument } from "toolgate";
 import { describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -219,7 +219,7 @@ describe("attack: prototype names in conditions (issue 10 items 6 and 8)", () =>
   const mk = (when: object): PolicyDocument => ({
     version: "1",
     default: "deny",
-    tools: { t: { rules: [{ when: { args: when } }, { action: "deny" }] } },
+    tools: { t: { rules: [{ when: { args: when as JsonSchema } }, { action: "deny" }] } },
   });
   const allow = (when: object, args: object) => compilePolicy(mk(when)).decideSync({ tool: "t", args: args as never, session: S }).outcome;
 
