@@ -27,6 +27,7 @@ import { readAnswer } from "./answer.js";
 import { budgetsFor } from "./budgets.js";
 import { checkCallObject, checkFields, inheritedField, strayField, type SeenCall } from "./call.js";
 import { choose, EMPTY } from "./choose.js";
+import { Deadlines } from "./deadlines.js";
 import { detailOf, malformedDecision, StoreFault, storeFailure, unreadableDecision } from "./refusals.js";
 import { allRules, mayAllow, reachable, summarise } from "./rules.js";
 import type { Trace } from "./trace.js";
@@ -256,17 +257,18 @@ export function createPolicy(
     );
   }
 
+  const deadlines = new Deadlines(storeTimeoutMs);
+
   function withTimeout<T>(r: PromiseLike<T>): Promise<T | typeof TIMED_OUT> {
     return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
-      const timer = setTimeout(resolve, storeTimeoutMs, TIMED_OUT);
-      timer.unref?.();
+      const settle = deadlines.start(() => resolve(TIMED_OUT));
       Promise.resolve(r).then(
         (v) => {
-          clearTimeout(timer);
+          settle();
           resolve(v);
         },
         (e: unknown) => {
-          clearTimeout(timer);
+          settle();
           reject(e instanceof Error ? e : new Error(errorMessage(e)));
         },
       );
