@@ -79,7 +79,8 @@ export interface SeenCall {
  * `Object.prototype` or `null`. What is wrong, or `null`.
  */
 export function checkCallObject(call: unknown): MalformedCall | null {
-  if (typeof call !== "object" || call === null) return malformed(Malformed.NotObject, undefined, `the call is ${describeValue(call)}`);
+  if (typeof call !== "object" || call === null)
+    return malformed(Malformed.NotObject, undefined, `the call is ${describeValue(call)}`);
   void (call as Probed)[PROBE];
   const proto = Object.getPrototypeOf(call) as unknown;
   if (proto !== objectProto && proto !== null) {
@@ -91,7 +92,11 @@ export function checkCallObject(call: unknown): MalformedCall | null {
 /** A key of the call that is not one of its five fields: unknown if own, else inherited. */
 export function strayField(own: boolean, key: string): MalformedCall {
   return own
-    ? malformed(Malformed.Unknown, SUGGEST[key] === undefined ? undefined : key, `unknown field ${JSON.stringify(key.slice(0, 200))}`)
+    ? malformed(
+        Malformed.Unknown,
+        SUGGEST[key] === undefined ? undefined : key,
+        `unknown field ${JSON.stringify(key.slice(0, 200))}`,
+      )
     : malformed(Malformed.Inherited, undefined, `inherited field ${JSON.stringify(key.slice(0, 200))}`);
 }
 
@@ -110,8 +115,10 @@ export function checkFields(
   annotations: unknown,
   approved: unknown,
 ): MalformedCall | string {
-  if (typeof tool !== "string" || tool.length === 0) return malformed(Malformed.Tool, "tool", `"tool" is ${describeValue(tool)}`);
-  if (tool.length > MAX_TOOL_NAME) return malformed(Malformed.ToolTooLong, "tool", `"tool" has ${tool.length} characters`);
+  if (typeof tool !== "string" || tool.length === 0)
+    return malformed(Malformed.Tool, "tool", `"tool" is ${describeValue(tool)}`);
+  if (tool.length > MAX_TOOL_NAME)
+    return malformed(Malformed.ToolTooLong, "tool", `"tool" has ${tool.length} characters`);
   if (typeof session !== "object" || session === null) return notSession(session);
   void (session as Probed)[PROBE];
   if (Array.isArray(session)) return notSession(session);

@@ -325,7 +325,7 @@ describe("reading a call once the fast path is hot", () => {
 
   it("takes session.id from a session whose prototype is null or a class, as its own", () => {
     const bare = Object.assign(Object.create(null) as object, { id: "n" });
-    expect(policy.decideSync({ tool: "open", session: bare as never })).toEqual({
+    expect(policy.decideSync({ tool: "open", session: bare })).toEqual({
       outcome: "allow",
       rule: "/tools/open",
     });
