@@ -4,7 +4,7 @@
  * of one, so a file with a 10 GB line costs the cap, not 10 GB.
  */
 
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { fileProblem } from "./files.js";
 import { UsageError } from "./errors.js";
 
@@ -16,21 +16,36 @@ export type FileLine =
 const CHUNK_BYTES = 64 * 1024;
 
 /**
- * The lines of `file` in order, numbered from 1, without their `\n` (nor a `\r` before it, nor
- * a UTF-8 byte-order mark at the start). A last line without `\n` is a line; an empty file has
- * none. A line longer than `maxBytes` bytes comes as `tooLong`, and none of it is kept.
- * @throws UsageError when the file cannot be opened or read, or is not a regular file or a pipe.
+ * Opens `file` and gives its lines in order, numbered from 1, without their `\n` (nor a `\r`
+ * before it, nor a UTF-8 byte-order mark at the start). A last line without `\n` is a line; an
+ * empty file has none. A line longer than `maxBytes` bytes comes as `tooLong`, and none of it is
+ * kept. The file is opened before this resolves, so a command can fail before it writes anything.
+ * @throws UsageError when the file cannot be opened or is a directory; the lines throw it when a
+ *   read fails.
  */
-export async function* readLines(file: string, maxBytes: number): AsyncGenerator<FileLine> {
-  let handle;
+export async function readLines(file: string, maxBytes: number): Promise<AsyncGenerator<FileLine>> {
+  let handle: FileHandle;
   try {
     handle = await open(file, "r");
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${fileProblem(e)}`);
   }
+  let directory: boolean;
   try {
-    const stat = await handle.stat();
-    if (stat.isDirectory()) throw new UsageError(`cannot read ${file}: is a directory`);
+    directory = (await handle.stat()).isDirectory();
+  } catch (e) {
+    await handle.close();
+    throw new UsageError(`cannot read ${file}: ${fileProblem(e)}`);
+  }
+  if (directory) {
+    await handle.close();
+    throw new UsageError(`cannot read ${file}: is a directory`);
+  }
+  return linesOf(handle, file, maxBytes);
+}
+
+async function* linesOf(handle: FileHandle, file: string, maxBytes: number): AsyncGenerator<FileLine> {
+  try {
     const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
     // The current line's bytes so far (each piece a copy: the read buffer is reused).
     let parts: Buffer[] = [];

@@ -95,8 +95,13 @@ export async function replayCommand(argv: readonly string[]): Promise<number> {
     else out(differenceText(d));
   };
 
+  // Opened before anything is written, so a log that cannot be read leaves standard output empty.
+  const lines = await readLines(logFile, MAX_LINE_BYTES);
+  process.stdout.on("error", () => {
+    outputFailed = true;
+  });
   if (json) outText('{\n  "differences": [');
-  for await (const line of readLines(logFile, MAX_LINE_BYTES)) {
+  for await (const line of lines) {
     if (line.tooLong) {
       malformedLine(line.number, `longer than ${MAX_LINE_BYTES} bytes (${line.bytes})`);
       continue;
@@ -120,6 +125,7 @@ export async function replayCommand(argv: readonly string[]): Promise<number> {
     if (decision.outcome !== read.logged.outcome) {
       differing++;
       report(differenceOf(read.logged, decision));
+      await drained();
     }
   }
   const skipped = hmacOnly + noArgs + malformed;
@@ -131,12 +137,37 @@ export async function replayCommand(argv: readonly string[]): Promise<number> {
       differing === 0
         ? "no outcome differs"
         : `${differing} ${plural(differing, "outcome differs", "outcomes differ")}`;
-    const lines = `${skipped} ${plural(skipped, "line", "lines")} skipped`;
-    out(`${differ} in ${replayed} replayed ${plural(replayed, "call", "calls")}; ${lines}`);
+    const skippedLines = `${skipped} ${plural(skipped, "line", "lines")} skipped`;
+    out(`${differ} in ${replayed} replayed ${plural(replayed, "call", "calls")}; ${skippedLines}`);
   }
   if (malformed > MAX_REPORTED) err(`${logFile}: skipped ${malformed - MAX_REPORTED} more malformed lines`);
   if (skipped > 0) err(skippedText(logFile, hmacOnly, noArgs, malformed));
   return differing === 0 ? EXIT_OK : EXIT_FINDINGS;
+}
+
+/** Set once standard output has failed (its reader left): nothing more is written, nor waited for. */
+let outputFailed = false;
+
+/**
+ * Waits while standard output holds more than its buffer: a pipe read slowly (`| less`) must
+ * hold the replay back, not fill the memory with differences. Never once the output has failed:
+ * standard output's own flags do not say so reliably (a failed write leaves it "needing a drain"
+ * that never comes), so its first error is what tells.
+ */
+async function drained(): Promise<void> {
+  const s = process.stdout;
+  if (outputFailed || !s.writableNeedDrain || s.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      s.off("drain", done);
+      s.off("close", done);
+      s.off("error", done);
+      resolve();
+    };
+    s.on("drain", done);
+    s.on("close", done);
+    s.on("error", done);
+  });
 }
 
 function plural(n: number, one: string, many: string): string {

@@ -7,7 +7,7 @@
  * statuses and hostile logs (malformed lines, a 100 MB line, 1,000,000 lines) are bounded.
  */
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compilePolicy, decisionLog, MemoryStore, type Decision, type DecisionLogArgs, type ToolCall } from "toolgate";
@@ -416,8 +416,13 @@ describe("toolgate replay: usage and exit status 2", () => {
       /^toolgate replay: cannot read missing\.jsonl: no such file$/,
     ],
     [
+      "a missing log with --json (nothing on standard output)",
+      ["replay", "--policy", "strict.json", "missing.jsonl", "--json"],
+      /^toolgate replay: cannot read missing\.jsonl: no such file$/,
+    ],
+    [
       "a directory for a log",
-      ["replay", "--policy", "strict.json", "."],
+      ["replay", "--policy", "strict.json", ".", "--json"],
       /^toolgate replay: cannot read \.: is a directory$/,
     ],
     [
@@ -547,6 +552,24 @@ describe("toolgate replay: hostile logs", () => {
       "log.jsonl: skipped 16 lines (16 malformed)",
     ]);
   });
+
+  it("a reader that leaves early (| head -1) ends the output quietly; the status still says what differs", async () => {
+    const dir = tempDir({ "strict.json": STRICT });
+    const parts: string[] = [];
+    for (let i = 0; i < 100_000; i++) parts.push(ok(i));
+    writeFileSync(join(dir, "log.jsonl"), parts.join(""));
+    for (const json of [[], ["--json"]]) {
+      const child = spawn(process.execPath, [CLI, "replay", "--policy", "strict.json", "log.jsonl", ...json], {
+        cwd: dir,
+      });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.stdout.once("data", () => child.stdout.destroy());
+      const code = await new Promise<number | null>((resolve) => child.on("exit", (status) => resolve(status)));
+      expect(code, stderr).toBe(1);
+      expect(stderr).toBe("");
+    }
+  }, 120_000);
 
   it("a tool name with terminal escapes is printed escaped", () => {
     const log = line({
