@@ -53,7 +53,10 @@ export class TokenVerifier {
 
   constructor(private readonly settings: TokenSettings) {
     if (settings.jwksUrl !== undefined) {
-      this.key = createRemoteJWKSet(settings.jwksUrl, { timeoutDuration: JWKS_TIMEOUT_MS, cooldownDuration: JWKS_COOLDOWN_MS });
+      this.key = createRemoteJWKSet(settings.jwksUrl, {
+        timeoutDuration: JWKS_TIMEOUT_MS,
+        cooldownDuration: JWKS_COOLDOWN_MS,
+      });
       // With a key set, the keys say their algorithms; symmetric ones are never taken from it.
       this.algorithms = undefined;
     } else if (settings.secret !== undefined) {
@@ -67,7 +70,8 @@ export class TokenVerifier {
   /** Verifies the `Authorization` header's bearer token. Never throws. */
   async verify(header: string | string[] | undefined): Promise<VerifiedToken | Refused> {
     if (header === undefined) return refused();
-    if (typeof header !== "string" || header.length > MAX_AUTHORIZATION_BYTES) return refused("invalid_request", "malformed Authorization header");
+    if (typeof header !== "string" || header.length > MAX_AUTHORIZATION_BYTES)
+      return refused("invalid_request", "malformed Authorization header");
     const match = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header);
     if (match === null) return refused("invalid_request", "expected a Bearer token");
     const token = match[1] as string;
@@ -80,14 +84,23 @@ export class TokenVerifier {
         requiredClaims: ["exp"],
       };
       const key = this.key;
-      payload = (typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options)).payload;
+      payload = (
+        typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options)
+      ).payload;
     } catch {
       // jose's message can quote the token's claims; the header says only that it is invalid.
       return refused("invalid_token", "the token is invalid or expired");
     }
-    const principal = [payload.sub, payload.client_id, payload.azp].find((v): v is string => typeof v === "string" && v.length > 0);
+    const principal = [payload.sub, payload.client_id, payload.azp].find(
+      (v): v is string => typeof v === "string" && v.length > 0,
+    );
     if (principal === undefined) return refused("invalid_token", "the token names no subject (sub, client_id or azp)");
-    const verified: VerifiedToken = { token, clientId: principal, scopes: scopesOf(payload), extra: { sub: principal, claims: payload } };
+    const verified: VerifiedToken = {
+      token,
+      clientId: principal,
+      scopes: scopesOf(payload),
+      extra: { sub: principal, claims: payload },
+    };
     if (typeof payload.exp === "number") verified.expiresAt = payload.exp;
     return verified;
   }
@@ -100,7 +113,9 @@ function scopesOf(payload: JWTPayload): string[] {
 
 function refused(error?: string, description?: string): Refused {
   const challenge =
-    error === undefined ? 'Bearer realm="toolgate"' : `Bearer realm="toolgate", error="${error}", error_description="${description ?? ""}"`;
+    error === undefined
+      ? 'Bearer realm="toolgate"'
+      : `Bearer realm="toolgate", error="${error}", error_description="${description ?? ""}"`;
   return { status: 401, challenge };
 }
 
@@ -116,9 +131,11 @@ export function tokenSettings(flags: {
   env: NodeJS.ProcessEnv;
 }): TokenSettings | undefined {
   const { jwks, secretEnv, issuer, audience, env } = flags;
-  if (jwks !== undefined && secretEnv !== undefined) throw new UsageError("give --auth-jwks or --auth-secret-env, not both");
+  if (jwks !== undefined && secretEnv !== undefined)
+    throw new UsageError("give --auth-jwks or --auth-secret-env, not both");
   if (jwks === undefined && secretEnv === undefined) {
-    if (issuer !== undefined || audience !== undefined) throw new UsageError("--auth-issuer and --auth-audience need --auth-jwks or --auth-secret-env");
+    if (issuer !== undefined || audience !== undefined)
+      throw new UsageError("--auth-issuer and --auth-audience need --auth-jwks or --auth-secret-env");
     return undefined;
   }
   const settings: TokenSettings = {};
@@ -137,17 +154,24 @@ export function tokenSettings(flags: {
     } catch {
       throw new UsageError(`--auth-jwks must be an http(s) URL, got ${JSON.stringify(jwks.slice(0, 200))}`);
     }
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new UsageError(`--auth-jwks must be an http(s) URL, got ${JSON.stringify(url.protocol)}`);
+    if (url.protocol !== "https:" && url.protocol !== "http:")
+      throw new UsageError(`--auth-jwks must be an http(s) URL, got ${JSON.stringify(url.protocol)}`);
     settings.jwksUrl = url;
     return settings;
   }
   const name = secretEnv as string;
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name)) throw new UsageError(`--auth-secret-env must name an environment variable, got ${JSON.stringify(name.slice(0, 200))}`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name))
+    throw new UsageError(
+      `--auth-secret-env must name an environment variable, got ${JSON.stringify(name.slice(0, 200))}`,
+    );
   const value = env[name];
-  if (value === undefined || value === "") throw new UsageError(`--auth-secret-env ${name}: the environment variable ${name} is not set`);
+  if (value === undefined || value === "")
+    throw new UsageError(`--auth-secret-env ${name}: the environment variable ${name} is not set`);
   const secret = new TextEncoder().encode(value);
   if (secret.length < MIN_SECRET_BYTES) {
-    throw new UsageError(`--auth-secret-env ${name}: the secret must be at least ${MIN_SECRET_BYTES} bytes, it is ${secret.length}`);
+    throw new UsageError(
+      `--auth-secret-env ${name}: the secret must be at least ${MIN_SECRET_BYTES} bytes, it is ${secret.length}`,
+    );
   }
   settings.secret = secret;
   return settings;

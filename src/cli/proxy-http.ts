@@ -28,11 +28,16 @@ export interface NodeSdk {
 export async function loadNodeSdk(): Promise<NodeSdk> {
   try {
     const m = await import("@modelcontextprotocol/node");
-    return { toNodeHandler: m.toNodeHandler, hostHeaderValidation: m.hostHeaderValidation, originValidation: m.originValidation };
+    return {
+      toNodeHandler: m.toNodeHandler,
+      hostHeaderValidation: m.hostHeaderValidation,
+      originValidation: m.originValidation,
+    };
   } catch (e) {
     throw new Error(
       `toolgate proxy --listen needs @modelcontextprotocol/node (${e instanceof Error ? e.message : String(e)}); ` +
         "install it with: npm install @modelcontextprotocol/server @modelcontextprotocol/node",
+      { cause: e },
     );
   }
 }
@@ -86,12 +91,19 @@ export class Gateway {
     });
     // DNS rebinding: a page a browser loaded from elsewhere must not reach a local listener. On
     // loopback only these names are the listener's; on another address it serves that name too.
-    const names = isLoopback(options.host) ? LOOPBACK_NAMES : isWildcard(options.host) ? undefined : [...LOOPBACK_NAMES, bracketed(options.host)];
+    const names = isLoopback(options.host)
+      ? LOOPBACK_NAMES
+      : isWildcard(options.host)
+        ? undefined
+        : [...LOOPBACK_NAMES, bracketed(options.host)];
     this.checkHost = names === undefined ? undefined : node.hostHeaderValidation(names);
     this.checkOrigin = names === undefined ? undefined : node.originValidation(names);
     const handle = node.toNodeHandler(
       { fetch: (request, extra) => this.route(request, extra?.authInfo as VerifiedToken | undefined) },
-      { maxRequestBodySize: MAX_BODY_BYTES, onerror: (e) => options.report(`a request could not be served: ${e.message}`) },
+      {
+        maxRequestBodySize: MAX_BODY_BYTES,
+        onerror: (e) => options.report(`a request could not be served: ${e.message}`),
+      },
     );
     this.http = createServer((req, res) => {
       const served = this.serve(req, res, handle).catch((e: unknown) => {
@@ -155,7 +167,11 @@ export class Gateway {
     await stopped;
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse, handle: ReturnType<NodeSdk["toNodeHandler"]>): Promise<void> {
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    handle: ReturnType<NodeSdk["toNodeHandler"]>,
+  ): Promise<void> {
     const path = pathOf(req.url);
     if (path === "/healthz") {
       const status = this.closing ? 503 : 200;
@@ -205,7 +221,8 @@ export class Gateway {
     if (id !== null) {
       const session = this.sessions.get(id);
       // Another principal's session is as unknown to this one as a session that never existed.
-      if (session === undefined || session.principal !== principal) return jsonRpcResponse(404, -32001, "Session not found.");
+      if (session === undefined || session.principal !== principal)
+        return jsonRpcResponse(404, -32001, "Session not found.");
       session.lastUsed = Date.now();
       return session.transport.handleRequest(request, extra);
     }
@@ -258,7 +275,13 @@ function pathOf(url: string | undefined): string {
 
 function unauthorized(res: ServerResponse, refused: Refused): void {
   res.writeHead(refused.status, { "content-type": "application/json", "www-authenticate": refused.challenge });
-  res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32001, message: "Unauthorized: a valid bearer token is required." } }));
+  res.end(
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32001, message: "Unauthorized: a valid bearer token is required." },
+    }),
+  );
 }
 
 function jsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {

@@ -66,7 +66,8 @@ export async function listen(sdk: Sdk, upstream: Upstream, settings: ListenSetti
     : new ToolPins({
         onChange: (tool, fields) =>
           report(
-            `toolgate proxy: the server changed the ${fields.join(", ")} of the tool ${JSON.stringify(tool)} since it was first listed; ` +
+            `toolgate proxy: the server changed the ${fields.join(", ")} of the tool ${JSON.stringify(tool)} ` +
+              "since it was first listed; " +
               "the tool is hidden and its calls are refused (--accept-tool-changes allows changes)",
           ),
       });
@@ -80,7 +81,7 @@ export async function listen(sdk: Sdk, upstream: Upstream, settings: ListenSetti
     const session: Session =
       principal !== undefined
         ? isPlainObject(claims)
-          ? { id: principal, claims: claims as Record<string, unknown> }
+          ? { id: principal, claims: claims }
           : { id: principal }
         : { id: view.sessionId ?? ANONYMOUS_SESSION };
     remember(session);
@@ -90,7 +91,9 @@ export async function listen(sdk: Sdk, upstream: Upstream, settings: ListenSetti
     hideDenied: !settings.showDenied,
     approvalTimeoutMs: settings.approvalTimeoutMs,
     session: sessionOf,
-    ...(settings.shared === undefined ? {} : { approvalKey: settings.shared.approvalKey, approvalNonces: settings.shared.nonces }),
+    ...(settings.shared === undefined
+      ? {}
+      : { approvalKey: settings.shared.approvalKey, approvalNonces: settings.shared.nonces }),
   };
   const newServer = (): ServerV2 =>
     httpRelayServer(sdk, server2, client, settings.live.view, guardOptions, {
@@ -148,7 +151,7 @@ export async function listen(sdk: Sdk, upstream: Upstream, settings: ListenSetti
     address = await gateway.listen();
   } catch (e) {
     await upstream.stop();
-    throw new Error(`could not listen on ${settings.host}:${settings.port}: ${errorMessage(e)}`);
+    throw new Error(`could not listen on ${settings.host}:${settings.port}: ${errorMessage(e)}`, { cause: e });
   }
   const shownHost = address.host.includes(":") ? `[${address.host}]` : address.host;
   report(
@@ -157,7 +160,10 @@ export async function listen(sdk: Sdk, upstream: Upstream, settings: ListenSetti
       `${settings.verifier === undefined ? "; no authentication" : "; bearer tokens required"}`,
   );
 
-  const onSwap = (previous: Parameters<typeof visibleToolsChanged>[0], next: Parameters<typeof visibleToolsChanged>[1]) => {
+  const onSwap = (
+    previous: Parameters<typeof visibleToolsChanged>[0],
+    next: Parameters<typeof visibleToolsChanged>[1],
+  ) => {
     const sessions = seen.size === 0 ? [{ id: ANONYMOUS_SESSION }] : seen.values();
     if (visibleToolsChanged(previous, next, lastTools, sessions)) {
       toEverySession((s) => s.sendToolListChanged());
@@ -168,7 +174,7 @@ export async function listen(sdk: Sdk, upstream: Upstream, settings: ListenSetti
   const onHup = () => settings.live.reload(onSwap);
   process.on("SIGHUP", onHup);
 
-  return await new Promise<number>((resolve) => {
+  return new Promise<number>((resolve) => {
     let ending = false;
     const end = (status: number, why?: string) => {
       if (ending) return;

@@ -6,9 +6,25 @@
  * issues and the running policy stays.
  */
 
-import { closeSync, createWriteStream, openSync, watch, watchFile, unwatchFile, type FSWatcher, type WriteStream } from "node:fs";
+import {
+  closeSync,
+  createWriteStream,
+  openSync,
+  watch,
+  watchFile,
+  unwatchFile,
+  type FSWatcher,
+  type WriteStream,
+} from "node:fs";
 import { basename, dirname } from "node:path";
-import { compilePolicy, PolicyError, type CompileOptions, type DecisionEvent, type Policy, type Session } from "toolgate";
+import {
+  compilePolicy,
+  PolicyError,
+  type CompileOptions,
+  type DecisionEvent,
+  type Policy,
+  type Session,
+} from "toolgate";
 import { isPlainObject } from "../shared/objects.js";
 import { errorMessage } from "../shared/text.js";
 import { readText } from "./files.js";
@@ -74,7 +90,9 @@ export class LivePolicy {
     try {
       text = readText(this.file);
     } catch (e) {
-      this.report(`toolgate proxy: ${this.file} could not be read (${errorMessage(e)}); the running policy stays in force`);
+      this.report(
+        `toolgate proxy: ${this.file} could not be read (${errorMessage(e)}); the running policy stays in force`,
+      );
       return "invalid";
     }
     if (text === this.text) return "unchanged";
@@ -128,7 +146,12 @@ export class LivePolicy {
  * Whether a session would see a different set of tools under `next` than under `previous`: each
  * of the upstream's last listed tools is asked of both, for every session seen lately.
  */
-export function visibleToolsChanged(previous: Policy, next: Policy, tools: readonly ListedTool[], sessions: Iterable<Session>): boolean {
+export function visibleToolsChanged(
+  previous: Policy,
+  next: Policy,
+  tools: readonly ListedTool[],
+  sessions: Iterable<Session>,
+): boolean {
   for (const session of sessions) {
     for (const tool of tools) {
       const context = tool.annotations === undefined ? { session } : { session, annotations: tool.annotations };
@@ -149,12 +172,18 @@ export function listedTools(tools: unknown[]): ListedTool[] {
   const out: ListedTool[] = [];
   for (const tool of tools) {
     if (!isPlainObject(tool) || typeof tool.name !== "string") continue;
-    out.push(isPlainObject(tool.annotations) ? { name: tool.name, annotations: { ...tool.annotations } } : { name: tool.name });
+    out.push(
+      isPlainObject(tool.annotations) ? { name: tool.name, annotations: { ...tool.annotations } } : { name: tool.name },
+    );
   }
   return out;
 }
 
-function mayAllow(policy: Policy, tool: string, context: { session: Session; annotations?: Record<string, unknown> }): boolean {
+function mayAllow(
+  policy: Policy,
+  tool: string,
+  context: { session: Session; annotations?: Record<string, unknown> },
+): boolean {
   try {
     return policy.mayAllow(tool, context);
   } catch {
@@ -176,7 +205,10 @@ export class LogFile {
     const fd = openSync(file, "a");
     this.stream = createWriteStream(file, { fd, flags: "a" });
     this.stream.on("error", (e) => {
-      if (!this.failed) this.report(`toolgate proxy: the decision log ${file} cannot be written (${e.message}); decisions are no longer logged`);
+      if (!this.failed)
+        this.report(
+          `toolgate proxy: the decision log ${file} cannot be written (${e.message}); decisions are no longer logged`,
+        );
       this.failed = true;
     });
   }
@@ -185,7 +217,8 @@ export class LogFile {
   write(line: string): void {
     if (this.failed) return;
     if (this.stream.writableLength > MAX_LOG_BUFFER_BYTES) {
-      if (this.dropped++ === 0) this.report(`toolgate proxy: the decision log ${this.file} is not keeping up; lines are dropped until it does`);
+      if (this.dropped++ === 0)
+        this.report(`toolgate proxy: the decision log ${this.file} is not keeping up; lines are dropped until it does`);
       return;
     }
     if (this.dropped > 0) {

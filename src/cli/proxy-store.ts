@@ -38,7 +38,8 @@ export function redisUrl(value: string): URL {
   } catch {
     throw new UsageError("--redis must be a redis:// or rediss:// URL");
   }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(url.protocol)}`);
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:")
+    throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(url.protocol)}`);
   return url;
 }
 
@@ -59,7 +60,7 @@ export async function connectRedis(url: URL, namespace: string, timeoutMs: numbe
   try {
     Redis = (await import("ioredis")).Redis;
   } catch (e) {
-    throw new Error(`--redis needs ioredis (${errorMessage(e)}); install it with: npm install ioredis`);
+    throw new Error(`--redis needs ioredis (${errorMessage(e)}); install it with: npm install ioredis`, { cause: e });
   }
   const redisMod = await import("toolgate/redis");
   const client = new Redis(url.href, {
@@ -77,7 +78,7 @@ export async function connectRedis(url: URL, namespace: string, timeoutMs: numbe
     await client.connect();
   } catch (e) {
     client.disconnect();
-    throw new Error(`Redis at ${shownUrl(url)} could not be reached: ${errorMessage(e)}`);
+    throw new Error(`Redis at ${shownUrl(url)} could not be reached: ${errorMessage(e)}`, { cause: e });
   }
   const r = client as unknown as RedisLike;
   const store = new redisMod.RedisStore({ client });
@@ -85,7 +86,8 @@ export async function connectRedis(url: URL, namespace: string, timeoutMs: numbe
   // The first replica's key wins: SET NX, then read what is there.
   await r.set(keyName, randomBytes(32).toString("base64"), "NX");
   const approvalKey = await r.get(keyName);
-  if (approvalKey === null || approvalKey.length < 32) throw new Error(`Redis at ${shownUrl(url)} did not keep the approval key`);
+  if (approvalKey === null || approvalKey.length < 32)
+    throw new Error(`Redis at ${shownUrl(url)} did not keep the approval key`);
   const nonces: ApprovalNonceStore = {
     async claim(nonce: string, expiresAt: number): Promise<boolean> {
       const ttl = Math.max(1, Math.ceil(expiresAt - Date.now()));

@@ -31,7 +31,11 @@ export interface Upstream {
 }
 
 /** Starts `command` and connects to it; rejects with a message that says what went wrong. */
-export async function stdioUpstream(sdk: Sdk, command: [string, ...string[]], startTimeoutMs: number): Promise<Upstream> {
+export async function stdioUpstream(
+  sdk: Sdk,
+  command: [string, ...string[]],
+  startTimeoutMs: number,
+): Promise<Upstream> {
   const [cmd, ...args] = command;
   const shown = JSON.stringify(command.join(" "));
   const env: Record<string, string> = {};
@@ -40,7 +44,7 @@ export async function stdioUpstream(sdk: Sdk, command: [string, ...string[]], st
   try {
     await transport.start();
   } catch (e) {
-    throw new Error(`the server ${shown} could not be started: ${errorMessage(e)}`);
+    throw new Error(`the server ${shown} could not be started: ${errorMessage(e)}`, { cause: e });
   }
   transport.start = async () => {};
   const pid = transport.pid;
@@ -57,7 +61,8 @@ export async function stdioUpstream(sdk: Sdk, command: [string, ...string[]], st
   };
   const client = new sdk.Client({ name: "toolgate-proxy", version: "1" }, { capabilities: {} });
   const early = new Promise<never>((_, reject) => {
-    transport.onclose = () => reject(new Error(`the server ${shown} exited before it finished starting (its standard error is above)`));
+    transport.onclose = () =>
+      reject(new Error(`the server ${shown} exited before it finished starting (its standard error is above)`));
   });
   early.catch(() => {});
   try {
@@ -65,8 +70,14 @@ export async function stdioUpstream(sdk: Sdk, command: [string, ...string[]], st
   } catch (e) {
     await stop();
     const message = errorMessage(e);
-    if (/timed? ?out/i.test(message)) throw new Error(`the server ${shown} did not answer the MCP handshake within ${startTimeoutMs} ms (see --start-timeout)`);
-    throw new Error(/exited before/.test(message) ? message : `the server ${shown} could not be started: ${message}`);
+    if (/timed? ?out/i.test(message))
+      throw new Error(
+        `the server ${shown} did not answer the MCP handshake within ${startTimeoutMs} ms (see --start-timeout)`,
+        { cause: e },
+      );
+    throw new Error(/exited before/.test(message) ? message : `the server ${shown} could not be started: ${message}`, {
+      cause: e,
+    });
   }
   const gone: ((why: string) => void)[] = [];
   client.onclose = () => {
@@ -85,12 +96,15 @@ export async function httpUpstream(sdk: Sdk, url: URL, startTimeoutMs: number): 
   const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
   const shown = shownUrl(url);
   const client = new sdk.Client({ name: "toolgate-proxy", version: "1" }, { capabilities: {} });
-  const connect = () => client.connect(new StreamableHTTPClientTransport(url, { reconnectionOptions: noSseRetries() }), { timeout: startTimeoutMs });
+  const connect = () =>
+    client.connect(new StreamableHTTPClientTransport(url, { reconnectionOptions: noSseRetries() }), {
+      timeout: startTimeoutMs,
+    });
   try {
     await connect();
   } catch (e) {
     await client.close().catch(() => {});
-    throw new Error(`the server at ${shown} could not be reached: ${errorMessage(e)}`);
+    throw new Error(`the server at ${shown} could not be reached: ${errorMessage(e)}`, { cause: e });
   }
   const reconnected: (() => void)[] = [];
   let stopped = false;
@@ -121,12 +135,14 @@ export async function httpUpstream(sdk: Sdk, url: URL, startTimeoutMs: number): 
   (client as unknown as { request: (...args: unknown[]) => Promise<unknown> }).request = async (...args: unknown[]) => {
     // The client's own initialize, while connecting again, goes through.
     const initializing = (args[0] as { method?: unknown } | undefined)?.method === "initialize";
-    if (down !== undefined && !initializing) throw new McpError(-32603, `The upstream server is unreachable (${downSince}); the proxy is connecting again.`);
+    if (down !== undefined && !initializing)
+      throw new McpError(-32603, `The upstream server is unreachable (${downSince}); the proxy is connecting again.`);
     try {
       return await request(...args);
     } catch (e) {
       // A JSON-RPC error is the server's answer; anything else means the server is not there.
-      if (!initializing && (!(e instanceof McpError) || /session/i.test(errorMessage(e)))) reconnect(errorMessage(e).slice(0, 200));
+      if (!initializing && (!(e instanceof McpError) || /session/i.test(errorMessage(e))))
+        reconnect(errorMessage(e).slice(0, 200));
       throw e;
     }
   };
@@ -150,7 +166,8 @@ export function upstreamUrl(value: string): URL {
   } catch {
     throw new UsageError(`--url must be an http(s) URL, got ${JSON.stringify(value.slice(0, 200))}`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new UsageError(`--url must be an http(s) URL, got ${JSON.stringify(url.protocol)}`);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new UsageError(`--url must be an http(s) URL, got ${JSON.stringify(url.protocol)}`);
   return url;
 }
 
@@ -164,7 +181,12 @@ function shownUrl(url: URL): string {
 
 /** The SDK's own SSE stream retries are not needed: a failed request reconnects the whole client. */
 function noSseRetries() {
-  return { initialReconnectionDelay: 1000, maxReconnectionDelay: 5000, reconnectionDelayGrowFactor: 1.5, maxRetries: 0 };
+  return {
+    initialReconnectionDelay: 1000,
+    maxReconnectionDelay: 5000,
+    reconnectionDelayGrowFactor: 1.5,
+    maxRetries: 0,
+  };
 }
 
 /** Sends `name` to `pid`; a process already gone is not an error. */

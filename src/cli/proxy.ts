@@ -156,7 +156,7 @@ export async function runProxy(args: string[]): Promise<number> {
     return EXIT_OK;
   }
   const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
-  const str = (name: string) => (typeof v[name] === "string" ? (v[name] as string) : undefined);
+  const str = (name: string) => (typeof v[name] === "string" ? v[name] : undefined);
   const file = v.policy;
   if (typeof file !== "string") throw new UsageError("--policy <file> is required (see toolgate proxy --help)");
   const url = str("url");
@@ -171,7 +171,9 @@ export async function runProxy(args: string[]): Promise<number> {
   const listenAt = str("listen") === undefined ? undefined : listenAddress(str("listen") as string);
   const session = typeof v.session === "string" ? sessionOption(v.session) : undefined;
   if (listenAt !== undefined && session !== undefined) {
-    throw new UsageError("--session is for a stdio client; with --listen the session comes from the protocol session or the token");
+    throw new UsageError(
+      "--session is for a stdio client; with --listen the session comes from the protocol session or the token",
+    );
   }
   const tokens = tokenSettings({
     jwks: str("auth-jwks"),
@@ -180,7 +182,8 @@ export async function runProxy(args: string[]): Promise<number> {
     audience: str("auth-audience"),
     env: process.env,
   });
-  if (tokens !== undefined && listenAt === undefined) throw new UsageError("--auth-jwks and --auth-secret-env are for --listen (HTTP clients)");
+  if (tokens !== undefined && listenAt === undefined)
+    throw new UsageError("--auth-jwks and --auth-secret-env are for --listen (HTTP clients)");
   if (upstreamAt !== undefined && listenAt === undefined) {
     // Over stdio the proxy waits for its client's initialize before it connects; a remote
     // upstream is for the gateway.
@@ -188,13 +191,17 @@ export async function runProxy(args: string[]): Promise<number> {
   }
   const maxSessions = str("max-sessions") === undefined ? 1000 : countOption("max-sessions", str("max-sessions"));
   const redis = str("redis") === undefined ? undefined : redisUrl(str("redis") as string);
-  if (v["fail-open"] === true && redis === undefined) throw new UsageError("--fail-open is for --redis (a memory store does not fail)");
+  if (v["fail-open"] === true && redis === undefined)
+    throw new UsageError("--fail-open is for --redis (a memory store does not fail)");
   const logArgs = str("log-args") ?? "omit";
-  if (logArgs !== "omit" && logArgs !== "hmac" && logArgs !== "clear") throw new UsageError(`--log-args must be omit, hmac or clear, got ${JSON.stringify(logArgs)}`);
+  if (logArgs !== "omit" && logArgs !== "hmac" && logArgs !== "clear")
+    throw new UsageError(`--log-args must be omit, hmac or clear, got ${JSON.stringify(logArgs)}`);
   if (str("log-args") !== undefined && str("log") === undefined) throw new UsageError("--log-args needs --log <file>");
   const logKey = process.env.TOOLGATE_LOG_KEY;
   if (logArgs === "hmac" && (logKey === undefined || logKey === "")) {
-    throw new UsageError("--log-args hmac takes its key from the environment variable TOOLGATE_LOG_KEY, which is not set");
+    throw new UsageError(
+      "--log-args hmac takes its key from the environment variable TOOLGATE_LOG_KEY, which is not set",
+    );
   }
 
   // The file is checked before anything starts: an invalid policy starts nothing.
@@ -225,7 +232,11 @@ export async function runProxy(args: string[]): Promise<number> {
     const onDecision =
       log === undefined
         ? undefined
-        : decisionLog(logArgs === "hmac" ? { write: (l) => log?.write(l), args: "hmac", key: logKey as string } : { write: (l) => log?.write(l), args: logArgs });
+        : decisionLog(
+            logArgs === "hmac"
+              ? { write: (l) => log?.write(l), args: "hmac", key: logKey }
+              : { write: (l) => log?.write(l), args: logArgs },
+          );
     const live = LivePolicy.load(
       file,
       {
@@ -241,8 +252,9 @@ export async function runProxy(args: string[]): Promise<number> {
       const missing = missingSessionAttributes(live.current.document, session ?? { id: "" });
       if (missing.length > 0) {
         report(
-          `toolgate proxy: warning: the policy reads session attributes that this proxy's session does not have: ${missing.join(", ")}; ` +
-            `give them with --session '{"id": "...", ...}' (calls those rules or limits decide are denied or never match)`,
+          "toolgate proxy: warning: the policy reads session attributes that this proxy's session does not have: " +
+            `${missing.join(", ")}; give them with --session '{"id": "...", ...}' ` +
+            "(calls those rules or limits decide are denied or never match)",
         );
       }
       return await serve({
@@ -258,7 +270,10 @@ export async function runProxy(args: string[]): Promise<number> {
       });
     }
     const sdk = await loadSdk();
-    upstream = upstreamAt === undefined ? await stdioUpstream(sdk, command as [string, ...string[]], startTimeoutMs) : await httpUpstream(sdk, upstreamAt, startTimeoutMs);
+    upstream =
+      upstreamAt === undefined
+        ? await stdioUpstream(sdk, command as [string, ...string[]], startTimeoutMs)
+        : await httpUpstream(sdk, upstreamAt, startTimeoutMs);
     return await listen(sdk, upstream, {
       host: listenAt.host,
       port: listenAt.port,
@@ -288,7 +303,9 @@ export function listenAddress(value: string): { host: string; port: number } {
   const m = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?([0-9]{1,5})$/.exec(value);
   const port = m === null ? Number.NaN : Number(m[2]);
   if (m === null || !(port >= 0 && port <= 65535)) {
-    throw new UsageError(`--listen must be [host:]port, e.g. 127.0.0.1:8080 or 8080, got ${JSON.stringify(value.slice(0, 200))}`);
+    throw new UsageError(
+      `--listen must be [host:]port, e.g. 127.0.0.1:8080 or 8080, got ${JSON.stringify(value.slice(0, 200))}`,
+    );
   }
   const host = m[1] === undefined ? "127.0.0.1" : m[1].replace(/^\[(.*)\]$/, "$1");
   return { host, port };
@@ -310,7 +327,8 @@ function upstreamCommand(command: unknown, args: unknown, afterDashes: string[],
   if (extra.length > 0) throw new UsageError("--arg is for the arguments of --command <command>");
   if (afterDashes.length === 0 || afterDashes[0] === "") {
     throw new UsageError(
-      `the server to run is missing: write its command after "--" (or use --command), e.g. toolgate proxy --policy ${file} -- node server.js`,
+      'the server to run is missing: write its command after "--" (or use --command), ' +
+        `e.g. toolgate proxy --policy ${file} -- node server.js`,
     );
   }
   return afterDashes as [string, ...string[]];
@@ -319,7 +337,8 @@ function upstreamCommand(command: unknown, args: unknown, afterDashes: string[],
 function msOption(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   const n = typeof value === "string" && /^[0-9]{1,10}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > 2_147_000_000) throw new UsageError(`--${name} must be a whole number of milliseconds from 1 to 2147000000`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 2_147_000_000)
+    throw new UsageError(`--${name} must be a whole number of milliseconds from 1 to 2147000000`);
   return n;
 }
 
@@ -334,7 +353,8 @@ export function missingSessionAttributes(document: unknown, session: Session): s
     const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
     list.forEach((limit, i) => {
       if (!isPlainObject(limit) || typeof limit.per !== "string" || !limit.per.startsWith("/")) return;
-      if (resolvePointer(session, limit.per) === undefined) found.push(`${JSON.stringify(limit.per)} (${Array.isArray(value) ? `${at}/${i}` : at}, per)`);
+      if (resolvePointer(session, limit.per) === undefined)
+        found.push(`${JSON.stringify(limit.per)} (${Array.isArray(value) ? `${at}/${i}` : at}, per)`);
     });
   };
   const whenAt = (rule: unknown, at: string) => {
@@ -342,7 +362,8 @@ export function missingSessionAttributes(document: unknown, session: Session): s
     const schema = rule.when.session;
     const names = new Set<string>(isPlainObject(schema.properties) ? Object.keys(schema.properties) : []);
     if (Array.isArray(schema.required)) for (const k of schema.required) if (typeof k === "string") names.add(k);
-    for (const name of names) if (!Object.hasOwn(session, name)) found.push(`${JSON.stringify(name)} (${at}, when.session)`);
+    for (const name of names)
+      if (!Object.hasOwn(session, name)) found.push(`${JSON.stringify(name)} (${at}, when.session)`);
   };
   const ruleAt = (rule: unknown, at: string) => {
     if (!isPlainObject(rule)) return;
@@ -354,7 +375,9 @@ export function missingSessionAttributes(document: unknown, session: Session): s
       });
     }
   };
-  if (isPlainObject(doc.tools)) for (const [key, rule] of Object.entries(doc.tools)) ruleAt(rule, `/tools/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`);
+  if (isPlainObject(doc.tools))
+    for (const [key, rule] of Object.entries(doc.tools))
+      ruleAt(rule, `/tools/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`);
   ruleAt(doc.default, "/default");
   limitsAt(doc.limits, "/limits");
   return [...new Set(found)];
@@ -417,6 +440,7 @@ class HeldTransport {
   }
 
   send(message: JsonMessage, options?: unknown): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the SDK's overloads need it
     return (this.inner.send as (m: JsonMessage, o?: unknown) => Promise<void>)(message, options);
   }
 
@@ -436,7 +460,7 @@ async function serve(settings: ProxySettings): Promise<number> {
   try {
     await upstreamTransport.start();
   } catch (e) {
-    throw new Error(`the server ${shown} could not be started: ${errorMessage(e)}`);
+    throw new Error(`the server ${shown} could not be started: ${errorMessage(e)}`, { cause: e });
   }
   // Started here: the client's connect must not start it again.
   upstreamTransport.start = async () => {};
@@ -509,7 +533,8 @@ async function relayTo(
   const clientCapabilities = relayClientCapabilities(declared);
   const client = new sdk.Client({ name: "toolgate-proxy", version: "1" }, { capabilities: clientCapabilities });
   const exitedEarly = new Promise<never>((_, reject) => {
-    upstreamTransport.onclose = () => reject(new Error(`the server ${shown} exited before it finished starting (its standard error is above)`));
+    upstreamTransport.onclose = () =>
+      reject(new Error(`the server ${shown} exited before it finished starting (its standard error is above)`));
   });
   // Only a start that is still under way fails on it; a later exit is handled as an exit.
   exitedEarly.catch(() => {});
@@ -520,10 +545,12 @@ async function relayTo(
     const timedOut = /timed? ?out/i.test(errorMessage(e));
     throw new Error(
       timedOut
-        ? `the server ${shown} did not answer the MCP handshake within ${settings.startTimeoutMs} ms (see --start-timeout)`
+        ? `the server ${shown} did not answer the MCP handshake within ${settings.startTimeoutMs} ms ` +
+            "(see --start-timeout)"
         : /exited before/.test(errorMessage(e))
           ? errorMessage(e)
           : `the server ${shown} could not be started: ${errorMessage(e)}`,
+      { cause: e },
     );
   }
 
@@ -532,7 +559,8 @@ async function relayTo(
     : new ToolPins({
         onChange: (tool, fields) =>
           process.stderr.write(
-            `toolgate proxy: the server changed the ${fields.join(", ")} of the tool ${JSON.stringify(tool)} since it was first listed; ` +
+            `toolgate proxy: the server changed the ${fields.join(", ")} of the tool ${JSON.stringify(tool)} ` +
+              "since it was first listed; " +
               `the tool is hidden and its calls are refused (--accept-tool-changes allows changes)\n`,
           ),
       });
@@ -547,7 +575,9 @@ async function relayTo(
       hideDenied: !settings.showDenied,
       approvalTimeoutMs: settings.approvalTimeoutMs,
       session: () => fixed,
-      ...(settings.shared === undefined ? {} : { approvalKey: settings.shared.approvalKey, approvalNonces: settings.shared.nonces }),
+      ...(settings.shared === undefined
+        ? {}
+        : { approvalKey: settings.shared.approvalKey, approvalNonces: settings.shared.nonces }),
     },
     {
       clientCapabilities,
@@ -555,14 +585,17 @@ async function relayTo(
       ...(pins === undefined ? {} : { pins }),
     },
   );
-  const onSwap = (previous: Parameters<typeof visibleToolsChanged>[0], next: Parameters<typeof visibleToolsChanged>[1]) => {
+  const onSwap = (
+    previous: Parameters<typeof visibleToolsChanged>[0],
+    next: Parameters<typeof visibleToolsChanged>[1],
+  ) => {
     if (visibleToolsChanged(previous, next, lastTools, [fixed])) void server.sendToolListChanged().catch(() => {});
   };
   if (settings.watch) settings.live.watch(onSwap);
   const onHup = () => settings.live.reload(onSwap);
   process.on("SIGHUP", onHup);
 
-  return await new Promise<number>((resolve) => {
+  return new Promise<number>((resolve) => {
     let ending = false;
     const end = (status: number, why?: string) => {
       if (ending) return;

@@ -13,18 +13,20 @@
  */
 
 import type { Policy } from "toolgate";
-import { quoteName } from "../shared/text.js";
+import { errorMessage, quoteName } from "../shared/text.js";
 import { guardServerWith, type GuardServerOptions } from "./guard-server.js";
 import type { ToolPins } from "./pins.js";
 import type { Sdk } from "./relay.js";
 
+type ServerModule = typeof import("@modelcontextprotocol/server");
+
 /** The parts of `@modelcontextprotocol/server` 2.x the gateway uses, as loaded by {@link loadServerSdk}. */
 export interface ServerSdk {
-  Server: typeof import("@modelcontextprotocol/server").Server;
-  createMcpHandler: typeof import("@modelcontextprotocol/server").createMcpHandler;
-  isLegacyRequest: typeof import("@modelcontextprotocol/server").isLegacyRequest;
-  WebStandardStreamableHTTPServerTransport: typeof import("@modelcontextprotocol/server").WebStandardStreamableHTTPServerTransport;
-  isInitializeRequest: typeof import("@modelcontextprotocol/server").isInitializeRequest;
+  Server: ServerModule["Server"];
+  createMcpHandler: ServerModule["createMcpHandler"];
+  isLegacyRequest: ServerModule["isLegacyRequest"];
+  WebStandardStreamableHTTPServerTransport: ServerModule["WebStandardStreamableHTTPServerTransport"];
+  isInitializeRequest: ServerModule["isInitializeRequest"];
 }
 
 /** A 2.x low-level server. */
@@ -44,8 +46,9 @@ export async function loadServerSdk(): Promise<ServerSdk> {
     };
   } catch (e) {
     throw new Error(
-      `toolgate proxy --listen needs @modelcontextprotocol/server 2.x (${e instanceof Error ? e.message : String(e)}); ` +
+      `toolgate proxy --listen needs @modelcontextprotocol/server 2.x (${errorMessage(e)}); ` +
         "install it with: npm install @modelcontextprotocol/server @modelcontextprotocol/node",
+      { cause: e },
     );
   }
 }
@@ -72,7 +75,6 @@ export interface HttpRelayOptions {
    */
   toolList?: { value: unknown };
 }
-
 
 /** Upstream progress tokens → forwarders, shared by every relay on one upstream client. */
 export class ProgressRoutes {
@@ -117,12 +119,19 @@ export class ProgressRoutes {
 
 /** What a 2.x handler context gives the relay. */
 interface RelayContext {
-  mcpReq: { method: string; signal: AbortSignal; notify: (notification: { method: string; params?: unknown }) => Promise<void> };
+  mcpReq: {
+    method: string;
+    signal: AbortSignal;
+    notify: (notification: { method: string; params?: unknown }) => Promise<void>;
+  };
 }
 
 /** The capabilities the downstream is offered: the upstream's, less what cannot be relayed. */
 export function offeredCapabilities(client: Client): Record<string, unknown> {
-  const { experimental: _experimental, ...capabilities } = (client.getServerCapabilities() ?? {}) as Record<string, unknown>;
+  const { experimental: _experimental, ...capabilities } = (client.getServerCapabilities() ?? {}) as Record<
+    string,
+    unknown
+  >;
   return capabilities;
 }
 
@@ -160,23 +169,26 @@ export function httpRelayServer(
   ) => {
     const handler = async (request: { method: string; params?: Record<string, unknown> }, ctx: RelayContext) => {
       // The guard reads the tool list inside a tools/call, with that call's context.
-      if (cached?.value !== undefined && ctx.mcpReq.method === "tools/call" && request.params?.cursor === undefined) return cached.value as never;
+      if (cached?.value !== undefined && ctx.mcpReq.method === "tools/call" && request.params?.cursor === undefined)
+        return cached.value as never;
       const params = request.params as { _meta?: { progressToken?: string | number } } | undefined;
-      const schema = typeof resultSchema === "function" ? resultSchema(params as Record<string, unknown> | undefined) : resultSchema;
+      const schema = typeof resultSchema === "function" ? resultSchema(params) : resultSchema;
       const done = (result: unknown): never => (review === undefined ? result : review(result as never)) as never;
       const options = { signal: ctx.mcpReq.signal, timeout: RELAY_TIMEOUT_MS };
       // The 2.x server lifts the 2026-07-28 envelope out of `_meta` before handlers see it; what
       // remains is the client's own, relayed as it came.
       const token = params?._meta?.progressToken;
       if (token === undefined) {
-        return done(await client.request({ method, params } as Parameters<Client["request"]>[0], schema, options));
+        return done(await client.request({ method, params }, schema, options));
       }
       const route = progress.open((p) => {
-        void ctx.mcpReq.notify({ method: "notifications/progress", params: { ...p, progressToken: token } }).catch(() => {});
+        void ctx.mcpReq
+          .notify({ method: "notifications/progress", params: { ...p, progressToken: token } })
+          .catch(() => {});
       });
       try {
         const relayed = { ...params, _meta: { ...params?._meta, progressToken: route.token } };
-        return done(await client.request({ method, params: relayed } as Parameters<Client["request"]>[0], schema, options));
+        return done(await client.request({ method, params: relayed }, schema, options));
       } finally {
         route.release();
       }
@@ -191,10 +203,15 @@ export function httpRelayServer(
       return pins === undefined ? result : { ...result, tools: pins.review(result.tools) };
     };
     const cache = relayOptions.toolList;
-    relay("tools/list", T.ListToolsResultSchema, (result: { tools?: unknown; nextCursor?: unknown }) => {
-      if (cache !== undefined && typeof result.nextCursor !== "string") cache.value = result;
-      return reviewList(result);
-    }, cache);
+    relay(
+      "tools/list",
+      T.ListToolsResultSchema,
+      (result: { tools?: unknown; nextCursor?: unknown }) => {
+        if (cache !== undefined && typeof result.nextCursor !== "string") cache.value = result;
+        return reviewList(result);
+      },
+      cache,
+    );
     relay("tools/call", (params) => (params?.task === undefined ? T.CallToolResultSchema : T.CreateTaskResultSchema));
   }
   if (upstream.resources) {
@@ -220,7 +237,9 @@ export function httpRelayServer(
             outcome: "deny",
             rule: "",
             cause: "tool_changed",
-            reason: `The definition of the tool ${quoteName(tool)} changed since it was first listed, so this proxy refuses to call it.`,
+            reason:
+              `The definition of the tool ${quoteName(tool)} changed since it was first listed, ` +
+              "so this proxy refuses to call it.",
           }
         : undefined,
   });

@@ -55,10 +55,14 @@ export async function startGateway(
   options: { env?: Record<string, string>; upstream?: string[]; port?: number } = {},
 ): Promise<Gateway> {
   const upstream = options.upstream ?? ["--", process.execPath, UPSTREAM];
-  const child = spawn(process.execPath, [CLI, "proxy", "--listen", `127.0.0.1:${options.port ?? 0}`, ...args, ...upstream], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, ...options.env },
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, "proxy", "--listen", `127.0.0.1:${options.port ?? 0}`, ...args, ...upstream],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, ...options.env },
+    },
+  );
   running.add(child);
   let stderr = "";
   const exited = new Promise<number | null>((resolve) =>
@@ -89,9 +93,15 @@ export async function startGateway(
 }
 
 /** Runs the CLI to its end (for start-up errors); resolves with its status and output. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
     running.add(child);
     let stdout = "";
     let stderr = "";

@@ -27,11 +27,17 @@ const policy = (getRunMax: number, extra: Record<string, unknown> = {}) =>
   });
 
 type Caller = { callTool: (p: { name: string; arguments: Record<string, unknown> }) => Promise<unknown> };
-const call = (c: Caller, name = "get_run", args: Record<string, unknown> = { run_id: SECRET_ARG }) => c.callTool({ name, arguments: args });
+const call = (c: Caller, name = "get_run", args: Record<string, unknown> = { run_id: SECRET_ARG }) =>
+  c.callTool({ name, arguments: args });
 
 /** The log's lines, once it has at least `n` (the proxy writes through a buffering stream). */
 async function logLines(file: string, n: number): Promise<Record<string, unknown>[]> {
-  const read = () => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : []);
+  const read = () =>
+    existsSync(file)
+      ? readFileSync(file, "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+      : [];
   await eventually(() => read().length >= n, 5000);
   return read().map((l) => JSON.parse(l) as Record<string, unknown>);
 }
@@ -69,20 +75,33 @@ describe("toolgate proxy --log", () => {
     await gw.stop();
   });
 
-  it("writes an HMAC of the arguments under TOOLGATE_LOG_KEY with --log-args hmac, and the arguments with clear", async () => {
+  it("writes an HMAC of the arguments with --log-args hmac, and the arguments with clear", async () => {
     const key = "log-key-for-the-test";
     const hmacLog = join(tempDir(), "hmac.jsonl");
-    const a = await startGateway(["--policy", writeTemp("p.json", policy(5)), "--log", hmacLog, "--log-args", "hmac"], { env: { TOOLGATE_LOG_KEY: key } });
+    const a = await startGateway(["--policy", writeTemp("p.json", policy(5)), "--log", hmacLog, "--log-args", "hmac"], {
+      env: { TOOLGATE_LOG_KEY: key },
+    });
     const ca = await client1(a.url);
     await call(ca);
     const [line] = await logLines(hmacLog, 1);
-    expect(line?.argsHmac).toBe(createHmac("sha256", key).update(canonical({ run_id: SECRET_ARG })).digest("hex"));
+    expect(line?.argsHmac).toBe(
+      createHmac("sha256", key)
+        .update(canonical({ run_id: SECRET_ARG }))
+        .digest("hex"),
+    );
     expect(readFileSync(hmacLog, "utf8")).not.toContain(SECRET_ARG);
     await ca.close();
     await a.stop();
 
     const clearLog = join(tempDir(), "clear.jsonl");
-    const b = await startGateway(["--policy", writeTemp("p.json", policy(5)), "--log", clearLog, "--log-args", "clear"]);
+    const b = await startGateway([
+      "--policy",
+      writeTemp("p.json", policy(5)),
+      "--log",
+      clearLog,
+      "--log-args",
+      "clear",
+    ]);
     const cb = await client1(b.url);
     await call(cb);
     const [clear] = await logLines(clearLog, 1);
@@ -93,7 +112,12 @@ describe("toolgate proxy --log", () => {
   });
 
   it("is an error at start when the log file cannot be opened", async () => {
-    const r = await startGateway(["--policy", writeTemp("p.json", policy(1)), "--log", join(tempDir(), "missing-dir", "x.jsonl")]).then(
+    const r = await startGateway([
+      "--policy",
+      writeTemp("p.json", policy(1)),
+      "--log",
+      join(tempDir(), "missing-dir", "x.jsonl"),
+    ]).then(
       () => "started",
       (e: unknown) => String(e),
     );
@@ -125,7 +149,7 @@ describe("toolgate proxy --shadow", () => {
 });
 
 describe("toolgate proxy --watch", () => {
-  it("over HTTP: a valid edit decides the next call within a second, keeps budgets and tells clients; an invalid one is refused", async () => {
+  it("over HTTP: an edit decides the next call, keeps budgets, tells clients; an invalid one is refused", async () => {
     const file = writeTemp("p.json", policy(3));
     const gw = await startGateway(["--policy", file, "--watch"]);
     const c = await client1(gw.url);
@@ -139,7 +163,9 @@ describe("toolgate proxy --watch", () => {
 
     // An invalid file: its issues on stderr, the running policy stays.
     writeFileSync(file, '{"version": "1", "default": "maybe", "tools": {}}');
-    expect(await eventually(() => /is not a valid policy; the running policy stays in force/.test(gw.stderr()), 3000)).toBe(true);
+    expect(
+      await eventually(() => /is not a valid policy; the running policy stays in force/.test(gw.stderr()), 3000),
+    ).toBe(true);
     expect(gw.stderr()).toMatch(/\/default/);
     expect(outcomeOf(await call(c))).toBe("allow");
 

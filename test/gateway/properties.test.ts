@@ -15,7 +15,9 @@ import { listenAddress } from "../../src/cli/proxy.js";
 import { visibleToolsChanged } from "../../src/cli/proxy-policy.js";
 
 const SECRET = "property-test-secret-of-at-least-32-bytes";
-const verifier = new TokenVerifier(tokenSettings({ secretEnv: "S", issuer: "iss-a", audience: "aud-a", env: { S: SECRET } }) ?? {});
+const verifier = new TokenVerifier(
+  tokenSettings({ secretEnv: "S", issuer: "iss-a", audience: "aud-a", env: { S: SECRET } }) ?? {},
+);
 const key = new TextEncoder().encode(SECRET);
 
 describe("the token check", () => {
@@ -30,7 +32,7 @@ describe("the token check", () => {
           fc.constant(undefined),
         ),
         async (header) => {
-          const r = await verifier.verify(header as string | string[] | undefined);
+          const r = await verifier.verify(header);
           expect("status" in r && r.status === 401).toBe(true);
           if ("challenge" in r) expect(r.challenge).toMatch(/^Bearer realm="toolgate"/);
         },
@@ -39,7 +41,7 @@ describe("the token check", () => {
     );
   });
 
-  it("accepts a signed token only when every check holds, and then its principal is sub, client_id or azp", async () => {
+  it("accepts a signed token only when every check holds; its principal is sub, client_id or azp", async () => {
     const claim = fc.option(fc.oneof(fc.constantFrom("", "p-1", "p-2"), fc.integer()), { nil: undefined });
     await fc.assert(
       fc.asyncProperty(
@@ -65,7 +67,9 @@ describe("the token check", () => {
             .setExpirationTime(expired ? Math.floor(Date.now() / 1000) - 3600 : "1h")
             .sign(signing);
           const r = await verifier.verify(`Bearer ${token}`);
-          const principal = [sub, client_id, azp].find((v): v is string => typeof v === "string" && v.length > 0);
+          const principal = ([sub, client_id, azp] as unknown[]).find(
+            (v): v is string => typeof v === "string" && v.length > 0,
+          );
           const valid = rightKey && !expired && iss === "iss-a" && aud === "aud-a" && principal !== undefined;
           if (valid) {
             expect(r).toMatchObject({ clientId: principal, extra: { sub: principal } });
@@ -82,10 +86,14 @@ describe("the token check", () => {
 describe("--listen", () => {
   it("accepts [host:]port exactly, with a port from 0 to 65535", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 65535 }), fc.constantFrom(undefined, "127.0.0.1", "localhost", "[::1]", "0.0.0.0"), (port, host) => {
-        const parsed = listenAddress(host === undefined ? String(port) : `${host}:${port}`);
-        expect(parsed).toEqual({ host: host === undefined ? "127.0.0.1" : host.replace(/^\[(.*)\]$/, "$1"), port });
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 65535 }),
+        fc.constantFrom(undefined, "127.0.0.1", "localhost", "[::1]", "0.0.0.0"),
+        (port, host) => {
+          const parsed = listenAddress(host === undefined ? String(port) : `${host}:${port}`);
+          expect(parsed).toEqual({ host: host === undefined ? "127.0.0.1" : host.replace(/^\[(.*)\]$/, "$1"), port });
+        },
+      ),
     );
     fc.assert(
       fc.property(fc.string({ maxLength: 40 }), (text) => {
@@ -110,12 +118,25 @@ describe("what a reload changes", () => {
   it("reports a change exactly when a listed tool's visibility differs for a session seen", () => {
     const tools = ["a", "b", "c"];
     const doc = (allowed: boolean[]) =>
-      compilePolicy({ version: "1", default: "deny", tools: Object.fromEntries(tools.flatMap((t, i) => (allowed[i] ? [[t, {}]] : []))) });
+      compilePolicy({
+        version: "1",
+        default: "deny",
+        tools: Object.fromEntries(tools.flatMap((t, i) => (allowed[i] ? [[t, {}]] : []))),
+      });
     fc.assert(
-      fc.property(fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), (x, y) => {
-        const changed = visibleToolsChanged(doc(x), doc(y), tools.map((name) => ({ name })), [{ id: "s" }]);
-        expect(changed).toBe(x.some((v, i) => v !== y[i]));
-      }),
+      fc.property(
+        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        (x, y) => {
+          const changed = visibleToolsChanged(
+            doc(x),
+            doc(y),
+            tools.map((name) => ({ name })),
+            [{ id: "s" }],
+          );
+          expect(changed).toBe(x.some((v, i) => v !== y[i]));
+        },
+      ),
       { numRuns: 64 },
     );
   });

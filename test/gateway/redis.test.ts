@@ -13,11 +13,18 @@ import { client1, client2, outcomeOf, runCli, startGateway, stopAll, writeTemp }
 afterAll(stopAll);
 
 const policyText = (name: string) =>
-  JSON.stringify({ version: "1", name, default: "deny", tools: { get_run: { rate_limit: { max: 3, window: "1h", per: "global" } } } });
+  JSON.stringify({
+    version: "1",
+    name,
+    default: "deny",
+    tools: { get_run: { rate_limit: { max: 3, window: "1h", per: "global" } } },
+  });
 
 type Caller = { callTool: (p: { name: string; arguments: Record<string, unknown> }) => Promise<unknown> };
 const call = async (c: Caller) => {
-  const result = (await c.callTool({ name: "get_run", arguments: { run_id: "r1" } })) as { _meta?: Record<string, { cause?: string; failedOpen?: boolean }> };
+  const result = (await c.callTool({ name: "get_run", arguments: { run_id: "r1" } })) as {
+    _meta?: Record<string, { cause?: string; failedOpen?: boolean }>;
+  };
   return { outcome: outcomeOf(result), cause: result._meta?.["toolgate/decision"]?.cause };
 };
 
@@ -29,7 +36,11 @@ describeWithRedis("toolgate proxy --redis", (server) => {
     expect(a.stderr()).toMatch(new RegExp(`budgets in Redis at redis://127\\.0\\.0\\.1:${server().port}`));
     const ca = await client2(a.url);
     const cb = await client1(b.url);
-    expect([(await call(ca)).outcome, (await call(cb)).outcome, (await call(ca)).outcome]).toEqual(["allow", "allow", "allow"]);
+    expect([(await call(ca)).outcome, (await call(cb)).outcome, (await call(ca)).outcome]).toEqual([
+      "allow",
+      "allow",
+      "allow",
+    ]);
     expect((await call(cb)).outcome).toBe("rate_limited");
     expect((await call(ca)).outcome).toBe("rate_limited");
     await Promise.all([ca.close(), cb.close()]);
@@ -42,10 +53,15 @@ describeWithRedis("toolgate proxy --redis", (server) => {
     await c.stop();
   });
 
-  it("approves on one replica a 2026-07-28 call first asked on the other (shared key), once (shared nonces)", async () => {
+  it("approves on one replica a 2026-07-28 call asked on the other (shared key), once (shared nonces)", async () => {
     const policy = writeTemp(
       "p.json",
-      JSON.stringify({ version: "1", name: "shared-approval", default: "deny", tools: { delete_run: { action: "require_approval" } } }),
+      JSON.stringify({
+        version: "1",
+        name: "shared-approval",
+        default: "deny",
+        tools: { delete_run: { action: "require_approval" } },
+      }),
     );
     const a = await startGateway(["--policy", policy, "--redis", server().url]);
     const b = await startGateway(["--policy", policy, "--redis", server().url]);
@@ -60,14 +76,20 @@ describeWithRedis("toolgate proxy --redis", (server) => {
       return fetch(new URL(target), init);
     };
     const elicited: unknown[] = [];
-    const client = new Client2({ name: "replica-test", version: "1" }, { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: "auto" } });
+    const client = new Client2(
+      { name: "replica-test", version: "1" },
+      { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: "auto" } },
+    );
     client.setRequestHandler("elicitation/create", async (request) => {
       elicited.push(request.params);
       return { action: "accept", content: { approve: true } };
     });
     await client.connect(new Transport2(a.url, { fetch: routed }));
     expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28");
-    const result = (await client.callTool({ name: "delete_run", arguments: { run_id: "r9" } })) as { isError?: boolean; content: { text: string }[] };
+    const result = (await client.callTool({ name: "delete_run", arguments: { run_id: "r9" } })) as {
+      isError?: boolean;
+      content: { text: string }[];
+    };
     expect(elicited).toHaveLength(1);
     expect(bodies.some((body) => body.includes("inputResponses"))).toBe(true);
     expect(result.isError).not.toBe(true);
@@ -115,11 +137,22 @@ describeWithRedis("toolgate proxy --redis", (server) => {
 
   it("allows calls marked failedOpen while Redis is down with --fail-open", async () => {
     const policy = writeTemp("p.json", policyText("fail-open"));
-    const gw = await startGateway(["--policy", policy, "--redis", server().url, "--store-timeout", "300", "--fail-open"]);
+    const gw = await startGateway([
+      "--policy",
+      policy,
+      "--redis",
+      server().url,
+      "--store-timeout",
+      "300",
+      "--fail-open",
+    ]);
     const c = await client1(gw.url);
     await server().kill();
     try {
-      const result = (await c.callTool({ name: "get_run", arguments: { run_id: "r1" } })) as { isError?: boolean; content: { text: string }[] };
+      const result = (await c.callTool({ name: "get_run", arguments: { run_id: "r1" } })) as {
+        isError?: boolean;
+        content: { text: string }[];
+      };
       expect(result.isError).not.toBe(true);
     } finally {
       await server().start();
@@ -130,7 +163,19 @@ describeWithRedis("toolgate proxy --redis", (server) => {
 
   it("is an error at start when Redis cannot be reached, before anything listens", async () => {
     const policy = writeTemp("p.json", policyText("unreachable"));
-    const r = await runCli(["proxy", "--policy", policy, "--listen", "0", "--redis", "redis://127.0.0.1:1", "--", process.execPath, "-e", ""]);
+    const r = await runCli([
+      "proxy",
+      "--policy",
+      policy,
+      "--listen",
+      "0",
+      "--redis",
+      "redis://127.0.0.1:1",
+      "--",
+      process.execPath,
+      "-e",
+      "",
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Redis at redis:\/\/127\.0\.0\.1:1 could not be reached/);
     expect(r.stderr).not.toMatch(/listening/);

@@ -7,13 +7,25 @@
  */
 
 import { afterAll, describe, expect, it } from "vitest";
-import { client1, client2, outcomeOf, runCli, SLOW_UPSTREAM, startGateway, stopAll, writeTemp } from "./gateway-process.js";
+import {
+  client1,
+  client2,
+  outcomeOf,
+  runCli,
+  SLOW_UPSTREAM,
+  startGateway,
+  stopAll,
+  writeTemp,
+} from "./gateway-process.js";
 
 afterAll(stopAll);
 
 const allowAll = () => writeTemp("allow.json", JSON.stringify({ version: "1", default: "allow", tools: {} }));
 const front = () =>
-  writeTemp("front.json", JSON.stringify({ version: "1", default: "deny", tools: { echo: { rate_limit: { max: 100, window: "1h" } } } }));
+  writeTemp(
+    "front.json",
+    JSON.stringify({ version: "1", default: "deny", tools: { echo: { rate_limit: { max: 100, window: "1h" } } } }),
+  );
 
 describe("toolgate proxy --url", () => {
   it("relays to a remote server, reports its absence as errors, and reconnects when it is back", async () => {
@@ -41,7 +53,10 @@ describe("toolgate proxy --url", () => {
       expect(text).not.toContain('echo: {"text":"hi"}');
     }
 
-    const back = await startGateway(["--policy", allowAll()], { upstream: ["--", process.execPath, SLOW_UPSTREAM], port });
+    const back = await startGateway(["--policy", allowAll()], {
+      upstream: ["--", process.execPath, SLOW_UPSTREAM],
+      port,
+    });
     let result: unknown;
     for (let i = 0; i < 50 && result === undefined; i++) {
       result = await echo().catch(() => undefined);
@@ -57,13 +72,25 @@ describe("toolgate proxy --url", () => {
     const remote = await startGateway(["--policy", allowAll()], { upstream: ["--", process.execPath, SLOW_UPSTREAM] });
     const gw = await startGateway(["--policy", front()], { upstream: ["--url", remote.url.href] });
     const c = await client1(gw.url);
-    expect(await c.callTool({ name: "echo", arguments: { text: "x" } })).toMatchObject({ content: [{ text: 'echo: {"text":"x"}' }] });
+    expect(await c.callTool({ name: "echo", arguments: { text: "x" } })).toMatchObject({
+      content: [{ text: 'echo: {"text":"x"}' }],
+    });
     await c.close();
     await Promise.all([gw.stop(), remote.stop()]);
   });
 
   it("is an error at start when the remote server cannot be reached", async () => {
-    const r = await runCli(["proxy", "--policy", front(), "--listen", "0", "--url", "http://127.0.0.1:1/mcp", "--start-timeout", "3000"]);
+    const r = await runCli([
+      "proxy",
+      "--policy",
+      front(),
+      "--listen",
+      "0",
+      "--url",
+      "http://127.0.0.1:1/mcp",
+      "--start-timeout",
+      "3000",
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/the server at http:\/\/127\.0\.0\.1:1\/mcp could not be reached/);
   });
