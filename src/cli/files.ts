@@ -76,7 +76,7 @@ export function readTools(file: string): ToolInfo[] {
       description: t.description,
       annotations: t.annotations,
       inputSchema: t.inputSchema,
-    } as ToolInfo;
+    };
   });
 }
 

@@ -718,7 +718,8 @@ export function describeStoreConformance(
           const max = Math.floor(concurrency / 10);
           const b = [refundable("hot", max, 60_000)];
           const first = await Promise.all(
-            Array.from({ length: concurrency }, () =>
+            // async: a store may answer with a value or a promise; Promise.all gets promises.
+            Array.from({ length: concurrency }, async () =>
               store.consume({ namespace: ns, budgets: b, now: 0, dryRun: false }),
             ),
           );

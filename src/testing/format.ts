@@ -12,7 +12,15 @@ import type { CaseResult, ExpectedDecision } from "./types.js";
  * whatever it holds (quotes, new lines) stays on the line and reads back exactly.
  */
 export function formatDecision(d: ExpectedDecision | Decision): string {
-  const r = d as unknown as Partial<Record<string, unknown>>;
+  // The fields any outcome may carry, read alike whichever outcome this is.
+  const r: {
+    outcome: string;
+    rule?: string;
+    cause?: string;
+    retryAfterMs?: number;
+    remaining?: number;
+    reason?: string;
+  } = d;
   let out = String(r.outcome);
   if (r.rule !== undefined) out += ` rule=${r.rule === "" ? '""' : String(r.rule)}`;
   if (r.cause !== undefined) out += ` cause=${String(r.cause)}`;

@@ -144,7 +144,7 @@ function checkCase(c: unknown, path: string, problems: Problems): LoadedCase | u
   return {
     name: name as string,
     path,
-    call: call as unknown as ToolCall,
+    call: call as ToolCall,
     at: at as number | undefined,
     repeat: (repeat as number | undefined) ?? 1,
     expect,
