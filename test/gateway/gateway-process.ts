@@ -92,6 +92,34 @@ export async function startGateway(
   };
 }
 
+/** Registers a process started elsewhere, so {@link stopAll} stops it. */
+export function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
+}
+
+/** Runs `node ...args` to its end; resolves with its status and output. */
+export function runNode(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = track(
+      spawn(process.execPath, args, {
+        cwd: options.cwd,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ...options.env },
+      }),
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** Runs the CLI to its end (for start-up errors); resolves with its status and output. */
 export function runCli(
   args: string[],
