@@ -32,7 +32,8 @@ describe("toolgate check", () => {
     expect(out[0]).toMatch(/^tool +rule +bare call$/);
     expect(out).toContain("get_run                         /tools/get_*                           allow, limited");
     expect(out).toContain(
-      "delete_run                      /tools/delete_*                        needs_approval: Deletes MLflow data for good.",
+      "delete_run                      /tools/delete_*                        " +
+        "needs_approval: Deletes MLflow data for good.",
     );
     expect(out).toContain("search_experiments              /tools/search_experiments              allow, limited");
     expect(out.slice(-4)).toEqual([
@@ -43,7 +44,7 @@ describe("toolgate check", () => {
     ]);
   });
 
-  it("reports each tool's rule and bare call, fall-through tools, unmatched keys and unguarded destructive tools", () => {
+  it("reports each tool's rule and bare call, fall-through tools, unmatched keys, unguarded destructive tools", () => {
     const dir = tempDir({ "policy.json": POLICY, "tools.json": TOOLS });
     const r = toolgate(["check", "policy.json", "--tools", "tools.json"], dir);
     expect(r.status).toBe(0);
@@ -54,14 +55,18 @@ describe("toolgate check", () => {
       "set_run_tag           /tools/set_run_tag  allow, limited",
       "update_model_version  /default            deny (policy): Denied by the policy (/default/rules/1).",
       "health                /default            deny (policy): Denied by the policy (/default/rules/1).",
-      "archive_run           /tools/*_run        needs_approval: This tool needs a person's approval (/tools/*_run/rules/1).",
+      "archive_run           /tools/*_run        " +
+        "needs_approval: This tool needs a person's approval (/tools/*_run/rules/1).",
       "",
       "tools that fall through to /default (2): update_model_version, health",
       'keys of "tools" that match no tool (1): /tools/delte_*',
       "warnings (2):",
-      "  delete_run: destructive (destructiveHint: true), and /tools/delete_* may allow it with neither approval nor a limit",
-      // The bare call needs approval, but a call with "force" is allowed unguarded: the warning reads the rules, not one call.
-      "  archive_run: destructive (destructiveHint: true), and /tools/*_run/rules/0 may allow it with neither approval nor a limit",
+      "  delete_run: destructive (destructiveHint: true), " +
+        "and /tools/delete_* may allow it with neither approval nor a limit",
+      // The bare call needs approval, but a call with "force" is allowed unguarded: the warning reads
+      // the rules, not one call.
+      "  archive_run: destructive (destructiveHint: true), " +
+        "and /tools/*_run/rules/0 may allow it with neither approval nor a limit",
       "6 tools checked, 5 findings",
     ]);
   });
@@ -134,7 +139,7 @@ describe("toolgate check", () => {
     const r = toolgate(["check", "policy.json", "--tools", "tools.json"], dir);
     // The bare call's session has no userId: the limit refuses it, and the cause says why.
     expect(lines(r.stdout).slice(1, 3)).toEqual([
-      expect.stringMatching(/^tag   \/tools\/tag  deny \(missing_attribute\): .+\.$/),
+      expect.stringMatching(/^tag {3}\/tools\/tag {2}deny \(missing_attribute\): .+\.$/),
       "drop  /default    deny (policy): Not on the list.",
     ]);
     const json = JSON.parse(toolgate(["check", "policy.json", "--tools", "tools.json", "--json"], dir).stdout) as {

@@ -25,7 +25,8 @@ describe("toolgate explain", () => {
       "",
       "steps:",
       "  /tools/search_experiments: governs this tool name",
-      '  /tools/search_experiments/rules/0/when/args/properties/max_results/maximum: does not hold: args/max_results must be <= 1000 (keyword "maximum")',
+      "  /tools/search_experiments/rules/0/when/args/properties/max_results/maximum: " +
+        'does not hold: args/max_results must be <= 1000 (keyword "maximum")',
       "  /tools/search_experiments/rules/1: holds (no condition)",
       "  /tools/search_experiments/rules/1: decision: deny (max_results must be at most 1000)",
       "",

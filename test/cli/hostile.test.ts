@@ -22,7 +22,8 @@ describe("the CLI with hostile input", () => {
       { "name": "__proto__", "annotations": { "readOnlyHint": true } },
       { "name": "constructor", "description": ${JSON.stringify("secret ".repeat(200_000))} },
       { "name": ${JSON.stringify(long)}, "annotations": { "readOnlyHint": true } },
-      { "name": "get_run", "inputSchema": { "type": "object", "properties": { "__proto__": { "type": "string" }, "path": ${deep(3000)} } },
+      { "name": "get_run",
+        "inputSchema": { "type": "object", "properties": { "__proto__": { "type": "string" }, "path": ${deep(3000)} } },
         "annotations": ${deep(3000)} },
       { "name": "\\u0000\\ud800 odd" }
     ] }`;
@@ -94,9 +95,12 @@ describe("the CLI with hostile input", () => {
       "policy.json": POLICY,
       "cases.json": `{ "policy": "./policy.json", "cases": [
         { "name": "proto tool", "call": { "tool": "__proto__", "session": { "id": "s" } }, "expect": "deny" },
-        { "name": "unknown field", "call": { "tool": "get_run", "arguments": {}, "session": { "id": "s" } }, "expect": { "outcome": "deny", "cause": "malformed_call" } },
-        { "name": "deep args", "call": { "tool": "get_run", "args": ${deep(100)}, "session": { "id": "s" } }, "expect": "allow" },
-        { "name": "long", "call": { "tool": ${JSON.stringify("y".repeat(50_000))}, "session": { "id": "s" } }, "expect": { "outcome": "deny", "cause": "malformed_call" } }
+        { "name": "unknown field", "call": { "tool": "get_run", "arguments": {}, "session": { "id": "s" } },
+          "expect": { "outcome": "deny", "cause": "malformed_call" } },
+        { "name": "deep args", "call": { "tool": "get_run", "args": ${deep(100)}, "session": { "id": "s" } },
+          "expect": "allow" },
+        { "name": "long", "call": { "tool": ${JSON.stringify("y".repeat(50_000))}, "session": { "id": "s" } },
+          "expect": { "outcome": "deny", "cause": "malformed_call" } }
       ] }`,
     });
     const r = toolgate(["test", "cases.json"], dir);

@@ -129,7 +129,8 @@ describe("toolgate init", () => {
     expect(first.status).toBe(0);
     expect(first.stdout).toBe("");
     expect(lines(first.stderr)).toEqual([
-      "toolgate init: wrote policy.json: 27 read-only tools allowed with a limit, 13 requiring approval, 0 denied, default deny",
+      "toolgate init: wrote policy.json: 27 read-only tools allowed with a limit, " +
+        "13 requiring approval, 0 denied, default deny",
     ]);
     expect(toolgate(["validate", "policy.json"], dir).status).toBe(0);
 
@@ -153,7 +154,8 @@ describe("toolgate init", () => {
         const r = toolgate(["init", "--tools", MLFLOW_TOOLS, "--out", out, ...args], dir);
         expect(r.status, `${out} ${args.join(" ")}`).toBe(2);
         expect(lines(r.stderr)).toEqual([
-          `toolgate init: ${out} is a symbolic link: init never writes through a link (remove it, or name the file it points to)`,
+          `toolgate init: ${out} is a symbolic link: ` +
+            "init never writes through a link (remove it, or name the file it points to)",
         ]);
       }
     }

@@ -206,7 +206,8 @@ describe("toolgate test", () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
     expect(lines(r.stderr)).toEqual([
-      "toolgate test: cases.json: /cases/1/at: 4000 is earlier than the clock (5000, set by an earlier case): time only moves forward",
+      "toolgate test: cases.json: /cases/1/at: 4000 is earlier than the clock (5000, set by an earlier case): " +
+        "time only moves forward",
     ]);
   });
 
@@ -217,14 +218,17 @@ describe("toolgate test", () => {
     ],
     [
       { policy: "./policy.json", cases: [{ name: "x", call: call("a"), expect: { outcome: "allow", rules: "/x" } }] },
-      '/cases/0/expect/rules: unknown field (expected "outcome", "reason", "rule", "cause", "retryAfterMs" or "remaining")',
+      "/cases/0/expect/rules: unknown field " +
+        '(expected "outcome", "reason", "rule", "cause", "retryAfterMs" or "remaining")',
     ],
     [
       {
         policy: "./policy.json",
         cases: [{ name: "x", call: call("a"), expect: { outcome: "deny", cause: "denied" } }],
       },
-      '/cases/0/expect/cause: must be one of "policy", "malformed_call", "missing_attribute", "invalid_cost", "cost_exceeds_max", "tool_changed", "not_approved", "host_failure", "store_failure", got "denied"',
+      '/cases/0/expect/cause: must be one of "policy", "malformed_call", ' +
+        '"missing_attribute", "invalid_cost", "cost_exceeds_max", "tool_changed", ' +
+        '"not_approved", "host_failure", "store_failure", got "denied"',
     ],
     [
       {
@@ -234,7 +238,8 @@ describe("toolgate test", () => {
       '/cases/0/expect/cause: only a deny has a cause, but the expected outcome is "allow"',
     ],
     [
-      '{ "policy": "./policy.json", "cases": [{ "name": "x", "call": { "tool": "a", "session": { "id": "s" } }, "expect": "allow", "__proto__": 1 }] }',
+      '{ "policy": "./policy.json", "cases": [{ "name": "x", "call": { "tool": "a", "session": { "id": "s" } }, ' +
+        '"expect": "allow", "__proto__": 1 }] }',
       '/cases/0/__proto__: unknown field (expected "name", "call", "at", "repeat" or "expect")',
     ],
     [
@@ -283,11 +288,14 @@ describe("toolgate test", () => {
     expect(r.stdout).toBe("");
     expect(lines(r.stderr)).toEqual([
       "toolgate test: cases.json: /cases/0/name: must be a non-empty string, got an empty string",
-      'toolgate test: cases.json: /cases/2/call: must be an object { tool, args?, session, annotations?, approved? }, got "get_run"',
+      "toolgate test: cases.json: /cases/2/call: must be an object " +
+        '{ tool, args?, session, annotations?, approved? }, got "get_run"',
       "toolgate test: cases.json: /cases/2/repeat: must be a whole number from 1 to 100000, got 0",
-      'toolgate test: cases.json: /cases/2/expect: unknown outcome "allowed" (expected one of "allow", "deny", "needs_approval", "rate_limited")',
+      'toolgate test: cases.json: /cases/2/expect: unknown outcome "allowed" ' +
+        '(expected one of "allow", "deny", "needs_approval", "rate_limited")',
       "toolgate test: cases.json: /cases/3/at: must be a time in whole milliseconds, at least 0, got 1.5",
-      'toolgate test: cases.json: /cases/3/expect/rules: unknown field (expected "outcome", "reason", "rule", "cause", "retryAfterMs" or "remaining")',
+      "toolgate test: cases.json: /cases/3/expect/rules: unknown field " +
+        '(expected "outcome", "reason", "rule", "cause", "retryAfterMs" or "remaining")',
     ]);
   });
 
@@ -309,8 +317,10 @@ describe("toolgate test", () => {
     const r = toolgate(["test", "cases.json"], dir);
     expect(r.status).toBe(2);
     expect(lines(r.stderr)).toEqual([
-      'toolgate test: cases.json:2:43: /policy/tools/a: not valid JSON: duplicate key "a" (JSON.parse would silently keep the last one)',
-      'toolgate test: cases.json:3:29: /cases/0/name: not valid JSON: duplicate key "name" (JSON.parse would silently keep the last one)',
+      "toolgate test: cases.json:2:43: /policy/tools/a: " +
+        'not valid JSON: duplicate key "a" (JSON.parse would silently keep the last one)',
+      "toolgate test: cases.json:3:29: /cases/0/name: " +
+        'not valid JSON: duplicate key "name" (JSON.parse would silently keep the last one)',
     ]);
   });
 

@@ -96,7 +96,8 @@ describe("toolgate validate", () => {
     const loose = toolgate(["validate", "p.json"], dir);
     expect(loose.status).toBe(0);
     expect(lines(loose.stdout)).toEqual([
-      'p.json:2:29 /tools/**: warning: never chosen: every name it matches is also matched by "*", which is as specific and written earlier',
+      "p.json:2:29 /tools/**: warning: never chosen: every name it matches " +
+        'is also matched by "*", which is as specific and written earlier',
       "p.json: valid, 1 warning",
     ]);
     expect(toolgate(["validate", "--strict", "p.json"], dir).status).toBe(1);
