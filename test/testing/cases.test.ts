@@ -82,7 +82,8 @@ describe("runCases", () => {
     expect(run.coverage.unreached).toEqual(["/tools/get_run"]);
     expect(run.coverage.percent).toBe(75);
     expect(formatFailure(run.results[1]!)).toBe(
-      "second create (/cases/1, at 4000 ms): expected rate_limited retryAfterMs=5000, got rate_limited rule=/tools/create_run/rate_limit retryAfterMs=6000 reason=" +
+      "second create (/cases/1, at 4000 ms): expected rate_limited retryAfterMs=5000, " +
+        "got rate_limited rule=/tools/create_run/rate_limit retryAfterMs=6000 reason=" +
         JSON.stringify((run.results[1]!.actual as { reason: string }).reason),
     );
   });
@@ -127,7 +128,8 @@ describe("runCases", () => {
     expect(e.problems.map((p) => p.path)).toEqual(["/cases/0/repeat", "/cases/1/name", "/cases/1/expect"]);
     expect(e.message).toBe(
       `${file}: 3 problems:\n  /cases/0/repeat: must be a whole number from 1 to 100000, got 1000000000\n` +
-        '  /cases/1/name: must be a non-empty string, got an empty string\n  /cases/1/expect: unknown outcome "nope" (expected one of "allow", "deny", "needs_approval", "rate_limited")',
+        "  /cases/1/name: must be a non-empty string, got an empty string\n" +
+        '  /cases/1/expect: unknown outcome "nope" (expected one of "allow", "deny", "needs_approval", "rate_limited")',
     );
     expect(captured(() => loadCases({ policy: POLICY, cases: {} } as never))).toMatchObject({
       file: undefined,
@@ -194,7 +196,7 @@ describe("runCases", () => {
 });
 
 describe("coverage", () => {
-  it("counts every rule that can decide, each followed by its own limits, then the policy's limits, from the plan", () => {
+  it("counts every rule that can decide, each followed by its own limits, then the policy's, from the plan", () => {
     const policy = compilePolicy({
       version: "1",
       default: {

@@ -46,8 +46,16 @@ describePolicyCases("user suite", {
   policy: { version: "1", default: { action: "deny", reason: "Not listed" }, tools: { get_run: {} } },
   cases: [
     { name: "read", call: { tool: "get_run", session: { id: "s" } }, expect: "allow" },
-    { name: "drop is allowed", call: { tool: "drop", session: { id: "s" } }, expect: { outcome: "allow", rule: "/tools/drop" } },
-    { name: "drop is denied", call: { tool: "drop", session: { id: "s" } }, expect: { outcome: "deny", cause: "policy" } },
+    {
+      name: "drop is allowed",
+      call: { tool: "drop", session: { id: "s" } },
+      expect: { outcome: "allow", rule: "/tools/drop" },
+    },
+    {
+      name: "drop is denied",
+      call: { tool: "drop", session: { id: "s" } },
+      expect: { outcome: "deny", cause: "policy" },
+    },
   ],
 });
 `,
@@ -74,7 +82,8 @@ describePolicyCases("user suite", {
     expect(output).toContain("1 failed");
     expect(output).toContain("2 passed");
     expect(output).toContain(
-      'drop is allowed (/cases/1, at 0 ms): expected allow rule=/tools/drop, got deny rule=/default cause=policy reason="Not listed"',
+      "drop is allowed (/cases/1, at 0 ms): expected allow rule=/tools/drop, " +
+        'got deny rule=/default cause=policy reason="Not listed"',
     );
   });
 });

@@ -63,9 +63,10 @@ describe("loadCases and runCases with hostile input", () => {
   });
 
   it("rejects __proto__ and constructor as field names rather than reading through them", () => {
-    const doc =
-      JSON.parse(`{ "policy": ${JSON.stringify(POLICY)}, "cases": [{ "name": "x", "call": { "tool": "get_run", "session": { "id": "s" } },
-      "expect": { "outcome": "allow", "__proto__": { "rule": "/x" }, "constructor": 1 } }], "__proto__": { "cases": [] } }`) as never;
+    const doc = JSON.parse(`{ "policy": ${JSON.stringify(POLICY)},
+      "cases": [{ "name": "x", "call": { "tool": "get_run", "session": { "id": "s" } },
+      "expect": { "outcome": "allow", "__proto__": { "rule": "/x" }, "constructor": 1 } }],
+      "__proto__": { "cases": [] } }`) as never;
     const e = thrown(() => loadCases(doc)) as CasesError;
     expect(e.problems.map((p) => p.path)).toEqual([
       "/__proto__",
@@ -95,7 +96,7 @@ describe("loadCases and runCases with hostile input", () => {
           { ...GOOD, at: Number.NaN },
           { ...GOOD, repeat: 2.5 },
         ],
-      } as never),
+      }),
     ) as CasesError;
     expect(e.problems.map((p) => p.path)).toEqual(["/cases/0/repeat", "/cases/1/at", "/cases/2/at", "/cases/3/repeat"]);
   });
@@ -115,7 +116,7 @@ describe("loadCases and runCases with hostile input", () => {
       cases: [
         {
           name: "cyclic args",
-          call: { tool: "get_run", args: cyclic, session: { id: "s" } } as never,
+          call: { tool: "get_run", args: cyclic, session: { id: "s" } },
           expect: "allow",
         },
         {
@@ -128,7 +129,7 @@ describe("loadCases and runCases with hostile input", () => {
           call: { tool: "x".repeat(100_000), session: { id: "s" } },
           expect: { outcome: "deny", cause: "malformed_call" },
         },
-        { name: "getter", call: { tool: "get_run", args: getterArgs, session: { id: "s" } } as never, expect: "allow" },
+        { name: "getter", call: { tool: "get_run", args: getterArgs, session: { id: "s" } }, expect: "allow" },
         {
           name: "proto",
           call: JSON.parse('{ "tool": "__proto__", "session": { "id": "s" } }') as never,
