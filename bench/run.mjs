@@ -4,7 +4,7 @@
 //   npm run bench:smoke    few iterations, no thresholds (CI, so the benchmark never rots)
 //
 // Options: --smoke, --md (print Markdown tables, for the README), --wall (time batches by the
-// wall clock instead of this process's CPU time; see harness.mjs), --only=a,b,c,d,scaling,memory
+// wall clock instead of this process's CPU time; see harness.mjs), --only=a,b,c,d,scaling,memory,proxy
 // (run a part). To profile one contender alone, see profile.mjs.
 //
 // Targets are printed as PASS or MISS; a miss never fails the run. The run fails only when the
@@ -23,7 +23,7 @@ import { MEMORY_STORE_ALONE, TOOLGATE, workloadA, workloadB, workloadC, workload
 const argv = process.argv.slice(2);
 for (const a of argv) {
   if (a !== "--smoke" && a !== "--md" && a !== "--wall" && !a.startsWith("--only=")) {
-    console.error(`bench: unknown option ${a} (options: --smoke, --md, --wall, --only=a,b,c,d,scaling,memory)`);
+    console.error(`bench: unknown option ${a} (options: --smoke, --md, --wall, --only=a,b,c,d,scaling,memory,proxy)`);
     process.exit(2);
   }
 }
@@ -31,7 +31,7 @@ const smoke = argv.includes("--smoke");
 if (argv.includes("--wall")) useClock("wall");
 const md = argv.includes("--md");
 const onlyArg = argv.find((a) => a.startsWith("--only="));
-const PARTS = ["a", "b", "c", "d", "scaling", "memory"];
+const PARTS = ["a", "b", "c", "d", "scaling", "memory", "proxy"];
 const only = onlyArg === undefined ? new Set(PARTS) : new Set(onlyArg.slice("--only=".length).split(","));
 for (const p of only) {
   if (!PARTS.includes(p)) {
@@ -168,6 +168,12 @@ async function main() {
     console.log(md ? "#### RedisStore\n" : "== RedisStore (bench/redis.mjs)");
     const r = spawnSync(process.execPath, [redis, ...(smoke ? ["--quick"] : [])], { stdio: "inherit" });
     if (r.status !== 0) console.log(`bench/redis.mjs did not complete (exit ${r.status ?? r.signal}); Redis may be unavailable. Continuing.`);
+  }
+
+  // What toolgate proxy adds per tools/call, against a bare relay and the server itself.
+  if (onlyArg === undefined || only.has("proxy")) {
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL("./proxy.mjs", import.meta.url)), ...(smoke ? ["--smoke"] : [])], { stdio: "inherit" });
+    if (r.status !== 0) throw new Error(`bench: bench/proxy.mjs failed (exit ${r.status ?? r.signal})`);
   }
 }
 
