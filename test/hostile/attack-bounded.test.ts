@@ -17,7 +17,10 @@ interface Case {
   result: string;
 }
 
-function child(code: string, timeout: number): { status: number | null; signal: string | null; stdout: string; stderr: string } {
+function child(
+  code: string,
+  timeout: number,
+): { status: number | null; signal: string | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ["--max-old-space-size=1024", "--input-type=module", "-e", code], {
     cwd: ROOT,
     encoding: "utf8",
@@ -43,44 +46,66 @@ const SWEEP = `
 
   await run("validatePolicy: when 100,000 deep", () => validatePolicy({ version: "1", default: "deny",
     tools: { t: { rules: [{ when: { args: deepObj(100_000, "not") } }] } } }).valid);
-  await run("validatePolicy: cyclic document", () => validatePolicy((() => { const d = { version: "1", default: "deny", tools: {} }; d.tools.t = d; return d; })()).valid);
-  await run("validatePolicy: a 10 MB tool key", () => validatePolicy({ version: "1", default: "deny", tools: { ["x".repeat(1e7)]: {} } }).valid);
+  await run("validatePolicy: cyclic document", () => validatePolicy((() => { const d = { version: "1",
+      default: "deny", tools: {} }; d.tools.t = d; return d; })()).valid);
+  await run("validatePolicy: a 10 MB tool key", () => validatePolicy({ version: "1", default: "deny",
+      tools: { ["x".repeat(1e7)]: {} } }).valid);
   await run("validatePolicy: JSON text 1,000,000 deep", () => validatePolicy("[".repeat(1e6) + "]".repeat(1e6)).valid);
-  await run("validatePolicy: a Proxy document", () => validatePolicy(new Proxy({}, { get() { throw new Error("MRK"); }, ownKeys() { throw new Error("MRK"); } })).valid);
+  await run("validatePolicy: a Proxy document", () => validatePolicy(new Proxy({},
+      { get() { throw new Error("MRK"); }, ownKeys() { throw new Error("MRK"); } })).valid);
   await run("validatePolicy: 100,000 tools", () => validatePolicy({ version: "1", default: "deny",
-    tools: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => ["t" + i, { rate_limit: { max: 1, window: 1 } }])) }).valid);
+    tools: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => ["t" + i, { rate_limit: { max: 1,
+        window: 1 } }])) }).valid);
   await run("validatePolicy: 10,000 limits sharing an id that disagree", () => {
     const r = validatePolicy({ version: "1", default: "deny", tools: Object.fromEntries(Array.from({ length: 10_000 },
       (_, i) => ["t" + i, { rate_limit: { id: "b", max: i + 1, window: 1 } }])) });
-    return { valid: r.valid, issues: r.issues?.length, longest: Math.max(...(r.issues ?? []).map((x) => x.message.length)) };
+    return { valid: r.valid, issues: r.issues?.length,
+        longest: Math.max(...(r.issues ?? []).map((x) => x.message.length)) };
   });
   await run("validatePolicy: 1,000 patterns of 10 stars", () => validatePolicy({ version: "1", default: "deny",
-    tools: Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => ["*a".repeat(10) + "*" + i + "*b", {}])) }).valid);
+    tools: Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => ["*a".repeat(10) + "*" + i + "*b",
+        {}])) }).valid);
 
-  const p = compilePolicy({ version: "1", default: "deny", limits: [{ max: 1e6, window: "1m", per: "/org/id" }], tools: {
+  const p = compilePolicy({ version: "1", default: "deny", limits: [{ max: 1e6, window: "1m", per: "/org/id" }],
+      tools: {
     "t*": { rules: [{ when: { args: { $defs: { n: { type: "object", properties: { child: { $ref: "#/$defs/n" } } } },
-      properties: { tree: { $ref: "#/$defs/n" }, q: { type: "string", pattern: "^[a-z]+$" }, p: { pathWithin: "/w" } } },
-      session: { properties: { role: { enum: ["admin", "user"] } } } }, rate_limit: { max: 1e6, window: "1m", cost: "/n" } },
+      properties: { tree: { $ref: "#/$defs/n" }, q: { type: "string", pattern: "^[a-z]+$" },
+          p: { pathWithin: "/w" } } },
+      session: { properties: { role: { enum: ["admin", "user"] } } } }, rate_limit: { max: 1e6, window: "1m",
+          cost: "/n" } },
       { action: "deny" }] } } }, { store: new MemoryStore({ maxKeys: 1000 }) });
   const S = { id: "s", org: { id: "o" } };
-  await run("decide: args.tree 100,000 deep", () => p.decide({ tool: "t", args: { tree: deepObj(100_000, "child"), n: 1 }, session: S }));
+  await run("decide: args.tree 100,000 deep", () => p.decide({ tool: "t", args: { tree: deepObj(100_000, "child"),
+      n: 1 }, session: S }));
   await run("decide: cyclic args", () => p.decide({ tool: "t", args: { tree: cyclic(), n: 1 }, session: S }));
   await run("decide: a 10 MB string", () => p.decide({ tool: "t", args: { q: "a".repeat(1e7), n: 1 }, session: S }));
-  await run("decide: 1,000,000 keys", () => p.decide({ tool: "t", args: Object.fromEntries(Array.from({ length: 1e6 }, (_, i) => ["k" + i, i])), session: S }));
-  await run("decide: session 100,000 deep", () => p.decide({ tool: "t", args: { n: 1 }, session: { ...S, x: deepArr(100_000) } }));
-  await run("decide: org.id a 10 MB string", () => p.decide({ tool: "t", args: { n: 1 }, session: { id: "s", org: { id: "o".repeat(1e7) } } }));
-  await run("decideSync: a Proxy whose every trap throws", () => p.decideSync(new Proxy({}, { get() { throw new Error("MRK"); },
-    getOwnPropertyDescriptor() { throw new Error("MRK"); }, ownKeys() { throw new Error("MRK"); }, getPrototypeOf() { throw new Error("MRK"); } })));
-  await run("explain: args.tree 100,000 deep", async () => (await p.explain({ tool: "t", args: { tree: deepObj(100_000, "child"), n: 1 }, session: S })).decision);
-  await run("explain: cyclic args", async () => (await p.explain({ tool: "t", args: { tree: cyclic(), n: 1 }, session: S })).decision);
+  await run("decide: 1,000,000 keys", () => p.decide({ tool: "t", args: Object.fromEntries(Array.from({ length: 1e6 },
+      (_, i) => ["k" + i, i])), session: S }));
+  await run("decide: session 100,000 deep", () => p.decide({ tool: "t", args: { n: 1 }, session: { ...S,
+      x: deepArr(100_000) } }));
+  await run("decide: org.id a 10 MB string", () => p.decide({ tool: "t", args: { n: 1 }, session: { id: "s",
+      org: { id: "o".repeat(1e7) } } }));
+  await run("decideSync: a Proxy whose every trap throws", () => p.decideSync(new Proxy({},
+      { get() { throw new Error("MRK"); },
+    getOwnPropertyDescriptor() { throw new Error("MRK"); }, ownKeys() { throw new Error("MRK"); },
+        getPrototypeOf() { throw new Error("MRK"); } })));
+  await run("explain: args.tree 100,000 deep", async () => (await p.explain({ tool: "t",
+      args: { tree: deepObj(100_000, "child"), n: 1 }, session: S })).decision);
+  await run("explain: cyclic args", async () => (await p.explain({ tool: "t", args: { tree: cyclic(), n: 1 },
+      session: S })).decision);
   await run("peek: a 10 MB path", () => p.peek({ tool: "t", args: { p: "/w/" + "a/".repeat(5e6), n: 1 }, session: S }));
   await run("rulesFor: a 10 MB name", () => p.rulesFor("t".repeat(1e7)).length);
-  await run("mayAllow: a 10 MB name, deep session", () => p.mayAllow("t".repeat(1e7), { session: { id: "s", x: deepArr(100_000) } }));
-  await run("refund: 1,000,000 entries", () => p.refund({ refund: { namespace: p.namespace, entries: Array.from({ length: 1e6 }, (_, i) => ({ key: "k", entry: String(i) })) } }));
+  await run("mayAllow: a 10 MB name, deep session", () => p.mayAllow("t".repeat(1e7), { session: { id: "s",
+      x: deepArr(100_000) } }));
+  await run("refund: 1,000,000 entries", () => p.refund({ refund: { namespace: p.namespace,
+      entries: Array.from({ length: 1e6 }, (_, i) => ({ key: "k", entry: String(i) })) } }));
   const lines = [];
-  const q = compilePolicy({ version: "1", default: "allow", tools: {} }, { onDecision: decisionLog({ write: (l) => lines.push(l.length), args: "hmac", key: "k" }) });
-  await run("decisionLog hmac: args 100,000 deep", () => q.decide({ tool: "a", args: deepObj(100_000), session: { id: "s" } }));
-  await run("decisionLog hmac: a 50 MB string", () => q.decide({ tool: "a", args: { s: "x".repeat(5e7) }, session: { id: "s" } }));
+  const q = compilePolicy({ version: "1", default: "allow", tools: {} },
+      { onDecision: decisionLog({ write: (l) => lines.push(l.length), args: "hmac", key: "k" }) });
+  await run("decisionLog hmac: args 100,000 deep", () => q.decide({ tool: "a", args: deepObj(100_000),
+      session: { id: "s" } }));
+  await run("decisionLog hmac: a 50 MB string", () => q.decide({ tool: "a", args: { s: "x".repeat(5e7) },
+      session: { id: "s" } }));
   console.log(JSON.stringify(out));`;
 
 describe("attack: bounded time at every public entry point (one child, 50 s timeout)", () => {
@@ -99,12 +124,18 @@ describe("attack: bounded time at every public entry point (one child, 50 s time
 
   it("decide, decideSync, peek, explain, validatePolicy and refund never threw", () => {
     const neverThrow = /^(decide|decideSync|peek|explain|validatePolicy|refund|decisionLog)/;
-    expect(cases.filter((c) => neverThrow.test(c.name) && c.result.startsWith("THREW")).map((c) => `${c.name}: ${c.result}`)).toEqual([]);
+    expect(
+      cases.filter((c) => neverThrow.test(c.name) && c.result.startsWith("THREW")).map((c) => `${c.name}: ${c.result}`),
+    ).toEqual([]);
   });
 
   it("hostile calls are denied, never allowed", () => {
     const by = Object.fromEntries(cases.map((c) => [c.name, c.result]));
-    for (const name of ["decide: args.tree 100,000 deep", "decide: cyclic args", "decideSync: a Proxy whose every trap throws"])
+    for (const name of [
+      "decide: args.tree 100,000 deep",
+      "decide: cyclic args",
+      "decideSync: a Proxy whose every trap throws",
+    ])
       expect(by[name], name).toMatch(/"outcome":"deny"/);
     expect(by["validatePolicy: a Proxy document"]).toBe("false");
     expect(by["refund: 1,000,000 entries"]).toBe("false");
@@ -128,7 +159,8 @@ describe("attack: a small when schema whose evaluation is exponential", () => {
     const code = `
       const { compilePolicy } = await import("toolgate");
       const n = 22, defs = {};
-      for (let i = 0; i < n; i++) defs["d" + i] = { anyOf: [{ $ref: "#/$defs/d" + (i + 1) }, { $ref: "#/$defs/d" + (i + 1) }] };
+      for (let i = 0; i < n; i++) defs["d" + i] = { anyOf: [{ $ref: "#/$defs/d" + (i + 1) },
+          { $ref: "#/$defs/d" + (i + 1) }] };
       defs["d" + n] = { type: "string" };
       const p = compilePolicy({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args: { $defs: defs,
         properties: { v: { $ref: "#/$defs/d0" } } } } }] } } });

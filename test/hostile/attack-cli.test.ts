@@ -27,7 +27,12 @@ interface Run {
 
 function cli(args: string[], timeout = 15_000): Run {
   const start = performance.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: "utf8", timeout, stdio: ["ignore", "pipe", "pipe"] });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - start };
 }
 
@@ -39,7 +44,8 @@ function file(name: string, text: string): string {
 
 const POLICY = { version: "1", default: "allow", tools: { t: { rate_limit: { max: 2, window: "1m" } } } };
 const CALL = { tool: "t", session: { id: "s" } };
-const cases = (extra: object) => JSON.stringify({ policy: POLICY, cases: [{ name: "x", call: CALL, expect: "allow", ...extra }] });
+const cases = (extra: object) =>
+  JSON.stringify({ policy: POLICY, cases: [{ name: "x", call: CALL, expect: "allow", ...extra }] });
 
 describe("attack: cases files", () => {
   it.each<[string, string, number, RegExp]>([
@@ -47,15 +53,35 @@ describe("attack: cases files", () => {
     ["repeat 1.5", cases({ repeat: 1.5 }), 2, /repeat/],
     ["at -5", cases({ at: -5 }), 2, /at/],
     ["at 1e300", cases({ at: 1e300 }), 2, /at/],
-    ["a duplicate key", `{"policy":${JSON.stringify(POLICY)},"cases":[{"name":"a","name":"b","call":${JSON.stringify(CALL)},"expect":"allow"}]}`, 2, /duplicate key/],
-    ["a duplicate key in the inline policy", `{"policy":{"version":"1","default":"allow","default":"deny","tools":{}},"cases":[{"name":"a","call":${JSON.stringify(CALL)},"expect":"allow"}]}`, 2, /duplicate key "default"/],
+    [
+      "a duplicate key",
+      `{"policy":${JSON.stringify(POLICY)},"cases":[{"name":"a","name":"b","call":${JSON.stringify(CALL)},"expect":"allow"}]}`,
+      2,
+      /duplicate key/,
+    ],
+    [
+      "a duplicate key in the inline policy",
+      `{"policy":{"version":"1","default":"allow","default":"deny","tools":{}},"cases":[{"name":"a","call":${JSON.stringify(CALL)},"expect":"allow"}]}`,
+      2,
+      /duplicate key "default"/,
+    ],
     ["no cases", JSON.stringify({ policy: POLICY, cases: [] }), 1, /no cases/],
     ["cases missing", JSON.stringify({ policy: POLICY }), 2, /cases/],
     ["not JSON", "{", 2, /JSON/],
     ["an array", "[]", 2, /object/],
-    ["__proto__ in expect", `{"policy":${JSON.stringify(POLICY)},"cases":[{"name":"a","call":${JSON.stringify(CALL)},"expect":{"outcome":"allow","__proto__":{}}}]}`, 2, /__proto__/],
+    [
+      "__proto__ in expect",
+      `{"policy":${JSON.stringify(POLICY)},"cases":[{"name":"a","call":${JSON.stringify(CALL)},"expect":{"outcome":"allow","__proto__":{}}}]}`,
+      2,
+      /__proto__/,
+    ],
     ["an unknown outcome", cases({ expect: "allowed" }), 2, /allowed/],
-    ["a policy path that is a directory", JSON.stringify({ policy: "/tmp", cases: [{ name: "a", call: CALL, expect: "allow" }] }), 2, /directory/],
+    [
+      "a policy path that is a directory",
+      JSON.stringify({ policy: "/tmp", cases: [{ name: "a", call: CALL, expect: "allow" }] }),
+      2,
+      /directory/,
+    ],
   ])("%s: a clear error and exit status", (name, text, status, message) => {
     const p = file(`cases-${name.replace(/\W+/g, "-")}.json`, text);
     const r = cli(["test", p]);
@@ -86,7 +112,10 @@ describe("attack: inputs that never end", () => {
   });
 
   it("BUG: toolgate test with a cases policy path naming a FIFO stalls", () => {
-    const p = file("cases-fifo.json", JSON.stringify({ policy: "./fifo.json", cases: [{ name: "a", call: CALL, expect: "allow" }] }));
+    const p = file(
+      "cases-fifo.json",
+      JSON.stringify({ policy: "./fifo.json", cases: [{ name: "a", call: CALL, expect: "allow" }] }),
+    );
     const r = cli(["test", p], 4_000);
     expect(r.signal, "killed by the timeout: the command stalled").toBeNull();
     expect(r.status).toBe(2);
@@ -107,7 +136,9 @@ describe("attack: flags and --session", () => {
     JSON.stringify({
       version: "1",
       default: "deny",
-      tools: { t: { rules: [{ when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } } }] } },
+      tools: {
+        t: { rules: [{ when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } } }] },
+      },
     }),
   );
 
@@ -126,7 +157,10 @@ describe("attack: flags and --session", () => {
   });
 
   it("--session prototype tricks never grant an attribute", () => {
-    for (const s of ['{"id":"s","__proto__":{"role":"admin"}}', '{"id":"s","constructor":{"prototype":{"role":"admin"}}}']) {
+    for (const s of [
+      '{"id":"s","__proto__":{"role":"admin"}}',
+      '{"id":"s","constructor":{"prototype":{"role":"admin"}}}',
+    ]) {
       const r = cli(["explain", policy, "--tool", "t", "--session", s, "--json"]);
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ decision: { outcome: "deny" } });
@@ -204,11 +238,15 @@ describe("attack: init on hostile tool lists, and links", () => {
 
   it("piped into a reader that closes early (EPIPE), init and explain end quietly", () => {
     for (const args of [`init --tools ${tools}`, `explain ${join(dir, "p-session.json")} --tool t --json`]) {
-      const r = spawnSync("bash", ["-c", `node ${CLI} ${args} | head -c 1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`], {
-        cwd: dir,
-        encoding: "utf8",
-        timeout: 15_000,
-      });
+      const r = spawnSync(
+        "bash",
+        ["-c", `node ${CLI} ${args} | head -c 1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`],
+        {
+          cwd: dir,
+          encoding: "utf8",
+          timeout: 15_000,
+        },
+      );
       expect(r.stdout).toMatch(/status=0/);
       expect(r.stderr).not.toMatch(/EPIPE|\n\s+at /);
     }

@@ -31,8 +31,14 @@ const costDoc: PolicyDocument = {
 describe("attack: cost pointers", () => {
   it("/__proto__ and /constructor never read inherited members", async () => {
     const p = compilePolicy(costDoc);
-    expect(await p.decide({ tool: "p", args: {}, session: S })).toMatchObject({ outcome: "deny", cause: "invalid_cost" });
-    expect(await p.decide({ tool: "c", args: {}, session: S })).toMatchObject({ outcome: "deny", cause: "invalid_cost" });
+    expect(await p.decide({ tool: "p", args: {}, session: S })).toMatchObject({
+      outcome: "deny",
+      cause: "invalid_cost",
+    });
+    expect(await p.decide({ tool: "c", args: {}, session: S })).toMatchObject({
+      outcome: "deny",
+      cause: "invalid_cost",
+    });
     // An own member of that name is the amount.
     const own = JSON.parse('{"__proto__": 3}') as Record<string, unknown>;
     expect(await p.decide({ tool: "p", args: own, session: S })).toMatchObject({ outcome: "allow", remaining: 7 });
@@ -101,7 +107,8 @@ describe("attack: cost pointers", () => {
   it("0.1 units 10,000 times: exactly 10,000 calls fit in max 1000, the next does not", () => {
     const p = compilePolicy(costDoc, { clock: () => 0 });
     let allowed = 0;
-    for (let i = 0; i < 10_001; i++) if (p.decideSync({ tool: "sum", args: { x: 0.1 }, session: S }).outcome === "allow") allowed++;
+    for (let i = 0; i < 10_001; i++)
+      if (p.decideSync({ tool: "sum", args: { x: 0.1 }, session: S }).outcome === "allow") allowed++;
     expect(allowed).toBe(10_000);
     // 0.1 + 0.2 on a fresh budget: 3,333 such pairs would be 999.9, never 1000.0000000001.
     const q = compilePolicy(costDoc, { clock: () => 0, store: new MemoryStore() });
@@ -152,7 +159,10 @@ describe("attack: ids shared across tools", () => {
       version: "1",
       default: "deny",
       limits: [{ id: "b", max: 4, window: "1m" }],
-      tools: { w: { rate_limit: [{ id: "b", max: 4, window: 60 }] }, e: { rate_limit: { id: "b", max: 5, window: "1m" } } },
+      tools: {
+        w: { rate_limit: [{ id: "b", max: 4, window: 60 }] },
+        e: { rate_limit: { id: "b", max: 5, window: "1m" } },
+      },
     };
     expect(() => compilePolicy(bad)).toThrow();
     for (const id of ["", "x".repeat(129), 5, null, "__proto__"]) {
@@ -214,7 +224,7 @@ describe("attack: observers", () => {
     expect(inner[0]).toMatchObject({ outcome: "allow", remaining: 2 });
   });
 
-  it("BUG: an observer that mutates event.decision changes the decision returned to the host", async () => {
+  it("observer mutating event.decision leaves the returned decision (was a BUG; fixed, 53a8463)", async () => {
     // docs/spec.md section 3: a reason never carries text from a host callback; section 6: an
     // observer sees the decision, it does not make it.
     const p = compilePolicy(doc, {
@@ -229,7 +239,7 @@ describe("attack: observers", () => {
     expect(JSON.stringify(d)).not.toContain("MARKER");
   });
 
-  it("BUG: an observer that mutates a rate_limited decision changes retryAfterMs returned to the host", () => {
+  it("observer mutating a rate_limited event keeps retryAfterMs (was a BUG; fixed, 53a8463)", () => {
     const p = compilePolicy(doc, {
       clock: () => 0,
       onDecision: (e) => {
@@ -249,7 +259,7 @@ describe("attack: observers", () => {
     expect(await p.decide({ tool: "d", session: S })).toMatchObject({ outcome: "deny", cause: "policy" });
   });
 
-  it("BUG: an async observer that rejects crashes the host process (unhandled rejection)", () => {
+  it("an async observer that rejects does not crash the host process (was a BUG, fixed in 53a8463)", () => {
     // docs/spec.md section 6: "An observer that throws changes no decision, and is called again for
     // the next one." An async function is a valid `(event) => void`; its rejection must not kill
     // the host.
@@ -260,7 +270,11 @@ describe("attack: observers", () => {
       const d = await p.decide({ tool: "a", session: { id: "s" } });
       await new Promise((r) => setTimeout(r, 50));
       console.log(JSON.stringify(d));`;
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     expect(r.stderr).not.toContain("observer failed");
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: "allow" });
@@ -297,7 +311,10 @@ describe("attack: shadow mode accounting", () => {
     expect(out.every((d) => d.outcome === "allow")).toBe(true);
     expect(out.filter((d) => d.outcome === "allow" && d.shadow !== undefined)).toHaveLength(48);
     expect(await en.peek({ tool: "w", session: S })).toMatchObject({ outcome: "rate_limited", retryAfterMs: 60_000 });
-    expect(await sh.decide({ tool: "nope", session: S })).toMatchObject({ outcome: "allow", shadow: { cause: "policy" } });
+    expect(await sh.decide({ tool: "nope", session: S })).toMatchObject({
+      outcome: "allow",
+      shadow: { cause: "policy" },
+    });
     expect(await sh.decide({ tool: "", session: S })).toMatchObject({ outcome: "deny", cause: "malformed_call" });
     expect(await sh.decide({ tool: "w", session: S, bogus: 1 } as never)).toMatchObject({ outcome: "deny" });
   });
@@ -320,7 +337,12 @@ describe("attack: options, contexts, definePolicy", () => {
     version: "1",
     default: "deny",
     tools: {
-      r: { rules: [{ when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } } }, { action: "deny" }] },
+      r: {
+        rules: [
+          { when: { session: { properties: { role: { const: "admin" } }, required: ["role"] } } },
+          { action: "deny" },
+        ],
+      },
     },
   };
 

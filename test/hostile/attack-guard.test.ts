@@ -16,11 +16,18 @@ const doc: PolicyDocument = {
   tools: {
     read: {
       rules: [
-        { when: { args: { properties: { path: { pathWithin: "/workspace" } }, required: ["path"] } }, rate_limit: { max: 5, window: "1m" } },
+        {
+          when: { args: { properties: { path: { pathWithin: "/workspace" } }, required: ["path"] } },
+          rate_limit: { max: 5, window: "1m" },
+        },
         { action: "deny", reason: "outside the workspace" },
       ],
     },
-    write: { action: "require_approval", reason: "writes need a person", rate_limit: { max: 2, window: "1m", refund: "on_error" } },
+    write: {
+      action: "require_approval",
+      reason: "writes need a person",
+      rate_limit: { max: 2, window: "1m", refund: "on_error" },
+    },
   },
 };
 
@@ -89,11 +96,43 @@ describe("attack: hostile approval answers", () => {
     ["{ approved: 'true' }", () => ({ approved: "true" })],
     ["a number", () => 1],
     ["null", () => null],
-    ["a getter that throws", () => Object.defineProperty({}, "approved", { get: () => { throw new Error("MARKER"); }, enumerable: true })],
-    ["a Proxy", () => new Proxy({ approved: true }, { get: () => { throw new Error("MARKER"); } })],
+    [
+      "a getter that throws",
+      () =>
+        Object.defineProperty({}, "approved", {
+          get: () => {
+            throw new Error("MARKER");
+          },
+          enumerable: true,
+        }),
+    ],
+    [
+      "a Proxy",
+      () =>
+        new Proxy(
+          { approved: true },
+          {
+            get: () => {
+              throw new Error("MARKER");
+            },
+          },
+        ),
+    ],
     ["a rejected promise", () => Promise.reject(new Error("MARKER"))],
-    ["a thrown error", () => { throw new Error("MARKER"); }],
-    ["a thenable that throws", () => ({ then: () => { throw new Error("MARKER"); } })],
+    [
+      "a thrown error",
+      () => {
+        throw new Error("MARKER");
+      },
+    ],
+    [
+      "a thenable that throws",
+      () => ({
+        then: () => {
+          throw new Error("MARKER");
+        },
+      }),
+    ],
     ["{ approved: false, reason: MARKER }", () => ({ approved: false, reason: "MARKER the user said no" })],
   ];
 
@@ -129,15 +168,22 @@ describe("attack: dispatchers that fail, and refunds", () => {
   it("a throwing dispatcher gets its unit back once; the error passes through unchanged", async () => {
     const policy = compilePolicy(doc, { clock: () => 0 });
     const boom = new Error("tool failed");
-    const run = guard(policy, () => {
-      throw boom;
-    }, { approval: () => true });
+    const run = guard(
+      policy,
+      () => {
+        throw boom;
+      },
+      { approval: () => true },
+    );
     for (let i = 0; i < 10; i++) await expect(run({ tool: "write", args: {}, session: S })).rejects.toBe(boom);
     // Every failure was refunded: the budget still has its two units.
-    expect(await policy.peek({ tool: "write", session: S, approved: true })).toMatchObject({ outcome: "allow", remaining: 1 });
+    expect(await policy.peek({ tool: "write", session: S, approved: true })).toMatchObject({
+      outcome: "allow",
+      remaining: 1,
+    });
   });
 
-  it("a dispatcher that throws a non-Error, a getter-laden object or a rejected thenable is passed on as is", async () => {
+  it("a non-Error, a getter-laden object or a rejection thrown by the dispatcher passes on as is", async () => {
     const policy = compilePolicy(doc, { clock: () => 0 });
     const thrown = [
       "a string",
@@ -153,7 +199,10 @@ describe("attack: dispatchers that fail, and refunds", () => {
       const run = guard(policy, () => Promise.reject(t), { approval: () => true });
       await expect(run({ tool: "write", args: {}, session: S })).rejects.toBe(t);
     }
-    expect(await policy.peek({ tool: "write", session: S, approved: true })).toMatchObject({ outcome: "allow", remaining: 1 });
+    expect(await policy.peek({ tool: "write", session: S, approved: true })).toMatchObject({
+      outcome: "allow",
+      remaining: 1,
+    });
   });
 });
 
@@ -200,7 +249,9 @@ describe("attack: non-plain and non-enumerable calls (issue 10 item 7)", () => {
         },
       },
     );
-    expect(await policy.decide(Object.freeze({ tool: "read", args: Object.freeze({ path: "/workspace/a" }), session: S }))).toMatchObject({
+    expect(
+      await policy.decide(Object.freeze({ tool: "read", args: Object.freeze({ path: "/workspace/a" }), session: S })),
+    ).toMatchObject({
       outcome: "allow",
     });
     expect(await policy.decide(proxied)).toMatchObject({ outcome: "allow" });

@@ -16,10 +16,14 @@ const meta = (result: unknown) => (result as { _meta?: Record<string, unknown> }
 
 function server(ran: unknown[]) {
   const s = new McpServer({ name: "attack", version: "1.0.0" });
-  s.registerTool("write", { inputSchema: { target: z.any().optional(), note: z.string().optional(), path: z.string().optional() } }, async (args) => {
-    ran.push(args);
-    return { content: [{ type: "text", text: "written" }] };
-  });
+  s.registerTool(
+    "write",
+    { inputSchema: { target: z.any().optional(), note: z.string().optional(), path: z.string().optional() } },
+    async (args) => {
+      ran.push(args);
+      return { content: [{ type: "text", text: "written" }] };
+    },
+  );
   s.registerTool("read", { inputSchema: { path: z.string() } }, async (args) => {
     ran.push(args);
     return { content: [{ type: "text", text: "read" }] };
@@ -66,7 +70,9 @@ describe("attack: the approval prompt through guardServer (issue 10 item 3)", ()
     c.self = c;
     expect(approvalMessage("write", "r", { c })).toMatchObject({ ok: false });
     expect(approvalMessage("write", "r", { b: 1n })).toMatchObject({ ok: false });
-    expect(approvalMessage("write", "r", Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])))).toMatchObject({ ok: false });
+    expect(
+      approvalMessage("write", "r", Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]))),
+    ).toMatchObject({ ok: false });
     expect(approvalMessage("write", "r", { ["k".repeat(129)]: 1 })).toMatchObject({ ok: false });
     const ok = approvalMessage("write", "r\u2066", { "k\u200b": "v\u0000" });
     expect(ok.ok && !/[\u0000\u200b\u2066]/.test(ok.text)).toBe(true);
@@ -98,7 +104,10 @@ describe("attack: names a client chooses", () => {
     const ran: unknown[] = [];
     const { client } = await connectClient(guardServer(server(ran), policy()));
     for (const name of ["r".repeat(129), "r".repeat(65_536)]) {
-      const result = await client.request({ method: "tools/call", params: { name, arguments: {} } } as never, CallToolResultSchema);
+      const result = await client.request(
+        { method: "tools/call", params: { name, arguments: {} } } as never,
+        CallToolResultSchema,
+      );
       expect(result.isError).toBe(true);
       expect(textOf(result)).not.toContain("r".repeat(129));
       expect(textOf(result).length).toBeLessThan(500);

@@ -6,7 +6,14 @@
  */
 
 import fc from "fast-check";
-import { compilePolicy, MemoryStore, type Decision, type DecisionEvent, type PolicyDocument, type Store } from "toolgate";
+import {
+  compilePolicy,
+  MemoryStore,
+  type Decision,
+  type DecisionEvent,
+  type PolicyDocument,
+  type Store,
+} from "toolgate";
 import { describe, expect, it } from "vitest";
 
 const doc: PolicyDocument = {
@@ -195,10 +202,13 @@ describe("attack: reasons never carry foreign text", () => {
     );
   });
 
-  it("BUG: bidi overrides and zero-width characters of a tool name reach the reason unescaped", async () => {
+  it("bidi and zero-width characters of a tool name are escaped in reasons (was a BUG; fixed, 53a8463)", async () => {
     // docs/spec.md section 8 escapes non-printing characters in what a person reads; a reason is
     // shown to the person too (MCP refusal text), and U+202E reorders everything after it.
-    const p = compilePolicy({ version: "1", default: "allow", limits: [{ max: 1, window: "1m" }], tools: {} }, { clock: () => 0 });
+    const p = compilePolicy(
+      { version: "1", default: "allow", limits: [{ max: 1, window: "1m" }], tools: {} },
+      { clock: () => 0 },
+    );
     const tool = "read\u202etxt.exe\u200b\u2066";
     await p.decide({ tool, session: { id: "s" } });
     const d = await p.decide({ tool, session: { id: "s" } });

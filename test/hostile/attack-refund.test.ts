@@ -51,9 +51,11 @@ describe("attack: refund tickets", () => {
     expect(await p.refund(forge({ namespace: t.namespace, entries: [{ key: key + "x", entry }] }))).toBe(false);
     expect(await q.refund(d)).toBe(false);
     expect(await q.refund(forge({ namespace: "other", entries: [{ key, entry }] }))).toBe(false);
-    expect(await q.refund(forge({ namespace: "other", entries: [{ key: key.replace('"attack-refund"', '"other"'), entry }] }))).toBe(
-      false,
-    );
+    expect(
+      await q.refund(
+        forge({ namespace: "other", entries: [{ key: key.replace('"attack-refund"', '"other"'), entry }] }),
+      ),
+    ).toBe(false);
     // The genuine ticket still works after every forgery.
     expect(await p.refund(d)).toBe(true);
   });
@@ -64,7 +66,10 @@ describe("attack: refund tickets", () => {
     await p.decide({ tool: "w", session: S });
     await p.decide({ tool: "w", session: S });
     const t = ticketOf(d1);
-    const dup = { ...d1, refund: { namespace: t.namespace, entries: Array.from({ length: 1000 }, () => t.entries[0]!) } };
+    const dup = {
+      ...d1,
+      refund: { namespace: t.namespace, entries: Array.from({ length: 1000 }, () => t.entries[0]!) },
+    };
     // Refusing the whole forged ticket or giving back its one real unit are both within the contract.
     await p.refund(dup);
     const after = [await p.decide({ tool: "w", session: S }), await p.decide({ tool: "w", session: S })];
@@ -88,7 +93,12 @@ describe("attack: refund tickets", () => {
       { refund: {} },
       { refund: { namespace: ns, entries: "x" } },
       { refund: { namespace: ns, entries: [null, 1, "x", { key: 1, entry: 2 }] } },
-      { refund: { namespace: ns, entries: Array.from({ length: 10_000 }, (_, i) => ({ key: `k${i}`, entry: String(i) })) } },
+      {
+        refund: {
+          namespace: ns,
+          entries: Array.from({ length: 10_000 }, (_, i) => ({ key: `k${i}`, entry: String(i) })),
+        },
+      },
       { refund: { namespace: ns, entries: Array.from({ length: 1_000_000 }, () => ({ key: "k", entry: "0" })) } },
       { refund: { namespace: ns, entries: [{ key: "x".repeat(1_000_000), entry: "y".repeat(1_000_000) }] } },
       { refund: { namespace: "x".repeat(10_000_000), entries: [] } },

@@ -14,20 +14,28 @@ const S = { id: "s" };
 const count = (ds: Decision[], outcome: string) => ds.filter((d) => d.outcome === outcome).length;
 
 describe("attack: clocks", () => {
-  const doc: PolicyDocument = { version: "1", default: "allow", tools: { t: { rate_limit: { max: 3, window: "1m" } } } };
+  const doc: PolicyDocument = {
+    version: "1",
+    default: "allow",
+    tools: { t: { rate_limit: { max: 3, window: "1m" } } },
+  };
 
-  it("a fractional clock under failOpen: exactly max allowed, whole-ms waits, never failedOpen (issue 10 item 4)", () => {
+  it("fractional clock under failOpen: max allowed, whole-ms waits, never failedOpen (issue 10 item 4)", () => {
     let t = 1_700_000_000_000.123;
     const p = compilePolicy(doc, { clock: () => (t += 0.37), failOpen: true });
     const ds = Array.from({ length: 20 }, () => p.decideSync({ tool: "t", session: S }));
     expect(count(ds, "allow")).toBe(3);
     expect(ds.some((d) => d.outcome === "allow" && d.failedOpen === true)).toBe(false);
-    for (const d of ds) if (d.outcome === "rate_limited") expect(Number.isInteger(d.retryAfterMs) && d.retryAfterMs >= 1).toBe(true);
+    for (const d of ds)
+      if (d.outcome === "rate_limited") expect(Number.isInteger(d.retryAfterMs) && d.retryAfterMs >= 1).toBe(true);
   });
 
   it("the SPEC's stepped-back example: {max 1, window 1s}, a call at 1000, then at 500 waits 1500", () => {
     let t = 1000;
-    const p = compilePolicy({ version: "1", default: "allow", tools: { t: { rate_limit: { max: 1, window: 1 } } } }, { clock: () => t });
+    const p = compilePolicy(
+      { version: "1", default: "allow", tools: { t: { rate_limit: { max: 1, window: 1 } } } },
+      { clock: () => t },
+    );
     expect(p.decideSync({ tool: "t", session: S }).outcome).toBe("allow");
     t = 500;
     expect(p.decideSync({ tool: "t", session: S })).toMatchObject({ outcome: "rate_limited", retryAfterMs: 1500 });
@@ -40,7 +48,10 @@ describe("attack: clocks", () => {
   it("a clock that returns -Infinity, 1e308, a string or an object is a store failure, never an allow", () => {
     for (const v of [Number.NEGATIVE_INFINITY, "5", { valueOf: () => 5 }, null, undefined, 10n]) {
       const p = compilePolicy(doc, { clock: () => v as never, failOpen: true });
-      expect(p.decideSync({ tool: "t", session: S }), String(v)).toMatchObject({ outcome: "deny", cause: "store_failure" });
+      expect(p.decideSync({ tool: "t", session: S }), String(v)).toMatchObject({
+        outcome: "deny",
+        cause: "store_failure",
+      });
     }
     // Huge but finite times are times.
     const q = compilePolicy(doc, { clock: () => 8.64e15 });
@@ -101,7 +112,10 @@ describe("attack: MemoryStore under pressure", () => {
         version: "1",
         default: "allow",
         limits: [{ max: 5, window: "1d", per: "global" }],
-        tools: { churn: { rate_limit: { max: 1, window: "1d" } }, other: { rate_limit: { max: 1_000_000, window: "1d" } } },
+        tools: {
+          churn: { rate_limit: { max: 1, window: "1d" } },
+          other: { rate_limit: { max: 1_000_000, window: "1d" } },
+        },
       },
       { store, clock: () => t },
     );
@@ -115,7 +129,10 @@ describe("attack: MemoryStore under pressure", () => {
     }
     expect(refused).toBe(100_000);
     // The shared budget was never dropped: still full.
-    expect(p.decideSync({ tool: "other", session: { id: "late" } })).toMatchObject({ outcome: "rate_limited", rule: "/limits/0" });
+    expect(p.decideSync({ tool: "other", session: { id: "late" } })).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/limits/0",
+    });
   });
 
   it("session churn that does count (global budget with room) keeps the global budget exact", () => {
@@ -145,21 +162,30 @@ describe("attack: MemoryStore under pressure", () => {
       { store, clock: () => 0 },
     );
     let allowed = 0;
-    for (let i = 0; i < 50_000; i++) if (p.decideSync({ tool: "t", session: { id: `s${i}`, org: "acme" } }).outcome === "allow") allowed++;
+    for (let i = 0; i < 50_000; i++)
+      if (p.decideSync({ tool: "t", session: { id: `s${i}`, org: "acme" } }).outcome === "allow") allowed++;
     expect(allowed).toBe(10);
     // 7 and "7" are different values.
     expect(p.decideSync({ tool: "t", session: { id: "a", org: 7 } }).outcome).toBe("allow");
-    expect(p.decideSync({ tool: "t", session: { id: "a", org: "7" } })).toMatchObject({ outcome: "allow", remaining: 9 });
+    expect(p.decideSync({ tool: "t", session: { id: "a", org: "7" } })).toMatchObject({
+      outcome: "allow",
+      remaining: 9,
+    });
   });
 });
 
 describeWithRedis("attack: RedisStore with a real redis-server", (server) => {
-  it("failOpen and a burst beyond maxPending: the overflow is refused, never allowed (issue 10 weak default)", async () => {
+  it("failOpen, a burst beyond maxPending: the overflow is refused, never allowed (issue 10)", async () => {
     const client = await connectIORedis(server());
     try {
       const store = new RedisStore({ client, maxPending: 10, prefix: `attack:${Date.now()}:` });
       const p = compilePolicy(
-        { version: "1", name: "attack-burst", default: "allow", tools: { t: { rate_limit: { max: 10, window: "1h" } } } },
+        {
+          version: "1",
+          name: "attack-burst",
+          default: "allow",
+          tools: { t: { rate_limit: { max: 10, window: "1h" } } },
+        },
         { store, failOpen: true },
       );
       const ds = await Promise.all(Array.from({ length: 2_000 }, () => p.decide({ tool: "t", session: S })));
@@ -177,7 +203,12 @@ describeWithRedis("attack: RedisStore with a real redis-server", (server) => {
     try {
       const store = new RedisStore({ client, prefix: `attack-pause:${Date.now()}:` });
       const p = compilePolicy(
-        { version: "1", name: "attack-pause", default: "allow", tools: { t: { rate_limit: { max: 1, window: "1h" } } } },
+        {
+          version: "1",
+          name: "attack-pause",
+          default: "allow",
+          tools: { t: { rate_limit: { max: 1, window: "1h" } } },
+        },
         { store, failOpen: true, storeTimeoutMs: 200 },
       );
       server().pause();
@@ -210,9 +241,13 @@ describeWithRedis("attack: RedisStore with a real redis-server", (server) => {
       expect(d.outcome).toBe("allow");
       expect(await q.refund(d)).toBe(false);
       const t = (d as { refund: { namespace: string; entries: { key: string; entry: string }[] } }).refund;
-      const forged = { refund: { namespace: t.namespace, entries: [{ key: t.entries[0]!.key, entry: `${t.entries[0]!.entry}9` }] } };
+      const forged = {
+        refund: { namespace: t.namespace, entries: [{ key: t.entries[0]!.key, entry: `${t.entries[0]!.entry}9` }] },
+      };
       expect(await p.refund(forged)).toBe(false);
-      const lua = { refund: { namespace: t.namespace, entries: [{ key: "x']) redis.call('FLUSHALL') --", entry: "1" }] } };
+      const lua = {
+        refund: { namespace: t.namespace, entries: [{ key: "x']) redis.call('FLUSHALL') --", entry: "1" }] },
+      };
       expect(await p.refund(lua)).toBe(false);
       expect(await p.refund(d)).toBe(true);
       expect(await p.refund(d)).toBe(false);
