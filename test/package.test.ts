@@ -152,7 +152,8 @@ describe("the packed tarball, installed without optional peers", () => {
       "-e",
       `for (const m of ["toolgate", "toolgate/testing", "toolgate/redis", "toolgate/mcp"]) require(m);
        const t = require("toolgate/testing");
-       console.log(typeof t.runCases, typeof t.loadCases, "describePolicyCases" in t, "describeStoreConformance" in t);`,
+       console.log(typeof t.runCases, typeof t.loadCases,
+         "describePolicyCases" in t, "describeStoreConformance" in t);`,
     ]);
     expect(cjs.stderr).toBe("");
     expect(cjs.stdout.trim()).toBe("function function false false");
@@ -170,7 +171,8 @@ describe("the packed tarball, installed without optional peers", () => {
   it("runs a cases file with runCases, from CommonJS, with no test framework", () => {
     const r = node([
       "-e",
-      `require("toolgate/testing").runCases("policy.cases.json").then((run) => console.log(JSON.stringify([run.passed, run.failed, run.coverage.percent])));`,
+      `require("toolgate/testing").runCases("policy.cases.json")
+         .then((run) => console.log(JSON.stringify([run.passed, run.failed, run.coverage.percent])));`,
     ]);
     expect(r.stderr).toBe("");
     expect(JSON.parse(r.stdout)).toEqual([1, 0, 50]);

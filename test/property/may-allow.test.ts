@@ -6,7 +6,7 @@
  */
 
 import fc from "fast-check";
-import { compilePolicy, MemoryStore, type ToolCall } from "toolgate";
+import { compilePolicy, MemoryStore } from "toolgate";
 import { describe, expect, it } from "vitest";
 import { call, params, policy } from "./arbitraries.js";
 
@@ -15,7 +15,7 @@ describe("mayAllow", () => {
     fc.assert(
       fc.property(policy, fc.array(call, { minLength: 1, maxLength: 10 }), (doc, calls) => {
         const engine = compilePolicy(doc, { clock: () => 0, store: new MemoryStore({ maxKeys: 1_000 }) });
-        for (const c of calls as ToolCall[]) {
+        for (const c of calls) {
           const d = engine.decideSync(c);
           if (d.outcome === "deny") continue;
           const context =
