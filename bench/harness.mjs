@@ -28,8 +28,10 @@ function makeLoop(c, inputs) {
   if ((inputs.length & mask) !== 0) throw new Error(`inputs length must be a power of two, got ${inputs.length}`);
   // The sink folds every answer into a number the caller keeps, so no result is dead code.
   const body = c.async
-    ? `return async function loop(n, start) { let sink = 0; for (let i = 0; i < n; i++) { const r = await fn(inputs[(start + i) & mask]); sink = (sink + (r === undefined ? 0 : 1)) | 0; } return sink; }`
-    : `return function loop(n, start) { let sink = 0; for (let i = 0; i < n; i++) { const r = fn(inputs[(start + i) & mask]); sink = (sink + (r === undefined ? 0 : 1)) | 0; } return sink; }`;
+    ? `return async function loop(n, start) { let sink = 0; for (let i = 0; i < n; i++) {
+        const r = await fn(inputs[(start + i) & mask]); sink = (sink + (r === undefined ? 0 : 1)) | 0; } return sink; }`
+    : `return function loop(n, start) { let sink = 0; for (let i = 0; i < n; i++) {
+        const r = fn(inputs[(start + i) & mask]); sink = (sink + (r === undefined ? 0 : 1)) | 0; } return sink; }`;
   return new Function("fn", "inputs", "mask", body)(c.fn, inputs, mask);
 }
 

@@ -138,6 +138,14 @@ const plateau =
   full.length === 0
     ? true
     : Math.max(...full.map((s) => s.heap)) <= 1.15 * Math.min(...full.map((s) => s.heap)) + 2 ** 20;
-console.log(
-  `RESULT ${JSON.stringify({ keys: KEYS, bytesPerKey, bytesPerCall: perCall.unit, bytesPerWeightedCall: perCall.weight, bound: BOUND, bounded, plateau, maxSize: Math.max(...samples.map((s) => s.size)) })}`,
-);
+const result = {
+  keys: KEYS,
+  bytesPerKey,
+  bytesPerCall: perCall.unit,
+  bytesPerWeightedCall: perCall.weight,
+  bound: BOUND,
+  bounded,
+  plateau,
+  maxSize: Math.max(...samples.map((s) => s.size)),
+};
+console.log(`RESULT ${JSON.stringify(result)}`);

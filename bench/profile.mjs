@@ -36,7 +36,8 @@ const w = await builders[id]();
 const c = w.contenders.find((x) => x.name === name);
 if (c === undefined) {
   console.error(
-    `no contender ${JSON.stringify(name)} in (${id}); contenders: ${w.contenders.map((x) => JSON.stringify(x.name)).join(", ")}`,
+    `no contender ${JSON.stringify(name)} in (${id}); ` +
+      `contenders: ${w.contenders.map((x) => JSON.stringify(x.name)).join(", ")}`,
   );
   process.exit(2);
 }
@@ -53,5 +54,6 @@ while (Date.now() < end) {
   ops += 10_000;
 }
 console.log(
-  `${name} on (${id}): ${ops.toLocaleString("en")} ops in ${seconds} s (${((seconds * 1e9) / ops).toFixed(0)} ns/op wall, sink ${sink})`,
+  `${name} on (${id}): ${ops.toLocaleString("en")} ops in ${seconds} s ` +
+    `(${((seconds * 1e9) / ops).toFixed(0)} ns/op wall, sink ${sink})`,
 );

@@ -45,7 +45,8 @@ export function uniquePatternCalls(p) {
 
 /**
  * Runs the curves and prints them.
- * @returns {Promise<{ toolsRepeated: number[], toolsUniform: number[], patternsRepeated: number[], patternsUnique: number[], compileMs: number, compileTextMs: number }>}
+ * @returns {Promise<{ toolsRepeated: number[], toolsUniform: number[], patternsRepeated: number[],
+ *   patternsUnique: number[], compileMs: number, compileTextMs: number }>}
  */
 export async function runScaling(opts, md) {
   const toolContenders = [];

@@ -39,7 +39,8 @@ function checkAgreement(label, inputs, toolgateAllows, peers, keyOf = (c) => c.t
       const got = allows(call);
       if (got !== want) {
         throw new Error(
-          `bench ${label}: ${name} says ${got ? "allow" : "not allow"} but toolgate says ${want ? "allow" : "not allow"} for ${JSON.stringify(call)}`,
+          `bench ${label}: ${name} says ${got ? "allow" : "not allow"} ` +
+            `but toolgate says ${want ? "allow" : "not allow"} for ${JSON.stringify(call)}`,
         );
       }
     }
@@ -208,8 +209,10 @@ export async function workloadC({ full }) {
   return {
     id: full ? "c-full" : "c",
     title: full
-      ? `(c′) rate-limited tool, ${active.toLocaleString("en")} active sessions in MemoryStore, every session over its limit (refusing path)`
-      : `(c) rate-limited tool (100 a minute per session), ${active.toLocaleString("en")} active sessions in MemoryStore each calling every ~10 s: every call allowed and counted`,
+      ? `(c′) rate-limited tool, ${active.toLocaleString("en")} active sessions in MemoryStore, ` +
+        "every session over its limit (refusing path)"
+      : `(c) rate-limited tool (100 a minute per session), ${active.toLocaleString("en")} active sessions ` +
+        "in MemoryStore each calling every ~10 s: every call allowed and counted",
     inputs,
     contenders: [
       { name: "Map counter, fixed window (floor)", fn: counter },

@@ -23,7 +23,8 @@ export function cedarText(doc) {
     if (k.effect === "conditional") {
       const { field, max } = k.condition;
       out.push(
-        `permit(principal, action, resource == Tool::${str(k.key)}) when { !(context.args has ${field}) || context.args.${field} <= ${max} };`,
+        `permit(principal, action, resource == Tool::${str(k.key)}) ` +
+          `when { !(context.args has ${field}) || context.args.${field} <= ${max} };`,
       );
     } else if (!k.pattern) {
       out.push(`permit(principal, action, resource == Tool::${str(k.key)});`);

@@ -37,7 +37,8 @@ function pageSizeCondition(rule) {
 }
 
 /**
- * @typedef {{ key: string, pattern: boolean, effect: "allow" | "refuse" | "conditional", condition: { field: string, max: number } | null }} Key
+ * @typedef {{ key: string, pattern: boolean, effect: "allow" | "refuse" | "conditional",
+ *   condition: { field: string, max: number } | null }} Key
  * @returns {{ keys: Key[], carveOuts: Map<string, string[]> }} `carveOuts`: for each allowing
  *   pattern, the exact keys it matches that decide otherwise than a plain allow
  */
