@@ -6,9 +6,9 @@
  * other, and `failOpen` applies.
  */
 
-import type { DecidingRule } from "../compile/plan.js";
+import type { DecidingRule, PlanLimit } from "../compile/plan.js";
 import { MICRO } from "../document/units.js";
-import { formatWait, quoteName, sentences } from "../shared/text.js";
+import { formatWait, quoteName } from "../shared/text.js";
 import type { BudgetRequest } from "../store.js";
 import type { Decision, RefundTicket } from "../types.js";
 import { StoreFault, storeFailure } from "./refusals.js";
@@ -74,18 +74,30 @@ export function readAnswer(
     return {
       outcome: "rate_limited",
       rule: l.pointer,
-      reason:
-        l.own && rule.reason !== undefined
-          ? rule.reason
-          : sentences(
-              `Rate limit reached for ${quoteName(tool)}: ${l.describe} (${l.pointer})`,
-              `Retry in ${formatWait(wait)}`,
-            ),
+      reason: l.own && rule.reason !== undefined ? rule.reason : `${reasonHead(l, tool)}${formatWait(wait)}.`,
       retryAfterMs: wait,
       limit: l.info,
     };
   }
   return broken(rule, "it answered neither allowed nor refused", failOpen);
+}
+
+/** Heads of generated rate-limit reasons, per limit and tool name: every refusal needs one. */
+const heads = new WeakMap<PlanLimit, Map<string, string>>();
+/** How many tool names one limit remembers (names are at most 128 characters). */
+const HEADS_PER_LIMIT = 256;
+
+/** `Rate limit reached for "tool": at most … (pointer). Retry in `, built once per limit and tool. */
+function reasonHead(l: PlanLimit, tool: string): string {
+  let byTool = heads.get(l);
+  if (byTool === undefined) heads.set(l, (byTool = new Map()));
+  let head = byTool.get(tool);
+  if (head === undefined) {
+    head = `Rate limit reached for ${quoteName(tool)}: ${l.describe} (${l.pointer}). Retry in `;
+    if (byTool.size >= HEADS_PER_LIMIT) byTool.clear();
+    byTool.set(tool, head);
+  }
+  return head;
 }
 
 /**

@@ -53,8 +53,12 @@ const HIDDEN = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060
  */
 export function quoteName(name: string): string {
   const quoted = JSON.stringify(name.length > 80 ? `${name.slice(0, 77)}...` : name);
-  return quoted.replace(HIDDEN, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+  HIDDEN_ONE.lastIndex = 0;
+  return HIDDEN_ONE.test(quoted) ? quoted.replace(HIDDEN, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`) : quoted;
 }
+
+/** {@link HIDDEN} without the global flag: a test that starts at the beginning every time. */
+const HIDDEN_ONE = new RegExp(HIDDEN.source);
 
 /**
  * A wait for people, never shorter than the wait itself: `1ms`, `999ms`, `1.5s`, `2m 5s`,
