@@ -20,6 +20,16 @@ describe("both MCP SDK lines stay optional peer dependencies", () => {
     expect(cli).toMatch(/import\(["']@modelcontextprotocol\/sdk\/client\/index\.js["']\)/);
   });
 
+  it("the gateway's peers are loaded when --listen or --redis runs, never bundled or imported statically", () => {
+    const cli = dist("cli.js");
+    for (const name of ["@modelcontextprotocol/server", "@modelcontextprotocol/node", "ioredis"]) {
+      expect(cli).toContain(`await import("${name}")`);
+      expect(cli).not.toMatch(new RegExp(`^import [^;]*from ["']${name}["']`, "m"));
+    }
+    // Bundled, a peer would be a second copy beside the user's (or a chunk file next to cli.js).
+    expect(cli).not.toMatch(/import\(["']\.\/[^"']+["']\)/);
+  });
+
   it("package.json declares both lines as optional peers", () => {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
       peerDependencies: Record<string, string>;
@@ -29,5 +39,8 @@ describe("both MCP SDK lines stay optional peer dependencies", () => {
     expect(pkg.peerDependencies["@modelcontextprotocol/server"]).toBe("^2.4.0");
     expect(pkg.peerDependenciesMeta["@modelcontextprotocol/sdk"]).toEqual({ optional: true });
     expect(pkg.peerDependenciesMeta["@modelcontextprotocol/server"]).toEqual({ optional: true });
+    // toolgate proxy --listen: the Node glue of the 2.x server.
+    expect(pkg.peerDependencies["@modelcontextprotocol/node"]).toBe("^2.1.0");
+    expect(pkg.peerDependenciesMeta["@modelcontextprotocol/node"]).toEqual({ optional: true });
   });
 });
