@@ -10,8 +10,8 @@
 // contenders so drift on a shared machine falls on all of them alike. "32 clients" is 32 calls in
 // flight at once: over stdio on the one connection a stdio proxy serves, over HTTP from 32 client
 // connections. CPU per call is that of the process the client talks to (the server itself for
-// "direct", else the relay or the proxy): user + system time from /proc/<pid>/stat over the calls. Targets are printed PASS or MISS and never fail
-// the run.
+// "direct", else the relay or the proxy): user + system time from /proc/<pid>/stat over the calls.
+// Targets are printed PASS or MISS and never fail the run.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -202,13 +202,15 @@ const fmt = (ms) => `${ms.toFixed(3)} ms`;
 function table(title, rows, direct) {
   console.log(`\n-- ${title}`);
   console.log(
-    `${"contender".padEnd(42)} ${"p50".padStart(10)} ${"p99".padStart(10)} ${"added p50".padStart(11)} ${"CPU/call".padStart(15)}`,
+    `${"contender".padEnd(42)} ${"p50".padStart(10)} ${"p99".padStart(10)} ` +
+      `${"added p50".padStart(11)} ${"CPU/call".padStart(15)}`,
   );
   for (const r of rows) {
     const added = direct === undefined || r.name === direct.name ? "" : fmt(r.p50 - direct.p50);
     const cpu = r.cpu === undefined ? "" : `${r.cpu.toFixed(0)} µs`;
     console.log(
-      `${r.name.padEnd(42)} ${fmt(r.p50).padStart(10)} ${fmt(r.p99).padStart(10)} ${added.padStart(11)} ${cpu.padStart(15)}`,
+      `${r.name.padEnd(42)} ${fmt(r.p50).padStart(10)} ${fmt(r.p99).padStart(10)} ` +
+        `${added.padStart(11)} ${cpu.padStart(15)}`,
     );
   }
 }
@@ -217,7 +219,8 @@ const targets = [];
 const target = (name, pass, detail) => targets.push({ name, pass, detail });
 
 console.log(
-  `== toolgate proxy: latency added per tools/call (everything's echo; ${ROUNDS} rounds × ${CALLS_1} calls for 1 client, ` +
+  "== toolgate proxy: latency added per tools/call " +
+    `(everything's echo; ${ROUNDS} rounds × ${CALLS_1} calls for 1 client, ` +
     `× ${CALLS_32} per client for 32)${smoke ? " [smoke: no targets]" : ""}`,
 );
 

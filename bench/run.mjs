@@ -172,7 +172,8 @@ async function main() {
 
   // What toolgate proxy adds per tools/call, against a bare relay and the server itself.
   if (onlyArg === undefined || only.has("proxy")) {
-    const r = spawnSync(process.execPath, [fileURLToPath(new URL("./proxy.mjs", import.meta.url)), ...(smoke ? ["--smoke"] : [])], { stdio: "inherit" });
+    const proxyBench = fileURLToPath(new URL("./proxy.mjs", import.meta.url));
+    const r = spawnSync(process.execPath, [proxyBench, ...(smoke ? ["--smoke"] : [])], { stdio: "inherit" });
     if (r.status !== 0) throw new Error(`bench: bench/proxy.mjs failed (exit ${r.status ?? r.signal})`);
   }
 }
