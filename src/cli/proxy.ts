@@ -190,6 +190,8 @@ export async function runProxy(args: string[]): Promise<number> {
     throw new UsageError("--url needs --listen (a remote server is served over HTTP)");
   }
   const maxSessions = str("max-sessions") === undefined ? 1000 : countOption("max-sessions", str("max-sessions"));
+  if (str("max-sessions") !== undefined && listenAt === undefined)
+    throw new UsageError("--max-sessions is for --listen");
   const redis = str("redis") === undefined ? undefined : redisUrl(str("redis") as string);
   if (v["fail-open"] === true && redis === undefined)
     throw new UsageError("--fail-open is for --redis (a memory store does not fail)");

@@ -278,6 +278,27 @@ describe("toolgate proxy --listen with tokens", () => {
     await gw.stop();
   });
 
+  it("reads claims as data: __proto__, constructor and deep claims grant nothing", async () => {
+    const gw = await startGateway(["--policy", writeTemp("p.json", POLICY), "--auth-secret-env", "GW_SECRET"], {
+      env: { GW_SECRET: SECRET },
+    });
+    // A payload whose own "__proto__" and "constructor" claims carry admin: true (JSON.parse
+    // keeps them as own properties), and a deeply nested claim.
+    const payload =
+      `{"sub":"mallory","__proto__":{"admin":true},"constructor":{"admin":true},"team":"red",` +
+      `"deep":${"[".repeat(500)}${"]".repeat(500)},"exp":${Math.floor(Date.now() / 1000) + 3600}}`;
+    const b64 = (text: string) => Buffer.from(text).toString("base64url");
+    const unsigned = `${b64('{"alg":"HS256","typ":"JWT"}')}.${b64(payload)}`;
+    const { createHmac } = await import("node:crypto");
+    const token = `${unsigned}.${createHmac("sha256", SECRET).update(unsigned).digest("base64url")}`;
+    const c = await client2(gw.url, token);
+    expect((await c.listTools()).tools.map((t) => t.name)).not.toContain("delete_run");
+    expect(await call(c, "delete_run")).toBe("deny");
+    expect(await call(c)).toBe("allow");
+    await c.close();
+    await gw.stop();
+  });
+
   it("verifies RS256 tokens against a local JWKS server, fetching it again for an unknown kid", async () => {
     const keys: JWK[] = [];
     let fetches = 0;
@@ -357,6 +378,14 @@ describe("toolgate proxy --listen: flags checked at start", () => {
     ],
     ["an unknown --log-args", ["--log", "/tmp/x.jsonl", "--log-args", "some"], {}, /omit, hmac or clear/],
     ["--url without --listen", ["--url", "https://x.test/mcp"], {}, /--url needs --listen/],
+    ["--max-sessions without --listen", ["--max-sessions", "5"], {}, /--max-sessions is for --listen/],
+    ["a --max-sessions of 0", ["--listen", "0", "--max-sessions", "0"], {}, /--max-sessions must be a whole number/],
+    [
+      "a --store-timeout that is not a number",
+      ["--store-timeout", "soon"],
+      {},
+      /--store-timeout must be a whole number/,
+    ],
     ["--url and a command", ["--listen", "0", "--url", "https://x.test/mcp", "--command", "node"], {}, /not both/],
   ];
   for (const [what, args, env, message] of cases) {
