@@ -137,10 +137,6 @@ export async function listen(sdk: Sdk, upstream: Upstream, settings: ListenSetti
     toEverySession((s) => s.sendResourceListChanged());
     gateway.notify.resourcesChanged();
   });
-  client.setNotificationHandler(T.ResourceUpdatedNotificationSchema, (n) => {
-    toEverySession((s) => s.sendResourceUpdated(n.params));
-    gateway.notify.resourceUpdated(n.params.uri);
-  });
   client.setNotificationHandler(T.PromptListChangedNotificationSchema, () => {
     toEverySession((s) => s.sendPromptListChanged());
     gateway.notify.promptsChanged();

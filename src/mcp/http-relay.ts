@@ -7,12 +7,15 @@
  * The 2.x line is used downstream because it serves both protocol eras; the upstream stays on
  * the 1.x client, which every upstream speaks. Notifications from the upstream are fanned out
  * by the gateway (one upstream, many clients), not here: a per-request server has no channel of
- * its own to send them on. The upstream is told the client can do nothing (no sampling,
+ * its own to send them on. What the clients would share through the one upstream connection
+ * (tasks, the logging level, resource subscriptions) is not offered. The upstream is told the
+ * client can do nothing (no sampling,
  * elicitation or roots): with many clients behind one upstream connection, a request the upstream
  * makes could not be attributed to the client whose call caused it.
  */
 
 import type { Policy } from "toolgate";
+import { isPlainObject } from "../shared/objects.js";
 import { errorMessage, quoteName } from "../shared/text.js";
 import { guardServerWith, type GuardServerOptions } from "./guard-server.js";
 import type { ToolPins } from "./pins.js";
@@ -126,12 +129,19 @@ interface RelayContext {
   };
 }
 
-/** The capabilities the downstream is offered: the upstream's, less what cannot be relayed. */
+/**
+ * The capabilities the downstream is offered: the upstream's, less what one upstream connection
+ * shared by many clients cannot keep apart per client — `tasks` (one client could list, read or
+ * cancel another's), `logging` (one client's level would be every client's) and resource
+ * `subscribe` (one client's subscriptions would be every client's updates) — and `experimental`.
+ */
 export function offeredCapabilities(client: Client): Record<string, unknown> {
-  const { experimental: _experimental, ...capabilities } = (client.getServerCapabilities() ?? {}) as Record<
-    string,
-    unknown
-  >;
+  const upstream = (client.getServerCapabilities() ?? {}) as Record<string, unknown>;
+  const { experimental: _e, tasks: _t, logging: _l, ...capabilities } = upstream;
+  if (isPlainObject(capabilities.resources)) {
+    const { subscribe: _s, ...resources } = capabilities.resources;
+    capabilities.resources = resources;
+  }
   return capabilities;
 }
 
@@ -218,17 +228,12 @@ export function httpRelayServer(
     relay("resources/list", T.ListResourcesResultSchema);
     relay("resources/templates/list", T.ListResourceTemplatesResultSchema);
     relay("resources/read", T.ReadResourceResultSchema);
-    if (upstream.resources.subscribe) {
-      relay("resources/subscribe", T.EmptyResultSchema);
-      relay("resources/unsubscribe", T.EmptyResultSchema);
-    }
   }
   if (upstream.prompts) {
     relay("prompts/list", T.ListPromptsResultSchema);
     relay("prompts/get", T.GetPromptResultSchema);
   }
   if (upstream.completions) relay("completion/complete", T.CompleteResultSchema);
-  if (upstream.logging) relay("logging/setLevel", T.EmptyResultSchema);
 
   guardServerWith(server, policy, options, {
     refuseTool: (tool) =>
