@@ -10,10 +10,13 @@
  *   and `properties: { "__proto__": … }` was skipped.
  * - A keyword named like an `Object.prototype` member is an unknown keyword wherever it sits,
  *   `dependencies` included (it was accepted there and ignored: a condition that always held).
+ * - The schema cannot multiply the checks of one value past a bound (anyOf of two $refs, chained
+ *   22 times, took seconds per call on `{ v: 1 }`); recursion through members stays allowed.
  */
 
 import { compilePolicy, MemoryStore, validatePolicy, type Decision } from "toolgate";
 import { afterEach, describe, expect, it } from "vitest";
+import { MAX_CHECKS_PER_VALUE } from "../../src/compile/conditions/fanout.js";
 import { KEYWORDS } from "../../src/compile/conditions/keywords.js";
 import { expectPrototypesUntouched, snapshotPrototypes } from "./guards.js";
 import { COUNTED, linearity, operationRatio, SMALL, table, type Scaling } from "./scaling.js";
@@ -659,5 +662,140 @@ describe("keywords named like Object.prototype members are unknown keywords, whe
         ]),
       );
     }
+  });
+});
+
+/** The issues of a policy whose one rule has `when: { args }`; `[]` when it is valid. */
+function issuesOf(args: unknown): { code: string; path: string; message: string }[] {
+  const r = validatePolicy({ version: "1", default: "deny", tools: { t: { rules: [{ when: { args } }] } } });
+  return r.valid ? [] : r.issues;
+}
+
+const AT = "/tools/t/rules/0/when/args";
+
+/** `$defs` d0 … d{depth}: each an `op` of `width` `$ref`s to the next, the last `{ type: "string" }`. */
+function doubling(depth: number, op = "anyOf", width = 2): Record<string, unknown> {
+  const defs: Record<string, unknown> = { [`d${depth}`]: { type: "string" } };
+  for (let i = 0; i < depth; i++) {
+    defs[`d${i}`] = { [op]: Array.from({ length: width }, () => ({ $ref: `#/$defs/d${i + 1}` })) };
+  }
+  return defs;
+}
+
+/**
+ * A schema whose `properties/v` costs exactly `checks` checks of one value. Each `{ $ref }` is a
+ * check of its own, so `doubling(k)`'s d0 costs 4 × 2^k - 3 (d11: 8,189); behind one `$ref`
+ * (8,190) in an anyOf (1), leaves make up the rest.
+ */
+function costing(checks: number): Record<string, unknown> {
+  const leaves = Array.from({ length: checks - 8_191 }, () => ({ type: "string" }));
+  return { $defs: doubling(11), properties: { v: { anyOf: [{ $ref: "#/$defs/d0" }, ...leaves] } } };
+}
+
+describe("the checks one value can cost are bounded in the schema (fanout.ts)", () => {
+  it(`a schema of exactly ${MAX_CHECKS_PER_VALUE} checks compiles and decides; one more is an issue there`, () => {
+    expect(MAX_CHECKS_PER_VALUE).toBe(10_000);
+    expect(issuesOf(costing(MAX_CHECKS_PER_VALUE))).toEqual([]);
+    const policy = policyOf(costing(MAX_CHECKS_PER_VALUE));
+    const start = performance.now();
+    // Every branch fails on a number: all 10,000 checks run, and the call is decided.
+    expect(decide(policy, { v: 1 }).outcome).toBe("deny");
+    expect(decide(policy, { v: "x" }).outcome).toBe("allow");
+    expect(performance.now() - start).toBeLessThan(2_000);
+    expect(issuesOf(costing(MAX_CHECKS_PER_VALUE + 1))).toEqual([
+      {
+        code: "condition",
+        path: `${AT}/properties/v`,
+        message: "this when schema can cost more than 10,000 checks of one value (anyOf/oneOf through $ref multiply)",
+      },
+    ]);
+    expect(() => policyOf(costing(MAX_CHECKS_PER_VALUE + 1))).toThrow(/10,000 checks of one value/);
+  });
+
+  it.each(["anyOf", "oneOf", "allOf"])("%s of $refs multiplies, counted once per definition", (op) => {
+    // 16,382 checks from a schema of 13 definitions (8,190 from 12): counted in time linear in the schema.
+    expect(issuesOf({ $defs: doubling(12, op), $ref: "#/$defs/d0" })).toEqual([
+      expect.objectContaining({ code: "condition", path: AT }),
+    ]);
+    expect(issuesOf({ $defs: doubling(11, op), $ref: "#/$defs/d0" })).toEqual([]);
+  });
+
+  it("not, if/then/else, dependentSchemas and dependencies apply in place and are counted", () => {
+    const defs: Record<string, unknown> = { d14: true };
+    for (let i = 0; i < 14; i++) {
+      const next = { $ref: `#/$defs/d${i + 1}` };
+      const kinds = [
+        { not: { not: next }, if: next },
+        { if: next, then: next },
+        { dependentSchemas: { a: next, b: next } },
+        { dependencies: { a: next, b: ["c"] }, else: next },
+      ];
+      defs[`d${i}`] = kinds[i % kinds.length];
+    }
+    expect(issuesOf({ $defs: defs, properties: { v: { $ref: "#/$defs/d0" } } })).toEqual([
+      expect.objectContaining({ path: `${AT}/properties/v` }),
+    ]);
+  });
+
+  it("$refs through $id, $anchor and $dynamicRef resolve and are counted", () => {
+    const viaAnchor: Record<string, unknown> = { d14: { $anchor: "a14", type: "string" } };
+    for (let i = 0; i < 14; i++) {
+      viaAnchor[`d${i}`] = { $anchor: `a${i}`, anyOf: [{ $ref: `#a${i + 1}` }, { $ref: `x.json#a${i + 1}` }] };
+    }
+    // The second $ref reaches the same definitions through the resource's $id.
+    expect(issuesOf({ $id: "https://example.com/x.json", $defs: viaAnchor, $ref: "#a0" })).toEqual([
+      expect.objectContaining({ path: AT, message: expect.stringContaining("10,000 checks of one value") }),
+    ]);
+    const dynamic = { $dynamicAnchor: "m", anyOf: [{ $dynamicRef: "#m" }] };
+    expect(issuesOf(dynamic)).toEqual([
+      expect.objectContaining({ path: AT, message: expect.stringContaining("never ends on one value") }),
+    ]);
+  });
+
+  it("a $ref cycle in place never ends: an issue, not a stack overflow at decision time", () => {
+    const schema = {
+      $defs: { a: { anyOf: [{ type: "number" }, { $ref: "#/$defs/b" }] }, b: { allOf: [{ $ref: "#/$defs/a" }] } },
+    };
+    expect(issuesOf({ ...schema, properties: { v: { $ref: "#/$defs/a" } } })).toEqual([
+      expect.objectContaining({ code: "condition", path: `${AT}/properties/v` }),
+    ]);
+    expect(issuesOf({ $ref: "#" })).toEqual([expect.objectContaining({ path: AT })]);
+  });
+
+  it("a chain of 100,000 $refs is an issue in bounded time, not a crash", () => {
+    const defs: Record<string, unknown> = { d100000: true };
+    for (let i = 0; i < 100_000; i++) defs[`d${i}`] = { $ref: `#/$defs/d${i + 1}` };
+    const start = performance.now();
+    expect(issuesOf({ $defs: defs, $ref: "#/$defs/d0" })).toEqual([expect.objectContaining({ path: AT })]);
+    expect(performance.now() - start).toBeLessThan(10_000);
+  });
+
+  it("recursion through members and items (a tree of children) still compiles, one check per node", () => {
+    const tree = {
+      $defs: {
+        node: {
+          type: "object",
+          required: ["name"],
+          properties: {
+            name: { type: "string" },
+            left: { $ref: "#/$defs/node" },
+            right: { $ref: "#/$defs/node" },
+            children: { type: "array", items: { $ref: "#/$defs/node" } },
+          },
+          additionalProperties: { anyOf: [{ $ref: "#/$defs/node" }, { type: "number" }] },
+        },
+      },
+      $ref: "#/$defs/node",
+    };
+    expect(issuesOf(tree)).toEqual([]);
+    const make = (depth: number): Record<string, unknown> =>
+      depth === 0
+        ? { name: "leaf" }
+        : { name: `n${depth}`, left: make(depth - 1), right: make(depth - 1), children: [{ name: "c" }], n: 1 };
+    const policy = policyOf(tree);
+    expect(decide(policy, make(12)).outcome).toBe("allow");
+    const bad = make(12);
+    (bad.left as { right: Record<string, unknown> }).right = { name: 1 };
+    expect(decide(policy, bad).outcome).toBe("deny");
   });
 });

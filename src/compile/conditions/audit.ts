@@ -1,7 +1,7 @@
 /**
  * What a `when` schema is checked for before ajv sees it, at the JSON Pointer of each problem:
- * unknown keywords, unknown formats, patterns the linear engine cannot run, and names that ajv
- * would silently skip.
+ * unknown keywords, unknown formats, patterns the linear engine cannot run, names that ajv
+ * would silently skip, and a cost per value that the schema multiplies past a bound (fanout.ts).
  *
  * Every lookup is in an own-property table (a `Map`), never in a plain object: ajv looks its
  * keywords up in plain objects, so `constructor`, `__proto__` or `toString` pass there as known
@@ -10,9 +10,10 @@
  * can sit (`dependencies`, `contentSchema`, `$defs`…) is left unchecked.
  */
 
-import { child } from "../../document/pointer.js";
+import { child } from "../../shared/pointer.js";
 import { closestName } from "../../shared/text.js";
 import { patternProblem } from "./ecma-regex.js";
+import { fanoutIssues } from "./fanout.js";
 import { KEYWORDS, Kind, MAX_SCHEMA_DEPTH } from "./keywords.js";
 
 /** A problem in a `when` schema, at a JSON Pointer into the policy. */
@@ -99,6 +100,8 @@ export function auditSchema(schema: unknown, path: string, options: AuditOptions
     }
   };
   visit(schema, path, 0);
+  // Counted only on a schema whose keywords are all known: its cost is then what ajv will run.
+  if (issues.length === 0) issues.push(...fanoutIssues(schema, path));
   return issues;
 }
 
