@@ -53,16 +53,18 @@ describe("attack: the approval prompt through guardServer (issue 10 item 3)", ()
     expect(ran).toHaveLength(1);
   });
 
-  it("BUG: a long value nested before the path hides the path from the person who approves", async () => {
-    // docs/spec.md section 8: the question shows "every key, bounded previews"; issue 10 item 3:
-    // "Never cut what decides". The preview of `target` is cut at 200 characters inside the nested
-    // object, in the agent's key order, so "/etc/shadow" is never shown, and the person accepts.
+  it("a long value nested before the path no longer hides it from the approver (was a BUG; fixed)", async () => {
+    // docs/spec.md section 8: the question shows "every key, bounded previews";
+    // issue 10 item 3: "Never cut what decides". The preview of `target` was cut at 200 characters
+    // inside the nested object, in the agent's key order, so "/etc/shadow" was never shown. Now every
+    // leaf is shown by its path, each with its own bounded preview.
     const ran: unknown[] = [];
     const { client, elicitations } = await connectClient(guardServer(server(ran), policy()), {
       elicit: () => ({ action: "accept", content: {} }),
     });
     await client.callTool({ name: "write", arguments: { target: { note: "n".repeat(600), path: "/etc/shadow" } } });
-    expect(elicitations[0]!.message).toContain("/etc/shadow");
+    expect(elicitations[0]!.message).toContain('  "target"."path": "/etc/shadow"');
+    expect(elicitations[0]!.message).toContain('  "target"."note": "' + "n".repeat(199) + "… (602 characters in all)");
   });
 
   it("the same through approvalMessage: cycles and BigInt are refused with a reason, not shown cut", () => {

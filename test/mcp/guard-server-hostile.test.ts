@@ -191,7 +191,7 @@ describe("approval questions show what is approved", () => {
       "a\\u{0000}b\\u{0085}c\\u{200D}d\\u{2028}e\\u{FEFF}f\\u{D800}g\\u{E0041}h é 日本 😀",
     );
     const message = approvalMessage("t", "why", { b: 1, a: { deep: [1, 2] } }, []);
-    expect(message).toEqual({ ok: true, text: 'Allow the tool "t" to run with these arguments, this once?\nWhy approval is needed: why\nArguments (2, every one shown):\n  "a": {"deep":[1,2]}\n  "b": 1' });
+    expect(message).toEqual({ ok: true, text: 'Allow the tool "t" to run with these arguments, this once?\nWhy approval is needed: why\nArguments (3, every one shown):\n  "a"."deep"[0]: 1\n  "a"."deep"[1]: 2\n  "b": 1' });
   });
 });
 
