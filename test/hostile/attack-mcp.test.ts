@@ -63,8 +63,9 @@ describe("attack: the approval prompt through guardServer (issue 10 item 3)", ()
       elicit: () => ({ action: "accept", content: {} }),
     });
     await client.callTool({ name: "write", arguments: { target: { note: "n".repeat(600), path: "/etc/shadow" } } });
-    expect(elicitations[0]!.message).toContain('  "target"."path": "/etc/shadow"');
-    expect(elicitations[0]!.message).toContain('  "target"."note": "' + "n".repeat(199) + "… (602 characters in all)");
+    const message = elicitations[0]!.message;
+    expect(message).toContain('  "target"."path": "/etc/shadow"');
+    expect(message).toContain(`  "target"."note": "${"n".repeat(199)}… (602 characters in all)`);
   });
 
   it("the same through approvalMessage: cycles and BigInt are refused with a reason, not shown cut", () => {
