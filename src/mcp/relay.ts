@@ -47,7 +47,9 @@ export async function loadSdk(): Promise<Sdk> {
       types,
     };
   } catch (e) {
-    throw new Error(`the MCP SDK could not be loaded (${e instanceof Error ? e.message : String(e)}); install it with: npm install @modelcontextprotocol/sdk`);
+    throw new Error(
+      `the MCP SDK could not be loaded (${e instanceof Error ? e.message : String(e)}); install it with: npm install @modelcontextprotocol/sdk`,
+    );
   }
 }
 
@@ -61,7 +63,8 @@ export function relayClientCapabilities(downstream: unknown): Record<string, unk
   const capabilities: Record<string, unknown> = {};
   for (const key of ["sampling", "elicitation", "roots"]) {
     const value = declared[key];
-    if (typeof value === "object" && value !== null && !Array.isArray(value)) capabilities[key] = JSON.parse(JSON.stringify(value)) as unknown;
+    if (typeof value === "object" && value !== null && !Array.isArray(value))
+      capabilities[key] = JSON.parse(JSON.stringify(value)) as unknown;
   }
   return capabilities;
 }
@@ -92,7 +95,13 @@ export interface RelayOptions {
  * and notifications relayed both ways, `policy` enforced on tools, and tools whose definitions
  * changed since they were pinned hidden and refused (`cause: "tool_changed"`).
  */
-export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: GuardServerOptions = {}, relayOptions: RelayOptions = {}): Server {
+export function relayServer(
+  sdk: Sdk,
+  client: Client,
+  policy: Policy,
+  options: GuardServerOptions = {},
+  relayOptions: RelayOptions = {},
+): Server {
   const T = sdk.types;
   const upstream = client.getServerCapabilities() ?? {};
   const { experimental: _experimental, ...capabilities } = upstream;
@@ -119,23 +128,38 @@ export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: G
   ) =>
     server.setRequestHandler(requestSchema, async (request: Q, extra) => {
       const params = request.params as { _meta?: { progressToken?: string | number } } | undefined;
-      const schema = typeof resultSchema === "function" ? resultSchema(params as Record<string, unknown> | undefined) : resultSchema;
+      const schema =
+        typeof resultSchema === "function" ? resultSchema(params as Record<string, unknown> | undefined) : resultSchema;
       const done = (result: unknown): never => (review === undefined ? result : review(result as never)) as never;
       const token = params?._meta?.progressToken;
       if (token === undefined) {
-        return done(await client.request({ method: request.method, params } as Parameters<Client["request"]>[0], schema, { signal: extra.signal, timeout: RELAY_TIMEOUT_MS }));
+        return done(
+          await client.request({ method: request.method, params } as Parameters<Client["request"]>[0], schema, {
+            signal: extra.signal,
+            timeout: RELAY_TIMEOUT_MS,
+          }),
+        );
       }
       const upstreamToken = `toolgate-proxy-${nextToken++}`;
       progressRoutes.set(upstreamToken, (progress) => {
-        void extra.sendNotification({ method: "notifications/progress", params: { ...progress, progressToken: token } } as never).catch(() => {});
+        void extra
+          .sendNotification({
+            method: "notifications/progress",
+            params: { ...progress, progressToken: token },
+          } as never)
+          .catch(() => {});
       });
       try {
         const relayed = { ...params, _meta: { ...params?._meta, progressToken: upstreamToken } };
         return done(
-          await client.request({ method: request.method, params: relayed } as Parameters<Client["request"]>[0], schema, {
-            signal: extra.signal,
-            timeout: RELAY_TIMEOUT_MS,
-          }),
+          await client.request(
+            { method: request.method, params: relayed } as Parameters<Client["request"]>[0],
+            schema,
+            {
+              signal: extra.signal,
+              timeout: RELAY_TIMEOUT_MS,
+            },
+          ),
         );
       } finally {
         progressRoutes.delete(upstreamToken);
@@ -151,7 +175,9 @@ export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: G
     };
     relay(T.ListToolsRequestSchema, T.ListToolsResultSchema, reviewList);
     // A call the client asked to run as a task is answered with the task it created.
-    relay(T.CallToolRequestSchema, (params) => (params?.task === undefined ? T.CallToolResultSchema : T.CreateTaskResultSchema));
+    relay(T.CallToolRequestSchema, (params) =>
+      params?.task === undefined ? T.CallToolResultSchema : T.CreateTaskResultSchema,
+    );
     client.setNotificationHandler(T.ToolListChangedNotificationSchema, () => server.sendToolListChanged());
   }
   if (upstream.tasks) {
@@ -189,10 +215,14 @@ export function relayServer(sdk: Sdk, client: Client, policy: Policy, options: G
   const declared = relayOptions.clientCapabilities ?? {};
   if (declared.sampling !== undefined) {
     client.setRequestHandler(T.CreateMessageRequestSchema, (request, extra) =>
-      server.request(request, request.params.tools === undefined ? T.CreateMessageResultSchema : T.CreateMessageResultWithToolsSchema, {
-        signal: extra.signal,
-        timeout: RELAY_TIMEOUT_MS,
-      }),
+      server.request(
+        request,
+        request.params.tools === undefined ? T.CreateMessageResultSchema : T.CreateMessageResultWithToolsSchema,
+        {
+          signal: extra.signal,
+          timeout: RELAY_TIMEOUT_MS,
+        },
+      ),
     );
   }
   if (declared.elicitation !== undefined) {
