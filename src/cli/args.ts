@@ -8,6 +8,7 @@ import type { Session } from "toolgate";
 import { isPlainObject } from "../shared/objects.js";
 import { errorMessage } from "../shared/text.js";
 import { UsageError } from "./errors.js";
+import { parseStrictJson } from "./files.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -47,11 +48,7 @@ export function parseCommand(
 
 /** The JSON value of option `--<name>`; text that is not JSON is a {@link UsageError}. */
 export function jsonOption(name: string, text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new UsageError(`--${name} is not valid JSON: ${errorMessage(e)}`);
-  }
+  return parseStrictJson(`--${name}`, text);
 }
 
 /**

@@ -2,7 +2,8 @@
  * Reading the CLI's input files: text, JSON, and a server's `tools/list` result.
  */
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { JsonTextError, parseJsonText } from "../shared/json-text.js";
 import { isPlainObject } from "../shared/objects.js";
 import { errorMessage, quoteName } from "../shared/text.js";
 import { UsageError } from "./errors.js";
@@ -19,23 +20,43 @@ export interface ToolInfo {
   inputSchema: Record<string, unknown> | undefined;
 }
 
-/** Reads a file as UTF-8 text (a leading byte-order mark is kept: the core accepts it). */
+/** The largest input file the CLI reads (policies, cases, tool lists): 256 MiB. */
+export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads a file as UTF-8 text (a leading byte-order mark is kept: the core accepts it). Only a
+ * regular file of at most {@link MAX_INPUT_BYTES}: a named pipe would block the command forever
+ * and a device such as `/dev/zero` would fill the memory.
+ */
 export function readText(file: string): string {
   try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new UsageError(`cannot read ${file}: not a regular file`);
+    if (st.size > MAX_INPUT_BYTES) throw new UsageError(`cannot read ${file}: larger than ${MAX_INPUT_BYTES} bytes`);
     return readFileSync(file, "utf8");
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot read ${file}: ${fileProblem(e)}`);
   }
 }
 
-/** Reads and parses a JSON file. */
-export function readJson(file: string): unknown {
-  const text = readText(file);
+/**
+ * Parses JSON text strictly, as the core reads policies: a duplicate key is an error (JSON.parse
+ * would silently keep the last one), and so is nesting beyond the documented limits.
+ * @param what - names the text in the message: a file, or `--session`.
+ */
+export function parseStrictJson(what: string, text: string): unknown {
   try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown;
+    return parseJsonText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
-    throw new UsageError(`${file}: not valid JSON: ${errorMessage(e)}`);
+    const at = e instanceof JsonTextError && e.pointer !== "" ? ` at ${e.pointer}` : "";
+    throw new UsageError(`${what} is not valid JSON${at}: ${errorMessage(e)}`);
   }
+}
+
+/** Reads and parses a JSON file, strictly. */
+export function readJson(file: string): unknown {
+  return parseStrictJson(file, readText(file));
 }
 
 /**

@@ -3,6 +3,8 @@
  * goes away early (`toolgate check … | head`) ends the output quietly, never with a stack trace.
  */
 
+import { UsageError } from "./errors.js";
+
 let stdoutGone = false;
 let stderrGone = false;
 
@@ -32,9 +34,24 @@ export function err(line: string): void {
   if (!stderrGone) process.stderr.write(`${line}\n`);
 }
 
-/** Writes a value as indented JSON to standard output. */
+/**
+ * Writes a value as indented JSON to standard output. A value nested too deeply for the
+ * indenting writer (JSON.stringify with an indent recurses) is written on one line instead,
+ * and one that cannot be written at all is a usage error, never a stack trace.
+ */
 export function outJson(value: unknown): void {
-  if (!stdoutGone) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  if (stdoutGone) return;
+  let text: string;
+  try {
+    text = JSON.stringify(value, null, 2);
+  } catch {
+    try {
+      text = JSON.stringify(value);
+    } catch {
+      throw new UsageError("the result is nested too deeply to be written as JSON");
+    }
+  }
+  process.stdout.write(`${text}\n`);
 }
 
 /** Writes text as it is to standard output. */

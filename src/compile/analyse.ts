@@ -4,8 +4,8 @@
  */
 
 import { copyJsonData, deepFreeze, NotJsonData } from "../document/data.js";
-import { duplicateKeyMessage, JsonTextError, locatePointers, positionOf, readJsonText } from "../document/json.js";
-import { child } from "../document/pointer.js";
+import { duplicateKeyMessage, JsonTextError, locatePointers, positionOf, readJsonText } from "../shared/json-text.js";
+import { child } from "../shared/pointer.js";
 import { schemaIssues } from "../document/schema.js";
 import { errorMessage } from "../shared/text.js";
 import type { PolicyDocument, PolicyIssue } from "../types.js";

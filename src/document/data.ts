@@ -4,9 +4,10 @@
  * values, with bounded depth and size, no cycles, and no getters run more than once.
  */
 
-import { MAX_DEPTH, MAX_NODES } from "./limits.js";
-import { child } from "./pointer.js";
+import { MAX_DEPTH, MAX_NODES } from "../shared/limits.js";
+import { child } from "../shared/pointer.js";
 import { errorMessage } from "../shared/text.js";
+import { setOwn } from "../shared/objects.js";
 import type { PolicyIssue } from "../types.js";
 
 /** A document that is not JSON data, with the path of the first offending value. */
@@ -98,16 +99,6 @@ export function copyJsonData(input: unknown): unknown {
   }
 }
 
-/**
- * Sets an own data property. Plain assignment is far faster than defineProperty, but for the
- * key "__proto__" it would set the prototype instead: that one key gets defineProperty, which
- * keeps it data, as JSON.parse does.
- */
-export function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__")
-    Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
-  else o[key] = value;
-}
 
 /** Deep-freezes plain data in place and returns it. */
 export function deepFreeze<T>(v: T): T {

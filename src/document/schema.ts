@@ -6,7 +6,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import policySchema from "../../schemas/policy.v1.schema.json" with { type: "json" };
 import { closestName as closest, describeValue as describe } from "../shared/text.js";
-import { child } from "./pointer.js";
+import { child } from "../shared/pointer.js";
 import type { PolicyIssue } from "../types.js";
 
 /** The format versions this build reads. */

@@ -1,6 +1,6 @@
 /** JSON Pointer (RFC 6901) helpers. */
 
-import { hasOwn } from "../shared/objects.js";
+import { hasOwn } from "./objects.js";
 
 /** Escapes one reference token: `~` → `~0`, `/` → `~1`. */
 export function escapeToken(token: string): string {

@@ -1,12 +1,16 @@
 /**
- * A strict JSON parser for policy files. Unlike `JSON.parse` it rejects duplicate keys (which
+ * A strict JSON parser (dependency-free, shared by the core and the CLI) for policy files and
+ * every JSON the CLI reads. Unlike `JSON.parse` it rejects duplicate keys (which
  * `JSON.parse` silently resolves by keeping the last, so a reviewer could read one rule while
  * another one runs), bounds nesting, and can say where in the text a JSON Pointer lands.
  */
 
-import { setOwn } from "./data.js";
 import { MAX_DEPTH, MAX_NODES } from "./limits.js";
+import { setOwn } from "./objects.js";
 import { child } from "./pointer.js";
+
+
+
 
 /** A position in JSON text: 1-based line and column. */
 export interface TextPosition {
