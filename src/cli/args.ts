@@ -48,7 +48,7 @@ export function parseCommand(
 
 /** The JSON value of option `--<name>`; text that is not JSON is a {@link UsageError}. */
 export function jsonOption(name: string, text: string): unknown {
-  return parseStrictJson(`--${name}`, text);
+  return parseStrictJson(`--${name} is`, text);
 }
 
 /**

@@ -31,6 +31,7 @@ export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
 export function readText(file: string): string {
   try {
     const st = statSync(file);
+    if (st.isDirectory()) throw new UsageError(`cannot read ${file}: is a directory`);
     if (!st.isFile()) throw new UsageError(`cannot read ${file}: not a regular file`);
     if (st.size > MAX_INPUT_BYTES) throw new UsageError(`cannot read ${file}: larger than ${MAX_INPUT_BYTES} bytes`);
     return readFileSync(file, "utf8");
@@ -41,22 +42,30 @@ export function readText(file: string): string {
 }
 
 /**
+ * The deepest JSON the CLI reads that is not a policy (tool lists, sessions and arguments on the
+ * command line): servers' schemas and hosts' sessions may nest deeper than a policy may.
+ */
+export const MAX_DATA_DEPTH = 5_000;
+
+/**
  * Parses JSON text strictly, as the core reads policies: a duplicate key is an error (JSON.parse
- * would silently keep the last one), and so is nesting beyond the documented limits.
- * @param what - names the text in the message: a file, or `--session`.
+ * would silently keep the last one), and so is nesting beyond {@link MAX_DATA_DEPTH}.
+ * @param what - names the text in the message: `tools.json:` for a file, `--session is` for a flag.
  */
 export function parseStrictJson(what: string, text: string): unknown {
   try {
-    return parseJsonText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return parseJsonText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, MAX_DATA_DEPTH);
   } catch (e) {
-    const at = e instanceof JsonTextError && e.pointer !== "" ? ` at ${e.pointer}` : "";
-    throw new UsageError(`${what} is not valid JSON${at}: ${errorMessage(e)}`);
+    const at = e instanceof JsonTextError && e.pointer !== "" ? ` at ${e.pointer.slice(0, 200)}` : "";
+    // The reader recurses: nesting that the stack cannot take ends there, as a clear error.
+    const why = e instanceof RangeError ? "nested too deeply to be read" : errorMessage(e);
+    throw new UsageError(`${what} not valid JSON${at}: ${why}`);
   }
 }
 
 /** Reads and parses a JSON file, strictly. */
 export function readJson(file: string): unknown {
-  return parseStrictJson(file, readText(file));
+  return parseStrictJson(`${file}:`, readText(file));
 }
 
 /**

@@ -4,7 +4,7 @@
  * builds every decision that depends only on the rule once, frozen and shared.
  */
 
-import { child, parsePointer } from "../document/pointer.js";
+import { child, parsePointer } from "../shared/pointer.js";
 import { MICRO, toMicro } from "../document/units.js";
 import type { ConditionalRuleDocument, LimitDocument, PolicyDocument, PolicyIssue } from "../types.js";
 import { BudgetKeys, keyPrefix } from "./keys.js";

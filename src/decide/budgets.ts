@@ -6,7 +6,7 @@
  */
 
 import { Scope, type DecidingRule, type PlanLimit } from "../compile/plan.js";
-import { readPlainPointer } from "../document/pointer.js";
+import { readPlainPointer } from "../shared/pointer.js";
 import { toMicro } from "../document/units.js";
 import { describeValue } from "../shared/text.js";
 import type { BudgetRequest } from "../store.js";

@@ -99,7 +99,6 @@ export function copyJsonData(input: unknown): unknown {
   }
 }
 
-
 /** Deep-freezes plain data in place and returns it. */
 export function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {

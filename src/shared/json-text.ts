@@ -9,9 +9,6 @@ import { MAX_DEPTH, MAX_NODES } from "./limits.js";
 import { setOwn } from "./objects.js";
 import { child } from "./pointer.js";
 
-
-
-
 /** A position in JSON text: 1-based line and column. */
 export interface TextPosition {
   line: number;
@@ -57,6 +54,7 @@ class Parser {
     readonly text: string,
     readonly mode: Mode,
     readonly wanted: ReadonlySet<string> = new Set(),
+    readonly maxDepth: number = MAX_DEPTH,
   ) {}
 
   fail(message: string, pointer: string, at = this.i): never {
@@ -152,7 +150,7 @@ class Parser {
   }
 
   array(pointer: string, depth: number): unknown[] {
-    if (depth > MAX_DEPTH) this.tooLarge(`nested deeper than ${MAX_DEPTH} levels`, pointer);
+    if (depth > this.maxDepth) this.tooLarge(`nested deeper than ${this.maxDepth} levels`, pointer);
     this.i++;
     const out: unknown[] = [];
     this.ws();
@@ -173,7 +171,7 @@ class Parser {
   }
 
   object(pointer: string, depth: number): Record<string, unknown> {
-    if (depth > MAX_DEPTH) this.tooLarge(`nested deeper than ${MAX_DEPTH} levels`, pointer);
+    if (depth > this.maxDepth) this.tooLarge(`nested deeper than ${this.maxDepth} levels`, pointer);
     this.i++;
     const out: Record<string, unknown> = {};
     const seen = new Set<string>();
@@ -211,10 +209,12 @@ class Parser {
  * Parses JSON text strictly: nesting deeper than {@link MAX_DEPTH}, more than
  * {@link MAX_NODES} values and trailing content are errors; duplicate keys are collected in
  * `duplicates` (the last value is kept, as by `JSON.parse`, so reading can go on).
+ * @param maxDepth - the deepest nesting accepted: a policy's limit by default; data that is not
+ *   a policy (a tool list, a session on the command line) may allow more.
  * @throws JsonTextError
  */
-export function readJsonText(text: string): ParsedJson {
-  const p = new Parser(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, "parse");
+export function readJsonText(text: string, maxDepth = MAX_DEPTH): ParsedJson {
+  const p = new Parser(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, "parse", new Set(), maxDepth);
   const value = p.value("", 0);
   p.ws();
   if (p.i < p.text.length) p.fail("unexpected content after the JSON value", "");
@@ -231,8 +231,8 @@ export function duplicateKeyMessage(key: string): string {
  * Parses JSON text strictly, as {@link readJsonText}, with a duplicate key an error too.
  * @throws JsonTextError
  */
-export function parseJsonText(text: string): unknown {
-  const { value, duplicates } = readJsonText(text);
+export function parseJsonText(text: string, maxDepth = MAX_DEPTH): unknown {
+  const { value, duplicates } = readJsonText(text, maxDepth);
   const d = duplicates[0];
   if (d !== undefined) throw new JsonTextError(duplicateKeyMessage(d.key), d.pointer, d.offset);
   return value;

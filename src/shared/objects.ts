@@ -27,6 +27,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
  * keeps it data, as JSON.parse does.
  */
 export function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === "__proto__")
+    Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
   else o[key] = value;
 }

@@ -4,7 +4,7 @@
  * problem is reported before any case runs.
  */
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { compilePolicy, MemoryStore, PolicyError, validatePolicy, type Policy, type PolicyDocument } from "toolgate";
 import { errorMessage } from "../shared/text.js";
@@ -101,19 +101,30 @@ function position(line: number | undefined, column: number | undefined): { line?
   return line === undefined || column === undefined ? {} : { line, column };
 }
 
+/** The largest cases file or policy file read: 256 MiB. */
+const MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Not a regular file (a named pipe would block forever, `/dev/zero` fill the memory), or too large. */
+class Unreadable extends Error {}
+
 function readText(file: string, label: string | undefined, path: string): string {
   try {
+    const st = statSync(file);
+    if (st.isFile() && st.size > MAX_FILE_BYTES) throw new Unreadable(`larger than ${MAX_FILE_BYTES} bytes`);
+    if (!st.isFile() && !st.isDirectory()) throw new Unreadable("not a regular file");
     return readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : errorMessage(e);
+      e instanceof Unreadable
+        ? e.message
+        : code === "ENOENT"
+          ? "no such file"
+          : code === "EISDIR"
+            ? "is a directory"
+            : code === "EACCES"
+              ? "permission denied"
+              : errorMessage(e);
     const message = path === "" ? `cannot be read: ${why}` : `cannot read the policy ${file}: ${why}`;
     throw new CasesError(label, [{ path, message }]);
   }
