@@ -32,14 +32,24 @@ if (found.server === null) {
   process.exit(1);
 }
 const server = await startRedisServer({ bin: found.server });
-const client = new Redis({ host: server.host, port: server.port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+const client = new Redis({
+  host: server.host,
+  port: server.port,
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+});
 await client.connect();
 
 const policy = compilePolicy(
   { version: "1", default: "deny", tools: { search_runs: { rate_limit: { max: MAX, window: WINDOW_S } } } },
   { store: new RedisStore({ client }), namespace: "bench", storeTimeoutMs: 5_000 },
 );
-const calls = Array.from({ length: SESSIONS }, (_, i) => ({ tool: "search_runs", args: {}, session: { id: `session-${i}` } }));
+const calls = Array.from({ length: SESSIONS }, (_, i) => ({
+  tool: "search_runs",
+  args: {},
+  session: { id: `session-${i}` },
+}));
 // The store alone, as the engine would call it, to show what the engine adds.
 const store = new RedisStore({ client });
 const requests = Array.from({ length: SESSIONS }, (_, i) => ({
@@ -139,13 +149,21 @@ try {
       for (const l of res.latencies) t.latencies.push(l);
     }
   }
-  console.log(`Redis ${server.url} · one ioredis client · ${IN_FLIGHT} in flight · ${ROUNDS} interleaved rounds of ${ROUND_MS} ms`);
-  console.log(`${"".padEnd(55)} ${"decisions/s".padStart(11)} ${"p50".padStart(8)} ${"p99".padStart(8)}   CPU µs per decision: client, Redis`);
+  console.log(
+    `Redis ${server.url} · one ioredis client · ${IN_FLIGHT} in flight · ${ROUNDS} interleaved rounds of ${ROUND_MS} ms`,
+  );
+  console.log(
+    `${"".padEnd(55)} ${"decisions/s".padStart(11)} ${"p50".padStart(8)} ${"p99".padStart(8)}   CPU µs per decision: client, Redis`,
+  );
   for (const [k, c] of contenders.entries()) {
     const t = totals[k];
     const sorted = t.latencies.sort((a, b) => a - b);
     console.log(
-      `${c.name.padEnd(55)} ${Math.round(t.count / t.seconds).toLocaleString("en-US").padStart(11)} ${percentile(sorted, 50).toFixed(2).padStart(5)} ms ${percentile(sorted, 99).toFixed(2).padStart(5)} ms   ${(t.clientUs / t.count).toFixed(1).padStart(5)}, ${(t.redisUs / t.count).toFixed(1).padStart(5)}`,
+      `${c.name.padEnd(55)} ${Math.round(t.count / t.seconds)
+        .toLocaleString("en-US")
+        .padStart(
+          11,
+        )} ${percentile(sorted, 50).toFixed(2).padStart(5)} ms ${percentile(sorted, 99).toFixed(2).padStart(5)} ms   ${(t.clientUs / t.count).toFixed(1).padStart(5)}, ${(t.redisUs / t.count).toFixed(1).padStart(5)}`,
     );
   }
   // Per-round ratios, then their median: each pair of rounds ran side by side on the same machine.

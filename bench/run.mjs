@@ -45,7 +45,9 @@ const opts = smoke ? { rounds: 7, batchMs: 2, warmupMs: 40 } : { rounds: 31, bat
 
 const pkg = (name) => {
   try {
-    return spawnSync(process.execPath, ["-p", `require("${name}/package.json").version`], { encoding: "utf8" }).stdout.trim();
+    return spawnSync(process.execPath, ["-p", `require("${name}/package.json").version`], {
+      encoding: "utf8",
+    }).stdout.trim();
   } catch {
     return "?";
   }
@@ -92,7 +94,11 @@ async function main() {
     const a = results.a;
     const tg = byName(a, TOOLGATE);
     const floor = byName(a, "Map.get (floor)");
-    targets.add("(a) decideSync within 5× of Map.get", tg <= 5 * floor, `${fmtRatio(tg / floor)} (${fmtNs(tg)} vs ${fmtNs(floor)})`);
+    targets.add(
+      "(a) decideSync within 5× of Map.get",
+      tg <= 5 * floor,
+      `${fmtRatio(tg / floor)} (${fmtNs(tg)} vs ${fmtNs(floor)})`,
+    );
     for (const peer of ["cedar-wasm statefulIsAuthorized", "casbin enforceSync"]) {
       const x = byName(a, peer) / tg;
       targets.add(`(a) ≥100× faster than ${peer.split(" ")[0]}`, x >= 100, `${fmtRatio(x)} faster`);
@@ -100,7 +106,11 @@ async function main() {
     const tick = byName(a, "Map.get, awaited (1 tick)") - floor;
     const extra = byName(a, "toolgate decide (awaited)") - tg;
     // 10% on the tick: two medians of differences on a shared machine are not exact.
-    targets.add("decide ≤ one promise tick over decideSync", extra <= tick * 1.1, `decide − decideSync = ${fmtNs(extra)}; one tick = ${fmtNs(tick)}`);
+    targets.add(
+      "decide ≤ one promise tick over decideSync",
+      extra <= tick * 1.1,
+      `decide − decideSync = ${fmtNs(extra)}; one tick = ${fmtNs(tick)}`,
+    );
   }
   if (results.b !== undefined) {
     const tg = byName(results.b, TOOLGATE);
@@ -118,10 +128,22 @@ async function main() {
     const label = id === "c" ? "(c)" : "(c′)";
     // Issue 12: counting at least RateLimiterMemory's throughput, refusing at least twice it.
     const want = id === "c" ? 1 : 2;
-    targets.add(`${label} decide ≥ ${want}× RateLimiterMemory's throughput (both awaited)`, rl / dec >= want, `${fmtRatio(rl / dec)} (${fmtNs(dec)} vs ${fmtNs(rl)})`);
-    targets.add(`${label} decideSync ≥ ${want}× RateLimiterMemory's throughput`, rl / sync >= want, `${fmtRatio(rl / sync)} (${fmtNs(sync)} vs ${fmtNs(rl)})`);
+    targets.add(
+      `${label} decide ≥ ${want}× RateLimiterMemory's throughput (both awaited)`,
+      rl / dec >= want,
+      `${fmtRatio(rl / dec)} (${fmtNs(dec)} vs ${fmtNs(rl)})`,
+    );
+    targets.add(
+      `${label} decideSync ≥ ${want}× RateLimiterMemory's throughput`,
+      rl / sync >= want,
+      `${fmtRatio(rl / sync)} (${fmtNs(sync)} vs ${fmtNs(rl)})`,
+    );
     const alone = byName(c, MEMORY_STORE_ALONE);
-    targets.add(`${label} MemoryStore.consume alone ≥ ${want}× RateLimiterMemory's throughput`, rl / alone >= want, `${fmtRatio(rl / alone)} (${fmtNs(alone)} vs ${fmtNs(rl)})`);
+    targets.add(
+      `${label} MemoryStore.consume alone ≥ ${want}× RateLimiterMemory's throughput`,
+      rl / alone >= want,
+      `${fmtRatio(rl / alone)} (${fmtNs(alone)} vs ${fmtNs(rl)})`,
+    );
   }
   if (results.d !== undefined) {
     const d = byName(results.d, TOOLGATE);
@@ -132,28 +154,58 @@ async function main() {
   if (only.has("scaling")) {
     const s = await runScaling(opts, md);
     const flat = (xs) => Math.max(...xs) / Math.min(...xs);
-    targets.add("flat in tools (10 → 10,000), repeated names", flat(s.toolsRepeated) <= 2, `slowest/fastest size = ${fmtRatio(flat(s.toolsRepeated))}`);
-    targets.add("flat in tools (10 → 10,000), calls over every tool", flat(s.toolsUniform) <= 2, `slowest/fastest size = ${fmtRatio(flat(s.toolsUniform))}`);
-    targets.add("flat in patterns (1 → 1,000), repeated names", flat(s.patternsRepeated) <= 2, `slowest/fastest size = ${fmtRatio(flat(s.patternsRepeated))}`);
-    targets.add("flat in patterns (1 → 1,000), every name new", flat(s.patternsUnique) <= 2, `slowest/fastest size = ${fmtRatio(flat(s.patternsUnique))}`);
+    targets.add(
+      "flat in tools (10 → 10,000), repeated names",
+      flat(s.toolsRepeated) <= 2,
+      `slowest/fastest size = ${fmtRatio(flat(s.toolsRepeated))}`,
+    );
+    targets.add(
+      "flat in tools (10 → 10,000), calls over every tool",
+      flat(s.toolsUniform) <= 2,
+      `slowest/fastest size = ${fmtRatio(flat(s.toolsUniform))}`,
+    );
+    targets.add(
+      "flat in patterns (1 → 1,000), repeated names",
+      flat(s.patternsRepeated) <= 2,
+      `slowest/fastest size = ${fmtRatio(flat(s.patternsRepeated))}`,
+    );
+    targets.add(
+      "flat in patterns (1 → 1,000), every name new",
+      flat(s.patternsUnique) <= 2,
+      `slowest/fastest size = ${fmtRatio(flat(s.patternsUnique))}`,
+    );
   }
 
   if (only.has("memory")) {
-    const child = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(new URL("./memory.mjs", import.meta.url)), ...(smoke ? ["--smoke"] : []), ...(md ? ["--md"] : [])], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawnSync(
+      process.execPath,
+      [
+        "--expose-gc",
+        fileURLToPath(new URL("./memory.mjs", import.meta.url)),
+        ...(smoke ? ["--smoke"] : []),
+        ...(md ? ["--md"] : []),
+      ],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     const lines = (child.stdout ?? "").split("\n");
     const resultLine = lines.find((l) => l.startsWith("RESULT "));
     process.stdout.write(lines.filter((l) => !l.startsWith("RESULT ")).join("\n"));
-    if (child.status !== 0 || resultLine === undefined) throw new Error(`bench: bench/memory.mjs failed (exit ${child.status})`);
+    if (child.status !== 0 || resultLine === undefined)
+      throw new Error(`bench: bench/memory.mjs failed (exit ${child.status})`);
     const m = JSON.parse(resultLine.slice("RESULT ".length));
     targets.add(
       "maxKeys bounds MemoryStore",
       m.bounded && m.plateau,
       `size ≤ ${m.bound.toLocaleString("en")} at every sample (max ${m.maxSize.toLocaleString("en")}); heap ${m.plateau ? "flat" : "still growing"}; ${m.bytesPerKey.toFixed(0)} B per budget`,
     );
-    targets.add("MemoryStore ≤ 250 B per live budget (after 1,000,000)", m.bytesPerKey <= 250, `${m.bytesPerKey.toFixed(0)} B per budget`);
+    targets.add(
+      "MemoryStore ≤ 250 B per live budget (after 1,000,000)",
+      m.bytesPerKey <= 250,
+      `${m.bytesPerKey.toFixed(0)} B per budget`,
+    );
     targets.add(
       "MemoryStore ≤ 16 B per call inside its window",
       m.bytesPerCall <= 16,
@@ -167,7 +219,10 @@ async function main() {
   if (onlyArg === undefined && existsSync(redis)) {
     console.log(md ? "#### RedisStore\n" : "== RedisStore (bench/redis.mjs)");
     const r = spawnSync(process.execPath, [redis, ...(smoke ? ["--quick"] : [])], { stdio: "inherit" });
-    if (r.status !== 0) console.log(`bench/redis.mjs did not complete (exit ${r.status ?? r.signal}); Redis may be unavailable. Continuing.`);
+    if (r.status !== 0)
+      console.log(
+        `bench/redis.mjs did not complete (exit ${r.status ?? r.signal}); Redis may be unavailable. Continuing.`,
+      );
   }
 
   // What toolgate proxy adds per tools/call, against a bare relay and the server itself.

@@ -21,11 +21,13 @@ export interface RedisServerHandle {
 }
 
 export type EnsureResult =
-  | { server: string; cli: string | null; reason?: undefined }
-  | { server: null; cli: null; reason: string };
+  { server: string; cli: string | null; reason?: undefined } | { server: null; cli: null; reason: string };
 
 export function which(name: string): string | null;
-export function ensureRedisServer(options?: { install?: boolean; log?: (message: string) => void }): Promise<EnsureResult>;
+export function ensureRedisServer(options?: {
+  install?: boolean;
+  log?: (message: string) => void;
+}): Promise<EnsureResult>;
 export function freePort(): Promise<number>;
 export function waitForPong(port: number, timeoutMs?: number): Promise<boolean>;
 export function startRedisServer(options: { bin: string; port?: number; args?: string[] }): Promise<RedisServerHandle>;

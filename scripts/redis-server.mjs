@@ -99,8 +99,14 @@ export async function ensureRedisServer({ install = true, log = (m) => process.s
   let server = which("redis-server");
   if (server === null && install) {
     const root = typeof process.getuid === "function" && process.getuid() === 0;
-    if (!root) return { server: null, cli: null, reason: "redis-server is not installed and this process is not root, so it cannot install it" };
-    if (which("apt-get") === null) return { server: null, cli: null, reason: "redis-server is not installed and apt-get is not available" };
+    if (!root)
+      return {
+        server: null,
+        cli: null,
+        reason: "redis-server is not installed and this process is not root, so it cannot install it",
+      };
+    if (which("apt-get") === null)
+      return { server: null, cli: null, reason: "redis-server is not installed and apt-get is not available" };
     try {
       await installWithApt(log);
     } catch (error) {
@@ -167,14 +173,22 @@ export async function startRedisServer({ bin, port, args = [] }) {
     const proc = spawn(
       bin,
       [
-        "--port", String(p),
-        "--bind", HOST,
-        "--save", "",
-        "--appendonly", "no",
-        "--enable-debug-command", "local",
-        "--dir", dir,
-        "--daemonize", "no",
-        "--loglevel", "warning",
+        "--port",
+        String(p),
+        "--bind",
+        HOST,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--enable-debug-command",
+        "local",
+        "--dir",
+        dir,
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
         ...args,
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
@@ -192,7 +206,9 @@ export async function startRedisServer({ bin, port, args = [] }) {
     const first = await Promise.race([ready.then((ok) => ({ ok })), exited.then((e) => ({ exited: e }))]);
     if (first.ok === true) return proc;
     proc.kill("SIGKILL");
-    throw new Error(`redis-server did not start on port ${p}: ${stderr.trim() || JSON.stringify(first.exited ?? "no PONG")}`);
+    throw new Error(
+      `redis-server did not start on port ${p}: ${stderr.trim() || JSON.stringify(first.exited ?? "no PONG")}`,
+    );
   };
 
   // The port was free a moment ago; another process may take it first, so try a few.
@@ -271,16 +287,28 @@ export async function startRedisCluster({ bin, cli, masters = 3 }) {
   const nodes = [];
   try {
     for (let i = 0; i < masters; i++) {
-      nodes.push(await startRedisServer({ bin, args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"] }));
+      nodes.push(
+        await startRedisServer({
+          bin,
+          args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"],
+        }),
+      );
     }
-    execFileSync(cli, ["--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], {
-      stdio: ["ignore", "ignore", "pipe"],
-      timeout: 30_000,
-    });
+    execFileSync(
+      cli,
+      ["--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        timeout: 30_000,
+      },
+    );
     const deadline = Date.now() + 30_000;
     for (const node of nodes) {
       for (;;) {
-        const info = execFileSync(cli, ["-h", HOST, "-p", String(node.port), "cluster", "info"], { encoding: "utf8", timeout: 5_000 });
+        const info = execFileSync(cli, ["-h", HOST, "-p", String(node.port), "cluster", "info"], {
+          encoding: "utf8",
+          timeout: 5_000,
+        });
         if (info.includes("cluster_state:ok")) break;
         if (Date.now() > deadline) throw new Error(`cluster node ${node.port} never reached cluster_state:ok`);
         await sleep(100);

@@ -137,7 +137,11 @@ function bucket<T>(map: Map<string, Pattern<T>[]>, literal: string, p: Pattern<T
 }
 
 /** The better of `best` and the first pattern of a best-first list that matches `name`. */
-function firstMatch<T>(list: readonly Pattern<T>[] | undefined, name: string, best: Pattern<T> | undefined): Pattern<T> | undefined {
+function firstMatch<T>(
+  list: readonly Pattern<T>[] | undefined,
+  name: string,
+  best: Pattern<T> | undefined,
+): Pattern<T> | undefined {
   if (list === undefined) return best;
   for (const p of list) {
     if (best !== undefined && better(p, best) > 0) return best;

@@ -34,7 +34,6 @@ export const enum Scope {
   Attribute = 2,
 }
 
-
 /** How a limit's cost is found: the same for every call, or read from the arguments. */
 export type PlanCost =
   | { readonly kind: "fixed"; readonly units: number }

@@ -58,7 +58,8 @@ export class MemoryNonceStore implements ApprovalNonceStore {
 
   constructor(options: MemoryNonceStoreOptions = {}) {
     const { maxEntries = 100_000, clock = Date.now } = options;
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError("MemoryNonceStore: maxEntries must be a positive integer");
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1)
+      throw new TypeError("MemoryNonceStore: maxEntries must be a positive integer");
     if (typeof clock !== "function") throw new TypeError("MemoryNonceStore: clock must be a function");
     this.maxEntries = maxEntries;
     this.clock = clock;
@@ -121,7 +122,8 @@ export class ApprovalSealer {
    * `undefined` (never throws, whatever the client sent).
    */
   open(state: unknown, now: number): (ApprovalBinding & { nonce: string; exp: number }) | undefined {
-    if (typeof state !== "string" || state.length > MAX_STATE_CHARS || !state.startsWith(STATE_PREFIX)) return undefined;
+    if (typeof state !== "string" || state.length > MAX_STATE_CHARS || !state.startsWith(STATE_PREFIX))
+      return undefined;
     const rest = state.slice(STATE_PREFIX.length);
     const dot = rest.indexOf(".");
     if (dot <= 0) return undefined;
@@ -141,7 +143,8 @@ export class ApprovalSealer {
     }
     if (!isPlainObject(payload)) return undefined;
     const { tool, args, session, rule, nonce, exp } = payload;
-    if (typeof tool !== "string" || typeof args !== "string" || typeof session !== "string" || typeof rule !== "string") return undefined;
+    if (typeof tool !== "string" || typeof args !== "string" || typeof session !== "string" || typeof rule !== "string")
+      return undefined;
     if (typeof nonce !== "string" || typeof exp !== "number" || !(exp > now)) return undefined;
     return { tool, args, session, rule, nonce, exp };
   }

@@ -17,7 +17,13 @@
 
 import { quoteName } from "../shared/text.js";
 import { approvalMessage } from "./approval-message.js";
-import { APPROVAL_INPUT_KEY, canonicalJson, digest, type ApprovalNonceStore, type ApprovalSealer } from "./approval-state.js";
+import {
+  APPROVAL_INPUT_KEY,
+  canonicalJson,
+  digest,
+  type ApprovalNonceStore,
+  type ApprovalSealer,
+} from "./approval-state.js";
 import type { RequestView } from "./request.js";
 import type { LowLevelServer } from "./sdk.js";
 
@@ -51,7 +57,11 @@ export interface ElicitationContext {
 const FORM = { type: "object", properties: {} } as const;
 
 /** Asks through a 2025-era elicitation on the request's own stream. */
-export async function elicitNow(q: ApprovalQuestion, view: RequestView, ctx: ElicitationContext): Promise<ApprovalOutcome> {
+export async function elicitNow(
+  q: ApprovalQuestion,
+  view: RequestView,
+  ctx: ElicitationContext,
+): Promise<ApprovalOutcome> {
   const tool = quoteName(q.tool);
   let capabilities: Record<string, unknown> | undefined;
   try {
@@ -68,16 +78,31 @@ export async function elicitNow(q: ApprovalQuestion, view: RequestView, ctx: Eli
   try {
     const options: Record<string, unknown> = { signal, timeout: ctx.timeoutMs + 1000 };
     if (view.requestId !== undefined) options.relatedRequestId = view.requestId;
-    const result = await ctx.server.elicitInput({ mode: "form", message: message.text, requestedSchema: FORM }, options);
+    const result = await ctx.server.elicitInput(
+      { mode: "form", message: message.text, requestedSchema: FORM },
+      options,
+    );
     action = typeof result?.action === "string" ? result.action : "";
   } catch {
     if (timer.aborted) {
-      return { approved: false, cause: "not_approved", reason: `Nobody answered the approval request for ${tool} in time; the call was not made.` };
+      return {
+        approved: false,
+        cause: "not_approved",
+        reason: `Nobody answered the approval request for ${tool} in time; the call was not made.`,
+      };
     }
     if (view.signal?.aborted === true) {
-      return { approved: false, cause: "not_approved", reason: `The call to ${tool} was cancelled while it waited for approval.` };
+      return {
+        approved: false,
+        cause: "not_approved",
+        reason: `The call to ${tool} was cancelled while it waited for approval.`,
+      };
     }
-    return { approved: false, cause: "host_failure", reason: `The call to ${tool} needs approval, and asking the user failed; the call was not made.` };
+    return {
+      approved: false,
+      cause: "host_failure",
+      reason: `The call to ${tool} needs approval, and asking the user failed; the call was not made.`,
+    };
   }
   return answered(q, action);
 }
@@ -86,7 +111,11 @@ export async function elicitNow(q: ApprovalQuestion, view: RequestView, ctx: Eli
  * Under 2026-07-28: the question for a first call (an `input_required` result), or the verdict
  * on a retried call that carries toolgate's state and the person's answer.
  */
-export async function elicitByRoundTrip(q: ApprovalQuestion, view: RequestView, ctx: ElicitationContext): Promise<ApprovalOutcome> {
+export async function elicitByRoundTrip(
+  q: ApprovalQuestion,
+  view: RequestView,
+  ctx: ElicitationContext,
+): Promise<ApprovalOutcome> {
   const canonical = canonicalJson(q.args);
   if (canonical === undefined) return cannotShow(q, "its arguments have no canonical JSON form");
   const binding = { tool: q.tool, args: digest(canonical), session: digest(q.sessionId), rule: q.rule };
@@ -106,16 +135,25 @@ export async function elicitByRoundTrip(q: ApprovalQuestion, view: RequestView, 
         reason: `The approval sent with this call to ${quoteName(q.tool)} is not valid for it (altered, expired, or given for another call); the call was not made.`,
       };
     }
-    const action = typeof answer === "object" && answer !== null && typeof answer.action === "string" ? answer.action : "";
+    const action =
+      typeof answer === "object" && answer !== null && typeof answer.action === "string" ? answer.action : "";
     if (action !== "accept") return answered(q, action);
     let fresh: boolean;
     try {
       fresh = (await ctx.nonces.claim(opened.nonce, opened.exp)) === true;
     } catch {
-      return { approved: false, cause: "host_failure", reason: `The approval of this call to ${quoteName(q.tool)} could not be checked; the call was not made.` };
+      return {
+        approved: false,
+        cause: "host_failure",
+        reason: `The approval of this call to ${quoteName(q.tool)} could not be checked; the call was not made.`,
+      };
     }
     if (!fresh) {
-      return { approved: false, cause: "not_approved", reason: `The approval sent with this call to ${quoteName(q.tool)} was already used; an approval applies to one call only.` };
+      return {
+        approved: false,
+        cause: "not_approved",
+        reason: `The approval sent with this call to ${quoteName(q.tool)} was already used; an approval applies to one call only.`,
+      };
     }
     return { approved: true };
   }
@@ -128,7 +166,12 @@ export async function elicitByRoundTrip(q: ApprovalQuestion, view: RequestView, 
     approved: false,
     inputRequired: {
       resultType: "input_required",
-      inputRequests: { [APPROVAL_INPUT_KEY]: { method: "elicitation/create", params: { mode: "form", message: message.text, requestedSchema: FORM } } },
+      inputRequests: {
+        [APPROVAL_INPUT_KEY]: {
+          method: "elicitation/create",
+          params: { mode: "form", message: message.text, requestedSchema: FORM },
+        },
+      },
       requestState,
     },
   };
@@ -137,7 +180,8 @@ export async function elicitByRoundTrip(q: ApprovalQuestion, view: RequestView, 
 function answered(q: ApprovalQuestion, action: string): ApprovalOutcome {
   const tool = quoteName(q.tool);
   if (action === "accept") return { approved: true };
-  if (action === "decline") return { approved: false, cause: "not_approved", reason: `The user declined the call to ${tool}.` };
+  if (action === "decline")
+    return { approved: false, cause: "not_approved", reason: `The user declined the call to ${tool}.` };
   return {
     approved: false,
     cause: "not_approved",

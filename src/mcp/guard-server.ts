@@ -7,8 +7,20 @@ import type { AllowDecision, Decision, DenyDecision, NeedsApprovalDecision, Poli
 import { isPlainObject } from "../shared/objects.js";
 import { quoteName } from "../shared/text.js";
 import { argumentsRead } from "./approval-message.js";
-import { APPROVAL_INPUT_KEY, ApprovalSealer, processDefaults, STATE_PREFIX, type ApprovalNonceStore } from "./approval-state.js";
-import { elicitByRoundTrip, elicitNow, type ApprovalOutcome, type ApprovalQuestion, type ElicitationContext } from "./approval.js";
+import {
+  APPROVAL_INPUT_KEY,
+  ApprovalSealer,
+  processDefaults,
+  STATE_PREFIX,
+  type ApprovalNonceStore,
+} from "./approval-state.js";
+import {
+  elicitByRoundTrip,
+  elicitNow,
+  type ApprovalOutcome,
+  type ApprovalQuestion,
+  type ElicitationContext,
+} from "./approval.js";
 import { Connections, defaultSessionId, type Connection, type ToolAnnotations } from "./connection.js";
 import { interceptHandlers, type HandlerAccess } from "./handlers.js";
 import { viewRequest, withoutApprovalRound, type RequestView } from "./request.js";
@@ -47,7 +59,10 @@ export interface GuardServerOptions {
    * function that throws refuses the call (`cause: "host_failure"`).
    * @default ask the client's user through elicitation when the client supports it; refuse otherwise
    */
-  approval?: (request: ServerApprovalRequest, extra: RequestExtra) => ServerApprovalAnswer | Promise<ServerApprovalAnswer>;
+  approval?: (
+    request: ServerApprovalRequest,
+    extra: RequestExtra,
+  ) => ServerApprovalAnswer | Promise<ServerApprovalAnswer>;
   /**
    * Leave out of `tools/list` the tools the session can never call (denied whatever the
    * arguments). Calls are enforced either way; this only keeps them from the model's view.
@@ -74,7 +89,14 @@ export interface GuardServerOptions {
   approvalNonces?: ApprovalNonceStore;
 }
 
-const OPTION_KEYS = new Set(["session", "approval", "hideDenied", "approvalTimeoutMs", "approvalKey", "approvalNonces"]);
+const OPTION_KEYS = new Set([
+  "session",
+  "approval",
+  "hideDenied",
+  "approvalTimeoutMs",
+  "approvalKey",
+  "approvalNonces",
+]);
 const MAX_LIST_PAGES = 100;
 const guarded = new WeakSet<object>();
 
@@ -115,9 +137,19 @@ export interface GuardHooks {
 }
 
 /** {@link guardServer} with the proxy's hooks (not exported from `toolgate/mcp`). */
-export function guardServerWith<S extends GuardableServer>(server: S, policy: Policy, options: GuardServerOptions, hooks: GuardHooks): S {
+export function guardServerWith<S extends GuardableServer>(
+  server: S,
+  policy: Policy,
+  options: GuardServerOptions,
+  hooks: GuardHooks,
+): S {
   const low = lowLevel(server);
-  if (typeof policy !== "object" || policy === null || typeof policy.decide !== "function" || typeof policy.mayAllow !== "function") {
+  if (
+    typeof policy !== "object" ||
+    policy === null ||
+    typeof policy.decide !== "function" ||
+    typeof policy.mayAllow !== "function"
+  ) {
     throw new TypeError("guardServer: policy must be a compiled policy (from compilePolicy)");
   }
   const opts = checkOptions(options);
@@ -152,131 +184,149 @@ export function guardServerWith<S extends GuardableServer>(server: S, policy: Po
     return connection.annotations?.get(tool);
   };
 
-  const callTool = (inner: RawHandler): RawHandler => async (request, extra) => {
-    const params = (isPlainObject(request.params) ? request.params : {}) as Record<string, unknown>;
-    const tool = params.name;
-    const view = viewRequest(extra);
-    const oursState = typeof view.requestState === "string" && view.requestState.startsWith(STATE_PREFIX);
-    const connection = connections.of(low.transport);
-    const found = await sessionOf(view, extra, connection);
-    if ("failed" in found) {
-      return refusalResult({
-        outcome: "deny",
-        rule: "",
-        cause: "host_failure",
-        reason: "The session of this call could not be determined (the host's session function failed), so the call was refused.",
-      });
-    }
-    let annotations: ToolAnnotations;
-    try {
-      annotations = typeof tool === "string" ? await annotationsOf(tool, connection, extra) : undefined;
-    } catch {
-      return refusalResult({
-        outcome: "deny",
-        rule: "",
-        cause: "host_failure",
-        reason: "The tool's annotations could not be read from the server's own tool list, so the call was refused.",
-      });
-    }
-    const own = typeof tool === "string" ? hooks.refuseTool?.(tool) : undefined;
-    if (own !== undefined) return refusalResult(own);
-    let args: unknown = params.arguments;
-    if (isPlainObject(args)) {
-      // The tool gets the arguments the policy decided on: a copy, read once.
+  const callTool =
+    (inner: RawHandler): RawHandler =>
+    async (request, extra) => {
+      const params = (isPlainObject(request.params) ? request.params : {}) as Record<string, unknown>;
+      const tool = params.name;
+      const view = viewRequest(extra);
+      const oursState = typeof view.requestState === "string" && view.requestState.startsWith(STATE_PREFIX);
+      const connection = connections.of(low.transport);
+      const found = await sessionOf(view, extra, connection);
+      if ("failed" in found) {
+        return refusalResult({
+          outcome: "deny",
+          rule: "",
+          cause: "host_failure",
+          reason:
+            "The session of this call could not be determined (the host's session function failed), so the call was refused.",
+        });
+      }
+      let annotations: ToolAnnotations;
       try {
-        args = JSON.parse(JSON.stringify(args)) as unknown;
+        annotations = typeof tool === "string" ? await annotationsOf(tool, connection, extra) : undefined;
       } catch {
-        return refusalResult({ outcome: "deny", rule: "", cause: "malformed_call", reason: "Malformed call: the arguments could not be read as JSON data." });
+        return refusalResult({
+          outcome: "deny",
+          rule: "",
+          cause: "host_failure",
+          reason: "The tool's annotations could not be read from the server's own tool list, so the call was refused.",
+        });
       }
-    }
-    const call = { tool, session: found.session } as ToolCall;
-    if (args !== undefined) call.args = args as Record<string, unknown>;
-    if (annotations !== undefined) call.annotations = annotations;
+      const own = typeof tool === "string" ? hooks.refuseTool?.(tool) : undefined;
+      if (own !== undefined) return refusalResult(own);
+      let args: unknown = params.arguments;
+      if (isPlainObject(args)) {
+        // The tool gets the arguments the policy decided on: a copy, read once.
+        try {
+          args = JSON.parse(JSON.stringify(args)) as unknown;
+        } catch {
+          return refusalResult({
+            outcome: "deny",
+            rule: "",
+            cause: "malformed_call",
+            reason: "Malformed call: the arguments could not be read as JSON data.",
+          });
+        }
+      }
+      const call = { tool, session: found.session } as ToolCall;
+      if (args !== undefined) call.args = args as Record<string, unknown>;
+      if (annotations !== undefined) call.annotations = annotations;
 
-    const run = async (decision: AllowDecision): Promise<unknown> => {
-      const forward = { ...params };
-      if (forward.arguments !== undefined) forward.arguments = call.args;
-      let result: unknown;
-      try {
-        // The host's handler never sees toolgate's own round trip (its state and its answer).
-        const handed = oursState ? withoutApprovalRound(extra, APPROVAL_INPUT_KEY) : extra;
-        result = await inner({ ...request, params: forward } as JSONRPCRequest, handed);
-      } catch (e) {
-        await refund(policy, decision);
-        throw e;
+      const run = async (decision: AllowDecision): Promise<unknown> => {
+        const forward = { ...params };
+        if (forward.arguments !== undefined) forward.arguments = call.args;
+        let result: unknown;
+        try {
+          // The host's handler never sees toolgate's own round trip (its state and its answer).
+          const handed = oursState ? withoutApprovalRound(extra, APPROVAL_INPUT_KEY) : extra;
+          result = await inner({ ...request, params: forward } as JSONRPCRequest, handed);
+        } catch (e) {
+          await refund(policy, decision);
+          throw e;
+        }
+        if (isPlainObject(result) && result.isError === true) await refund(policy, decision);
+        return result;
+      };
+
+      const decision: Decision = await policy.decide(call);
+      if (decision.outcome === "allow") return await run(decision);
+      if (decision.outcome !== "needs_approval") return refusalResult(decision);
+
+      // A look first: a call that a limit or a rule would refuse even once approved is refused
+      // now, without asking anyone.
+      const approvedCall: ToolCall = { ...call, approved: true };
+      const look = await policy.peek(approvedCall);
+      if (look.outcome !== "allow") return refusalResult(look);
+
+      const question: ApprovalQuestion = {
+        tool: call.tool,
+        args: (call.args ?? {}) as Record<string, unknown>,
+        sessionId: found.session.id,
+        rule: decision.rule,
+        reason: decision.reason,
+        first: argumentsRead(policy.document, policy.ruleFor(call.tool)),
+      };
+      let outcome: ApprovalOutcome;
+      if (opts.approval !== undefined) {
+        outcome = await askHost(opts.approval, question, call, decision, extra);
+      } else if (view.modern) {
+        // A state that is not toolgate's belongs to the host's own tool: this call is then a first ask.
+        outcome = await elicitByRoundTrip(
+          question,
+          oursState ? view : { ...view, requestState: undefined },
+          elicitation,
+        );
+      } else {
+        outcome = await elicitNow(question, view, elicitation);
       }
-      if (isPlainObject(result) && result.isError === true) await refund(policy, decision);
-      return result;
+      if (!outcome.approved) {
+        if ("inputRequired" in outcome) return outcome.inputRequired;
+        return notApprovedResult(decision.rule, outcome.reason, outcome.cause);
+      }
+      const final = await policy.decide(approvedCall);
+      if (final.outcome !== "allow") return refusalResult(final);
+      return await run(final);
     };
 
-    const decision: Decision = await policy.decide(call);
-    if (decision.outcome === "allow") return await run(decision);
-    if (decision.outcome !== "needs_approval") return refusalResult(decision);
-
-    // A look first: a call that a limit or a rule would refuse even once approved is refused
-    // now, without asking anyone.
-    const approvedCall: ToolCall = { ...call, approved: true };
-    const look = await policy.peek(approvedCall);
-    if (look.outcome !== "allow") return refusalResult(look);
-
-    const question: ApprovalQuestion = {
-      tool: call.tool,
-      args: (call.args ?? {}) as Record<string, unknown>,
-      sessionId: found.session.id,
-      rule: decision.rule,
-      reason: decision.reason,
-      first: argumentsRead(policy.document, policy.ruleFor(call.tool)),
-    };
-    let outcome: ApprovalOutcome;
-    if (opts.approval !== undefined) {
-      outcome = await askHost(opts.approval, question, call, decision, extra);
-    } else if (view.modern) {
-      // A state that is not toolgate's belongs to the host's own tool: this call is then a first ask.
-      outcome = await elicitByRoundTrip(question, oursState ? view : { ...view, requestState: undefined }, elicitation);
-    } else {
-      outcome = await elicitNow(question, view, elicitation);
-    }
-    if (!outcome.approved) {
-      if ("inputRequired" in outcome) return outcome.inputRequired;
-      return notApprovedResult(decision.rule, outcome.reason, outcome.cause);
-    }
-    const final = await policy.decide(approvedCall);
-    if (final.outcome !== "allow") return refusalResult(final);
-    return await run(final);
-  };
-
-  const listTools = (inner: RawHandler): RawHandler => async (request, extra) => {
-    const result = (await inner(request, extra)) as { tools?: unknown };
-    if (!Array.isArray(result?.tools)) return result;
-    const view = viewRequest(extra);
-    const connection = connections.of(low.transport);
-    const page = annotationMap(result.tools);
-    // A first page replaces what was known; later pages add to it. A listing the client read to
-    // its end is the whole list.
-    const cursor = (request.params as { cursor?: unknown } | undefined)?.cursor;
-    if (cursor === undefined || connection.annotations === undefined) {
-      connection.annotations = page;
-      // One page with no next cursor is the whole list; a paged listing is completed by the
-      // guard's own read when a call needs it.
-      connection.complete = cursor === undefined && typeof (result as { nextCursor?: unknown }).nextCursor !== "string";
-    } else {
-      for (const [name, annotations] of page) connection.annotations.set(name, annotations);
-    }
-    if (!opts.hideDenied) return result;
-    const found = await sessionOf(view, extra, connection);
-    // With no session, every call is denied: so no tool is listed, as calls and listing agree.
-    if ("failed" in found) return { ...result, tools: [] };
-    const tools = result.tools.filter((t: { name?: unknown }) => {
-      if (typeof t?.name !== "string") return false;
-      const annotations = page.get(t.name);
-      try {
-        return policy.mayAllow(t.name, annotations === undefined ? { session: found.session } : { session: found.session, annotations });
-      } catch {
-        return false;
+  const listTools =
+    (inner: RawHandler): RawHandler =>
+    async (request, extra) => {
+      const result = (await inner(request, extra)) as { tools?: unknown };
+      if (!Array.isArray(result?.tools)) return result;
+      const view = viewRequest(extra);
+      const connection = connections.of(low.transport);
+      const page = annotationMap(result.tools);
+      // A first page replaces what was known; later pages add to it. A listing the client read to
+      // its end is the whole list.
+      const cursor = (request.params as { cursor?: unknown } | undefined)?.cursor;
+      if (cursor === undefined || connection.annotations === undefined) {
+        connection.annotations = page;
+        // One page with no next cursor is the whole list; a paged listing is completed by the
+        // guard's own read when a call needs it.
+        connection.complete =
+          cursor === undefined && typeof (result as { nextCursor?: unknown }).nextCursor !== "string";
+      } else {
+        for (const [name, annotations] of page) connection.annotations.set(name, annotations);
       }
-    });
-    return { ...result, tools };
-  };
+      if (!opts.hideDenied) return result;
+      const found = await sessionOf(view, extra, connection);
+      // With no session, every call is denied: so no tool is listed, as calls and listing agree.
+      if ("failed" in found) return { ...result, tools: [] };
+      const tools = result.tools.filter((t: { name?: unknown }) => {
+        if (typeof t?.name !== "string") return false;
+        const annotations = page.get(t.name);
+        try {
+          return policy.mayAllow(
+            t.name,
+            annotations === undefined ? { session: found.session } : { session: found.session, annotations },
+          );
+        } catch {
+          return false;
+        }
+      });
+      return { ...result, tools };
+    };
 
   access = interceptHandlers(low, {
     "tools/call": (inner) => (inner === undefined ? undefined : callTool(inner)),
@@ -301,13 +351,20 @@ async function askHost(
   extra: RequestExtra,
 ): Promise<ApprovalOutcome> {
   const copy = JSON.parse(JSON.stringify(q.args)) as Record<string, unknown>;
-  const request: ServerApprovalRequest = { call: { tool: q.tool, args: copy, session: call.session }, decision: { ...decision } };
+  const request: ServerApprovalRequest = {
+    call: { tool: q.tool, args: copy, session: call.session },
+    decision: { ...decision },
+  };
   if (call.annotations !== undefined) request.call.annotations = { ...call.annotations };
   let answer: unknown;
   try {
     answer = await approval(request, extra);
   } catch {
-    return { approved: false, cause: "host_failure", reason: `The call to ${quoteName(q.tool)} was not approved: the host's approval check failed.` };
+    return {
+      approved: false,
+      cause: "host_failure",
+      reason: `The call to ${quoteName(q.tool)} was not approved: the host's approval check failed.`,
+    };
   }
   if (answer === true) return { approved: true };
   if (typeof answer === "object" && answer !== null) {
@@ -330,13 +387,19 @@ async function refund(policy: Policy, decision: AllowDecision): Promise<void> {
 }
 
 /** Reads every page of the server's own tool list (unguarded) into name → annotations. */
-async function readAnnotations(list: RawHandler | undefined, extra: RequestExtra): Promise<Map<string, ToolAnnotations>> {
+async function readAnnotations(
+  list: RawHandler | undefined,
+  extra: RequestExtra,
+): Promise<Map<string, ToolAnnotations>> {
   const all = new Map<string, ToolAnnotations>();
   if (list === undefined) return all;
   let cursor: unknown;
   for (let page = 0; page < MAX_LIST_PAGES; page++) {
     const params = cursor === undefined ? {} : { cursor };
-    const result = (await list({ jsonrpc: "2.0", id: `toolgate-annotations-${page}`, method: "tools/list", params } as JSONRPCRequest, extra)) as {
+    const result = (await list(
+      { jsonrpc: "2.0", id: `toolgate-annotations-${page}`, method: "tools/list", params } as JSONRPCRequest,
+      extra,
+    )) as {
       tools?: unknown;
       nextCursor?: unknown;
     };
@@ -358,13 +421,15 @@ function annotationMap(tools: unknown[]): Map<string, ToolAnnotations> {
   return map;
 }
 
-const NOT_A_SERVER = "guardServer: server must be an McpServer or a Server of @modelcontextprotocol/sdk (1.x) or @modelcontextprotocol/server (2.x)";
+const NOT_A_SERVER =
+  "guardServer: server must be an McpServer or a Server of @modelcontextprotocol/sdk (1.x) or @modelcontextprotocol/server (2.x)";
 
 function lowLevel(server: GuardableServer): LowLevelServer {
   const candidate = server as unknown as { server?: unknown; setRequestHandler?: unknown };
   if (typeof candidate !== "object" || candidate === null) throw new TypeError(NOT_A_SERVER);
   const inner = candidate.server as { setRequestHandler?: unknown } | undefined;
-  if (typeof inner === "object" && inner !== null && typeof inner.setRequestHandler === "function") return inner as unknown as LowLevelServer;
+  if (typeof inner === "object" && inner !== null && typeof inner.setRequestHandler === "function")
+    return inner as unknown as LowLevelServer;
   if (typeof candidate.setRequestHandler === "function") return server as unknown as LowLevelServer;
   throw new TypeError(NOT_A_SERVER);
 }
@@ -384,8 +449,10 @@ function checkOptions(options: GuardServerOptions): CheckedOptions {
     if (!OPTION_KEYS.has(key)) throw new TypeError(`guardServer: unknown option "${key}"`);
   }
   const { session, approval, hideDenied = true, approvalTimeoutMs = 600_000, approvalKey, approvalNonces } = options;
-  if (session !== undefined && typeof session !== "function") throw new TypeError("guardServer: options.session must be a function");
-  if (approval !== undefined && typeof approval !== "function") throw new TypeError("guardServer: options.approval must be a function");
+  if (session !== undefined && typeof session !== "function")
+    throw new TypeError("guardServer: options.session must be a function");
+  if (approval !== undefined && typeof approval !== "function")
+    throw new TypeError("guardServer: options.approval must be a function");
   if (typeof hideDenied !== "boolean") throw new TypeError("guardServer: options.hideDenied must be a boolean");
   if (!Number.isSafeInteger(approvalTimeoutMs) || approvalTimeoutMs <= 0 || approvalTimeoutMs > 2_147_000_000) {
     throw new TypeError("guardServer: options.approvalTimeoutMs must be a positive whole number of milliseconds");
@@ -394,7 +461,10 @@ function checkOptions(options: GuardServerOptions): CheckedOptions {
     throw new TypeError("guardServer: options.approvalKey must be a string or a Uint8Array of at least 32 bytes");
   }
   if (approvalKey !== undefined) new ApprovalSealer(approvalKey);
-  if (approvalNonces !== undefined && (typeof approvalNonces !== "object" || approvalNonces === null || typeof approvalNonces.claim !== "function")) {
+  if (
+    approvalNonces !== undefined &&
+    (typeof approvalNonces !== "object" || approvalNonces === null || typeof approvalNonces.claim !== "function")
+  ) {
     throw new TypeError("guardServer: options.approvalNonces must have a claim(nonce, expiresAt) method");
   }
   return { session, approval, hideDenied, approvalTimeoutMs, approvalKey, approvalNonces };

@@ -31,7 +31,10 @@ export interface HandlerAccess {
  * Routes every lookup of the methods in `wrappers` through its wrapper. Throws a `TypeError`
  * when the server does not keep its handlers the way this SDK version does.
  */
-export function interceptHandlers(server: LowLevelServer, wrappers: Readonly<Record<string, HandlerWrapper>>): HandlerAccess {
+export function interceptHandlers(
+  server: LowLevelServer,
+  wrappers: Readonly<Record<string, HandlerWrapper>>,
+): HandlerAccess {
   const internals = server as unknown as ProtocolInternals;
   const map = internals._requestHandlers;
   if (!(map instanceof Map) || typeof map.get !== "function") {
@@ -41,7 +44,8 @@ export function interceptHandlers(server: LowLevelServer, wrappers: Readonly<Rec
   }
   const handlers = map as Map<string, RawHandler>;
   const lookup = Map.prototype.get;
-  const installed = (method: string): RawHandler | undefined => lookup.call(handlers, method) ?? internals.fallbackRequestHandler;
+  const installed = (method: string): RawHandler | undefined =>
+    lookup.call(handlers, method) ?? internals.fallbackRequestHandler;
   Object.defineProperty(handlers, "get", {
     value: (method: string): RawHandler | undefined => {
       const wrap = Object.hasOwn(wrappers, method) ? wrappers[method] : undefined;

@@ -13,7 +13,12 @@
  * @packageDocumentation
  */
 
-export { guardServer, type GuardServerOptions, type ServerApprovalAnswer, type ServerApprovalRequest } from "./guard-server.js";
+export {
+  guardServer,
+  type GuardServerOptions,
+  type ServerApprovalAnswer,
+  type ServerApprovalRequest,
+} from "./guard-server.js";
 export { DECISION_META_KEY, refusalResult, refusalText, type DecisionMeta } from "./result.js";
 export { approvalMessage, escapeNonPrinting, type ApprovalMessage } from "./approval-message.js";
 export { MemoryNonceStore, type ApprovalNonceStore, type MemoryNonceStoreOptions } from "./approval-state.js";

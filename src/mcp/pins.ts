@@ -79,7 +79,9 @@ export class ToolPins {
   }
 
   private check(name: string, tool: Record<string, unknown>): boolean {
-    const fields = PINNED_FIELDS.map((f) => (tool[f] === undefined ? undefined : (canonicalJson(tool[f]) ?? "\u0000unreadable")));
+    const fields = PINNED_FIELDS.map((f) =>
+      tool[f] === undefined ? undefined : (canonicalJson(tool[f]) ?? "\u0000unreadable"),
+    );
     const pin = this.pins.get(name);
     if (pin === undefined) {
       const size = 2 * (name.length + fields.reduce((n, f) => n + (f?.length ?? 0), 0));

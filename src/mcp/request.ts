@@ -56,7 +56,10 @@ export function viewRequest(extra: RequestExtra): RequestView {
       requestId: idOf(mcpReq.id),
       signal: mcpReq.signal instanceof AbortSignal ? mcpReq.signal : undefined,
       modern: typeof version === "string" && version >= MODERN_REVISION,
-      clientCapabilities: envelope !== undefined && isPlainObject(envelope[CLIENT_CAPABILITIES_KEY]) ? envelope[CLIENT_CAPABILITIES_KEY] : undefined,
+      clientCapabilities:
+        envelope !== undefined && isPlainObject(envelope[CLIENT_CAPABILITIES_KEY])
+          ? envelope[CLIENT_CAPABILITIES_KEY]
+          : undefined,
       requestState,
       inputResponses: isPlainObject(mcpReq.inputResponses) ? mcpReq.inputResponses : undefined,
     };

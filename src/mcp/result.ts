@@ -45,7 +45,11 @@ export function refusalResult(decision: RefusalDecision): CallToolResult {
  * decision stays visible in `_meta`, with `cause: "not_approved"` (or `"host_failure"` when the
  * host's own approval failed), and `reason` says why no approval was given.
  */
-export function notApprovedResult(rule: string, reason: string, cause: "not_approved" | "host_failure" = "not_approved"): CallToolResult {
+export function notApprovedResult(
+  rule: string,
+  reason: string,
+  cause: "not_approved" | "host_failure" = "not_approved",
+): CallToolResult {
   return resultOf(reason, { outcome: "needs_approval", rule, reason, cause });
 }
 

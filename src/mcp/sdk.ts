@@ -8,7 +8,12 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
-import type { CallToolResult, JSONRPCRequest, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
+import type {
+  CallToolResult,
+  JSONRPCRequest,
+  ServerNotification,
+  ServerRequest,
+} from "@modelcontextprotocol/sdk/types.js";
 
 export type { CallToolResult, JSONRPCRequest, McpServer, Server };
 
@@ -61,12 +66,16 @@ export interface LowLevelServer {
   setRequestHandler(...args: never[]): unknown;
   readonly transport?: unknown;
   getClientCapabilities(): Record<string, unknown> | undefined;
-  elicitInput(params: Record<string, unknown>, options?: Record<string, unknown>): Promise<{ action: string; content?: unknown }>;
+  elicitInput(
+    params: Record<string, unknown>,
+    options?: Record<string, unknown>,
+  ): Promise<{ action: string; content?: unknown }>;
   sendToolListChanged(): unknown;
 }
 
 /** A server `guardServer` takes: an `McpServer` or a low-level `Server`, of either SDK line. */
-export type GuardableServer = McpServer | Server | { readonly server: object } | { setRequestHandler(...args: never[]): unknown };
+export type GuardableServer =
+  McpServer | Server | { readonly server: object } | { setRequestHandler(...args: never[]): unknown };
 
 /** A request handler as the SDKs keep it: the raw JSON-RPC request in, a result out. */
 export type RawHandler = (request: JSONRPCRequest, extra: RequestExtra) => Promise<unknown>;

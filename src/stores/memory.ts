@@ -251,7 +251,12 @@ export class MemoryStore implements SyncStore {
   readonly #sessions = new Map<string, Budget>();
   readonly #shared = new Map<string, Budget>();
   /** Groups by window length, per kind (bit 0: shared, bit 1: refundable). */
-  readonly #groups = [new Map<number, Group>(), new Map<number, Group>(), new Map<number, Group>(), new Map<number, Group>()] as const;
+  readonly #groups = [
+    new Map<number, Group>(),
+    new Map<number, Group>(),
+    new Map<number, Group>(),
+    new Map<number, Group>(),
+  ] as const;
   /** Ordinal of the next entry of a new budget: store-wide, so ids are never reused. */
   #ordinals = 0;
   /** Units used after the latest count (see `#count`). */
@@ -343,7 +348,9 @@ export class MemoryStore implements SyncStore {
     if (dryRun || r.cost === 0) {
       const u = b === undefined ? 0 : unitsIn(b, r.windowMs, now > b.last ? now : b.last);
       const remaining = [Math.max(0, r.max - u - r.cost)];
-      return r.refundable === true && !dryRun ? { allowed: true, remaining, entries: [null] } : { allowed: true, remaining };
+      return r.refundable === true && !dryRun
+        ? { allowed: true, remaining, entries: [null] }
+        : { allowed: true, remaining };
     }
     const counted = this.#count(r, b, now, undefined);
     return r.refundable === true
@@ -357,9 +364,11 @@ export class MemoryStore implements SyncStore {
    * @throws TypeError for a request that is not a refund request.
    */
   refund(request: RefundRequest): RefundResult {
-    if (!isPlainObject(request)) throw new TypeError(`${OWNER}: refund request must be a plain object, got ${describeValue(request)}`);
+    if (!isPlainObject(request))
+      throw new TypeError(`${OWNER}: refund request must be a plain object, got ${describeValue(request)}`);
     const { entries, now } = request;
-    if (!Array.isArray(entries)) throw new TypeError(`${OWNER}: refund entries must be an array, got ${describeValue(entries)}`);
+    if (!Array.isArray(entries))
+      throw new TypeError(`${OWNER}: refund entries must be an array, got ${describeValue(entries)}`);
     checkNow(now);
     const given: boolean[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {
@@ -434,7 +443,12 @@ export class MemoryStore implements SyncStore {
    * Counts a call that fits; returns its budget (whose entry is ordinal `counted - 1`) and leaves
    * the units used after it in `#used` (no object per call on the counting path).
    */
-  #count(r: BudgetRequest, b: Budget | undefined, now: number, pinned: readonly (Budget | undefined)[] | undefined): Budget {
+  #count(
+    r: BudgetRequest,
+    b: Budget | undefined,
+    now: number,
+    pinned: readonly (Budget | undefined)[] | undefined,
+  ): Budget {
     if (b === undefined) {
       if (this.size >= this.maxKeys) this.#makeRoom(r.shared === true, now, pinned);
       b = new Budget(heldKey(r.key), this.#group(r.windowMs, kindOf(r)), now, this.#ordinals);
@@ -709,22 +723,32 @@ function readRequest(request: ConsumeRequest): ConsumeRequest {
     throw new TypeError(`${OWNER}: request must be an object, got ${describeValue(request)}`);
   }
   const budgets = request.budgets;
-  if (!Array.isArray(budgets) || budgets.length === 0) throw new TypeError(`${OWNER}: budgets must be a non-empty array`);
+  if (!Array.isArray(budgets) || budgets.length === 0)
+    throw new TypeError(`${OWNER}: budgets must be a non-empty array`);
   checkNow(request.now);
   return request;
 }
 
 /** Checks one budget of a request against the store contract. */
 function readBudget(r: unknown, i: number): BudgetRequest {
-  if (r === null || typeof r !== "object") throw new TypeError(`${OWNER}: budgets[${i}] must be an object, got ${describeValue(r)}`);
+  if (r === null || typeof r !== "object")
+    throw new TypeError(`${OWNER}: budgets[${i}] must be an object, got ${describeValue(r)}`);
   const b = r as BudgetRequest;
-  if (typeof b.key !== "string") throw new TypeError(`${OWNER}: budgets[${i}].key must be a string, got ${describeValue(b.key)}`);
+  if (typeof b.key !== "string")
+    throw new TypeError(`${OWNER}: budgets[${i}].key must be a string, got ${describeValue(b.key)}`);
   const { max, windowMs, cost } = b;
-  if (!Number.isSafeInteger(max) || max < 1) throw new TypeError(`${OWNER}: budgets[${i}].max must be a positive safe integer, got ${describeValue(max)}`);
+  if (!Number.isSafeInteger(max) || max < 1)
+    throw new TypeError(`${OWNER}: budgets[${i}].max must be a positive safe integer, got ${describeValue(max)}`);
   if (!Number.isSafeInteger(windowMs) || windowMs < 1) {
-    throw new TypeError(`${OWNER}: budgets[${i}].windowMs must be a positive safe integer, got ${describeValue(windowMs)}`);
+    throw new TypeError(
+      `${OWNER}: budgets[${i}].windowMs must be a positive safe integer, got ${describeValue(windowMs)}`,
+    );
   }
-  if (!Number.isSafeInteger(cost) || cost < 0) throw new TypeError(`${OWNER}: budgets[${i}].cost must be a safe integer >= 0, got ${describeValue(cost)}`);
-  if (cost > max) throw new RangeError(`${OWNER}: budgets[${i}].cost (${cost}) is greater than its max (${max}): the call can never fit`);
+  if (!Number.isSafeInteger(cost) || cost < 0)
+    throw new TypeError(`${OWNER}: budgets[${i}].cost must be a safe integer >= 0, got ${describeValue(cost)}`);
+  if (cost > max)
+    throw new RangeError(
+      `${OWNER}: budgets[${i}].cost (${cost}) is greater than its max (${max}): the call can never fit`,
+    );
   return b;
 }

@@ -17,7 +17,14 @@
  * @packageDocumentation
  */
 
-import { StoreBusyError, type ConsumeRequest, type ConsumeResult, type RefundRequest, type RefundResult, type Store } from "toolgate";
+import {
+  StoreBusyError,
+  type ConsumeRequest,
+  type ConsumeResult,
+  type RefundRequest,
+  type RefundResult,
+  type Store,
+} from "toolgate";
 import { isPlainObject } from "../shared/objects.js";
 import { checkIntegerOption, checkOptionKeys } from "../shared/options.js";
 import { describeValue } from "../shared/text.js";
@@ -127,12 +134,17 @@ export class RedisStore implements Store {
     }
     const runner = scriptRunner(o.client);
     if (runner === null) {
-      throw new TypeError(`${OWNER}: client must be an ioredis client or a node-redis (v4+) client: it has neither evalsha nor evalSha`);
+      throw new TypeError(
+        `${OWNER}: client must be an ioredis client or a node-redis (v4+) client: it has neither evalsha nor evalSha`,
+      );
     }
     const prefix = o.prefix === undefined ? DEFAULT_PREFIX : o.prefix;
-    if (typeof prefix !== "string") throw new TypeError(`${OWNER}: prefix must be a string, got ${describeValue(prefix)}`);
+    if (typeof prefix !== "string")
+      throw new TypeError(`${OWNER}: prefix must be a string, got ${describeValue(prefix)}`);
     if (prefix.includes("{") || prefix.includes("}")) {
-      throw new TypeError(`${OWNER}: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got ${JSON.stringify(prefix)}`);
+      throw new TypeError(
+        `${OWNER}: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got ${JSON.stringify(prefix)}`,
+      );
     }
     const clock = o.clock === undefined ? "redis" : o.clock;
     if (clock !== "redis" && clock !== "engine") {
@@ -191,10 +203,13 @@ export class RedisStore implements Store {
    *   calls are already waiting; an Error when Redis fails or answers something else.
    */
   async refund(request: RefundRequest): Promise<RefundResult> {
-    if (!isPlainObject(request)) throw new TypeError(`${OWNER}: refund request must be a plain object, got ${describeValue(request)}`);
+    if (!isPlainObject(request))
+      throw new TypeError(`${OWNER}: refund request must be a plain object, got ${describeValue(request)}`);
     const { namespace, entries, now } = request;
-    if (typeof namespace !== "string") throw new TypeError(`${OWNER}: namespace must be a string, got ${describeValue(namespace)}`);
-    if (!Array.isArray(entries)) throw new TypeError(`${OWNER}: refund entries must be an array, got ${describeValue(entries)}`);
+    if (typeof namespace !== "string")
+      throw new TypeError(`${OWNER}: namespace must be a string, got ${describeValue(namespace)}`);
+    if (!Array.isArray(entries))
+      throw new TypeError(`${OWNER}: refund entries must be an array, got ${describeValue(entries)}`);
     const time = this.#time(now);
     if (entries.length === 0) return { given: [] };
     const keys: string[] = new Array(entries.length);
@@ -212,7 +227,8 @@ export class RedisStore implements Store {
     this.#pending++;
     try {
       const reply = await this.#run(REFUND_SCRIPT_SHA, REFUND_SCRIPT, keys, args);
-      if (!Array.isArray(reply) || reply.length !== entries.length || !reply.every((v) => v === 0 || v === 1)) throw unexpected(reply);
+      if (!Array.isArray(reply) || reply.length !== entries.length || !reply.every((v) => v === 0 || v === 1))
+        throw unexpected(reply);
       return { given: reply.map((v) => v === 1) };
     } finally {
       this.#pending--;
@@ -287,7 +303,8 @@ export class RedisStore implements Store {
 
   #time(now: unknown): string {
     if (this.clock === "redis") return "";
-    if (typeof now !== "number" || !Number.isFinite(now)) throw new TypeError(`${OWNER}: now must be a finite number, got ${describeValue(now)}`);
+    if (typeof now !== "number" || !Number.isFinite(now))
+      throw new TypeError(`${OWNER}: now must be a finite number, got ${describeValue(now)}`);
     return String(now);
   }
 
@@ -296,8 +313,10 @@ export class RedisStore implements Store {
       throw new TypeError(`${OWNER}: request must be an object, got ${describeValue(request)}`);
     }
     const { namespace, budgets, now, dryRun } = request;
-    if (typeof namespace !== "string") throw new TypeError(`${OWNER}: namespace must be a string, got ${describeValue(namespace)}`);
-    if (!Array.isArray(budgets) || budgets.length === 0) throw new TypeError(`${OWNER}: budgets must be a non-empty array`);
+    if (typeof namespace !== "string")
+      throw new TypeError(`${OWNER}: namespace must be a string, got ${describeValue(namespace)}`);
+    if (!Array.isArray(budgets) || budgets.length === 0)
+      throw new TypeError(`${OWNER}: budgets must be a non-empty array`);
     const n = budgets.length;
     if (n > BATCH_KEYS) throw new RangeError(`${OWNER}: a call may have at most ${BATCH_KEYS} budgets, got ${n}`);
     const keys: string[] = new Array(n);
@@ -307,13 +326,18 @@ export class RedisStore implements Store {
     args[2] = String(n);
     for (let i = 0; i < n; i++) {
       const b: unknown = budgets[i];
-      if (b === null || typeof b !== "object") throw new TypeError(`${OWNER}: budgets[${i}] must be an object, got ${describeValue(b)}`);
+      if (b === null || typeof b !== "object")
+        throw new TypeError(`${OWNER}: budgets[${i}] must be an object, got ${describeValue(b)}`);
       const { key, max, windowMs, cost, refundable } = b as ConsumeRequest["budgets"][number];
-      if (typeof key !== "string") throw new TypeError(`${OWNER}: budgets[${i}].key must be a string, got ${describeValue(key)}`);
+      if (typeof key !== "string")
+        throw new TypeError(`${OWNER}: budgets[${i}].key must be a string, got ${describeValue(key)}`);
       checkCount(max, i, "max", 1);
       checkCount(windowMs, i, "windowMs", 1);
       checkCount(cost, i, "cost", 0);
-      if (cost > max) throw new RangeError(`${OWNER}: budgets[${i}].cost (${cost}) is greater than its max (${max}): the call can never fit`);
+      if (cost > max)
+        throw new RangeError(
+          `${OWNER}: budgets[${i}].cost (${cost}) is greater than its max (${max}): the call can never fit`,
+        );
       const k = this.#keys.key(namespace, key);
       // Checked apart, a repeated budget could be counted past its max (n is at most BATCH_KEYS).
       const j = keys.indexOf(k);
@@ -330,7 +354,9 @@ export class RedisStore implements Store {
 
 function checkCount(value: unknown, index: number, name: string, min: number): asserts value is number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new TypeError(`${OWNER}: budgets[${index}].${name} must be a safe integer >= ${min}, got ${describeValue(value)}`);
+    throw new TypeError(
+      `${OWNER}: budgets[${index}].${name} must be a safe integer >= ${min}, got ${describeValue(value)}`,
+    );
   }
 }
 

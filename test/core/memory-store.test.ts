@@ -24,14 +24,26 @@ const req = (key: string, now: number, o: Partial<BudgetRequest> & { dryRun?: bo
 
 describe("MemoryStore", () => {
   it("rejects bad options at construction with exact messages", () => {
-    expect(() => new MemoryStore({ maxKeys: 0 })).toThrow(new TypeError("MemoryStore: maxKeys must be an integer >= 1, got 0"));
-    expect(() => new MemoryStore({ maxKeys: 1.5 })).toThrow(new TypeError("MemoryStore: maxKeys must be an integer >= 1, got 1.5"));
-    expect(() => new MemoryStore({ maxKeys: "10" as never })).toThrow(new TypeError('MemoryStore: maxKeys must be an integer >= 1, got "10"'));
+    expect(() => new MemoryStore({ maxKeys: 0 })).toThrow(
+      new TypeError("MemoryStore: maxKeys must be an integer >= 1, got 0"),
+    );
+    expect(() => new MemoryStore({ maxKeys: 1.5 })).toThrow(
+      new TypeError("MemoryStore: maxKeys must be an integer >= 1, got 1.5"),
+    );
+    expect(() => new MemoryStore({ maxKeys: "10" as never })).toThrow(
+      new TypeError('MemoryStore: maxKeys must be an integer >= 1, got "10"'),
+    );
     expect(() => new MemoryStore({ maxKeys: 2 ** 53 })).toThrow(TypeError);
     expect(() => new MemoryStore({ max: 10 } as never)).toThrow(new TypeError('MemoryStore: unknown option "max"'));
-    expect(() => new MemoryStore({ maxKey: 10 } as never)).toThrow(new TypeError('MemoryStore: unknown option "maxKey" (did you mean "maxKeys"?)'));
-    expect(() => new MemoryStore(null as never)).toThrow(new TypeError("MemoryStore: options must be a plain object, got null"));
-    expect(() => new MemoryStore([] as never)).toThrow(new TypeError("MemoryStore: options must be a plain object, got an array"));
+    expect(() => new MemoryStore({ maxKey: 10 } as never)).toThrow(
+      new TypeError('MemoryStore: unknown option "maxKey" (did you mean "maxKeys"?)'),
+    );
+    expect(() => new MemoryStore(null as never)).toThrow(
+      new TypeError("MemoryStore: options must be a plain object, got null"),
+    );
+    expect(() => new MemoryStore([] as never)).toThrow(
+      new TypeError("MemoryStore: options must be a plain object, got an array"),
+    );
     expect(new MemoryStore().maxKeys).toBe(100_000);
     expect(new MemoryStore(undefined).maxKeys).toBe(100_000);
     expect(new MemoryStore().synchronous).toBe(true);
@@ -51,17 +63,28 @@ describe("MemoryStore", () => {
     expect(s.consume(req("k", 0.5, { max: 1 }))).toEqual({ allowed: true, remaining: [0] });
     expect(s.consume(req("k", 999.5, { max: 1 }))).toEqual({ allowed: false, retryAfterMs: [1] });
     let now = 0.5;
-    const policy = compilePolicy({ version: "1", default: "deny", tools: { t: { rate_limit: { max: 1, window: 1 } } } }, { store: new MemoryStore(), clock: () => now });
+    const policy = compilePolicy(
+      { version: "1", default: "deny", tools: { t: { rate_limit: { max: 1, window: 1 } } } },
+      { store: new MemoryStore(), clock: () => now },
+    );
     expect(policy.decideSync({ tool: "t", session: { id: "s" } })).toMatchObject({ outcome: "allow" });
     now = 999.5;
-    expect(policy.decideSync({ tool: "t", session: { id: "s" } })).toMatchObject({ outcome: "rate_limited", retryAfterMs: 1 });
+    expect(policy.decideSync({ tool: "t", session: { id: "s" } })).toMatchObject({
+      outcome: "rate_limited",
+      retryAfterMs: 1,
+    });
     now = 1000.5;
     expect(policy.decideSync({ tool: "t", session: { id: "s" } })).toMatchObject({ outcome: "allow" });
   });
 
   it("counts all budgets of a request or none, and refuses a request that names a budget twice", () => {
     const s = new MemoryStore();
-    const both = (now: number): ConsumeRequest => ({ namespace: "ns", now, dryRun: false, budgets: [budget("a", { max: 3 }), budget("b", { max: 1, windowMs: 5000 })] });
+    const both = (now: number): ConsumeRequest => ({
+      namespace: "ns",
+      now,
+      dryRun: false,
+      budgets: [budget("a", { max: 3 }), budget("b", { max: 1, windowMs: 5000 })],
+    });
     expect(s.consume(both(0))).toEqual({ allowed: true, remaining: [2, 0] });
     expect(s.consume(both(10))).toEqual({ allowed: false, retryAfterMs: [0, 4990] });
     // "a" was not counted by the refused request: two units are still free.
@@ -76,7 +99,11 @@ describe("MemoryStore", () => {
     const s = new MemoryStore();
     expect(s.consume(req("k", 0, { dryRun: true }))).toEqual({ allowed: true, remaining: [1] });
     expect(s.consume(req("k", 0, { cost: 0 }))).toEqual({ allowed: true, remaining: [2] });
-    expect(s.consume(req("k", 0, { cost: 0, refundable: true }))).toEqual({ allowed: true, remaining: [2], entries: [null] });
+    expect(s.consume(req("k", 0, { cost: 0, refundable: true }))).toEqual({
+      allowed: true,
+      remaining: [2],
+      entries: [null],
+    });
     expect(s.size).toBe(0);
     s.consume(req("k", 0));
     s.consume(req("k", 0));
@@ -90,7 +117,9 @@ describe("MemoryStore", () => {
     expect(s.consume(req("k", 100, { max: 10, cost: 1 }))).toEqual({ allowed: true, remaining: [5] });
     expect(s.consume(req("k", 200, { max: 10, cost: 6 }))).toEqual({ allowed: false, retryAfterMs: [800] });
     expect(s.consume(req("k", 1000, { max: 10, cost: 6 }))).toEqual({ allowed: true, remaining: [3] });
-    expect(() => s.consume(req("k", 0, { max: 2, cost: 3 }))).toThrow(new RangeError("MemoryStore: budgets[0].cost (3) is greater than its max (2): the call can never fit"));
+    expect(() => s.consume(req("k", 0, { max: 2, cost: 3 }))).toThrow(
+      new RangeError("MemoryStore: budgets[0].cost (3) is greater than its max (2): the call can never fit"),
+    );
   });
 
   it("never lets time run backwards within a budget", () => {
@@ -127,8 +156,14 @@ describe("MemoryStore", () => {
     // At 1,500 "late" is empty and "early" is live (its call at 10,000 is still in its window).
     s.consume(req("new", 1_500, { windowMs: 1_000, max: 1 }));
     expect(s.size).toBe(2);
-    expect(s.consume(req("early", 1_600, { windowMs: 1_000, max: 1 }))).toEqual({ allowed: false, retryAfterMs: [9_400] });
-    expect(s.consume(req("late", 1_700, { windowMs: 1_000, max: 1, dryRun: true }))).toEqual({ allowed: true, remaining: [0] });
+    expect(s.consume(req("early", 1_600, { windowMs: 1_000, max: 1 }))).toEqual({
+      allowed: false,
+      retryAfterMs: [9_400],
+    });
+    expect(s.consume(req("late", 1_700, { windowMs: 1_000, max: 1, dryRun: true }))).toEqual({
+      allowed: true,
+      remaining: [0],
+    });
   });
 
   it("keeps a shared budget while 100,000 one-call sessions churn through a full store (issue 10)", () => {
@@ -138,25 +173,39 @@ describe("MemoryStore", () => {
       {
         version: "1",
         default: "deny",
-        tools: { t: { rate_limit: [{ max: 100, window: "1d" }, { max: 5, window: "1d", per: "global" }] }, free: { rate_limit: { max: 1, window: "1d" } } },
+        tools: {
+          t: {
+            rate_limit: [
+              { max: 100, window: "1d" },
+              { max: 5, window: "1d", per: "global" },
+            ],
+          },
+          free: { rate_limit: { max: 1, window: "1d" } },
+        },
       },
       { store, clock: () => now },
     );
-    for (let i = 0; i < 5; i++) expect(policy.decideSync({ tool: "t", session: { id: `a${i}` } })).toMatchObject({ outcome: "allow" });
+    for (let i = 0; i < 5; i++)
+      expect(policy.decideSync({ tool: "t", session: { id: `a${i}` } })).toMatchObject({ outcome: "allow" });
     for (let i = 0; i < 100_000; i++) {
       now++;
       expect(policy.decideSync({ tool: "free", session: { id: `churn${i}` } }).outcome).toBe("allow");
     }
     expect(store.size).toBeLessThanOrEqual(1_000);
     // The same day: the global "5 a day" budget is still spent.
-    expect(policy.decideSync({ tool: "t", session: { id: "late" } })).toMatchObject({ outcome: "rate_limited", rule: "/tools/t/rate_limit/1" });
+    expect(policy.decideSync({ tool: "t", session: { id: "late" } })).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/t/rate_limit/1",
+    });
   });
 
   it("never drops a shared budget for a per-session one, and says so when nothing else can go", () => {
     const s = new MemoryStore({ maxKeys: 2 });
     s.consume(req("g1", 0, { shared: true, windowMs: 60_000 }));
     s.consume(req("g2", 0, { shared: true, windowMs: 60_000 }));
-    expect(() => s.consume(req("session", 10))).toThrow(/^MemoryStore: all 2 budgets \(maxKeys\) are in use by shared budgets/);
+    expect(() => s.consume(req("session", 10))).toThrow(
+      /^MemoryStore: all 2 budgets \(maxKeys\) are in use by shared budgets/,
+    );
     // A new shared budget may take the oldest shared one's place.
     expect(s.consume(req("g3", 20, { shared: true, windowMs: 60_000 }))).toEqual({ allowed: true, remaining: [1] });
     expect(s.size).toBe(2);
@@ -171,11 +220,26 @@ describe("MemoryStore", () => {
     expect(counted).toEqual({ allowed: true, remaining: [1], entries: ["0"] });
     expect(plain).toEqual({ allowed: true, remaining: [1] });
     // An id guessed for a budget without refunds gives nothing back.
-    expect(s.refund({ namespace: "ns", entries: [{ key: "p", entry: "1" }, { key: "p", entry: "0" }], now: 1 })).toEqual({ given: [false, false] });
+    expect(
+      s.refund({
+        namespace: "ns",
+        entries: [
+          { key: "p", entry: "1" },
+          { key: "p", entry: "0" },
+        ],
+        now: 1,
+      }),
+    ).toEqual({ given: [false, false] });
     expect(s.refund({ namespace: "ns", entries: [{ key: "r", entry: "0" }], now: 1 })).toEqual({ given: [true] });
-    expect(() => s.refund(null as never)).toThrow(new TypeError("MemoryStore: refund request must be a plain object, got null"));
-    expect(() => s.refund({ namespace: "ns", entries: "x" as never, now: 0 })).toThrow(new TypeError('MemoryStore: refund entries must be an array, got "x"'));
-    expect(() => s.refund({ namespace: "ns", entries: [], now: Number.NaN })).toThrow(new TypeError("MemoryStore: now must be a finite number, got NaN"));
+    expect(() => s.refund(null as never)).toThrow(
+      new TypeError("MemoryStore: refund request must be a plain object, got null"),
+    );
+    expect(() => s.refund({ namespace: "ns", entries: "x" as never, now: 0 })).toThrow(
+      new TypeError('MemoryStore: refund entries must be an array, got "x"'),
+    );
+    expect(() => s.refund({ namespace: "ns", entries: [], now: Number.NaN })).toThrow(
+      new TypeError("MemoryStore: now must be a finite number, got NaN"),
+    );
     expect(() => s.refund({ namespace: "ns", entries: [{ key: 1 } as never], now: 0 })).toThrow(
       new TypeError("MemoryStore: refund entries[0] must be { key: string, entry: string }"),
     );
@@ -184,7 +248,10 @@ describe("MemoryStore", () => {
   it("stays within maxKeys whatever the number of sessions", () => {
     const store = new MemoryStore({ maxKeys: 500 });
     let now = 0;
-    const policy = compilePolicy({ version: "1", default: { rate_limit: { max: 1, window: 60 } }, tools: {} }, { store, clock: () => now });
+    const policy = compilePolicy(
+      { version: "1", default: { rate_limit: { max: 1, window: 60 } }, tools: {} },
+      { store, clock: () => now },
+    );
     for (let i = 0; i < 5000; i++) {
       now++;
       expect(policy.decideSync({ tool: "t", session: { id: `s${i}` } }).outcome).toBe("allow");
@@ -211,7 +278,10 @@ describe("MemoryStore", () => {
       const last = store.consume({ namespace: "n", budgets, now, dryRun: true });
       console.log(JSON.stringify({ full, slid, remaining: last.remaining[0] }));
     `;
-    const child = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8", cwd: process.cwd() });
+    const child = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      cwd: process.cwd(),
+    });
     expect(child.stderr).toBe("");
     const { full, slid, remaining } = JSON.parse(child.stdout) as { full: number; slid: number; remaining: number };
     // 100 calls fit in any 1 s window at one call per 10 ms.

@@ -31,7 +31,10 @@ const globalLimit = (max: number, window: string) => ({
 });
 
 /** Calls `decide` `n` times at once, across tools and sessions that share the one budget. */
-function burst(decide: (call: { tool: string; session: { id: string } }) => Promise<Decision>, n: number): Promise<Decision[]> {
+function burst(
+  decide: (call: { tool: string; session: { id: string } }) => Promise<Decision>,
+  n: number,
+): Promise<Decision[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => decide({ tool: `t${i % 7}`, session: { id: `s${i % 13}` } })));
 }
 
@@ -82,7 +85,11 @@ describe("MemoryStore under concurrent decide", () => {
   it("never puts more than max in a window while the clock moves during the burst", async () => {
     let now = 0;
     const counted: number[] = [];
-    const policy = compilePolicy(globalLimit(10, "50ms"), { store: shuffled(new MemoryStore({ maxKeys: 100 }), counted), clock: () => now++, storeTimeoutMs: 60_000 });
+    const policy = compilePolicy(globalLimit(10, "50ms"), {
+      store: shuffled(new MemoryStore({ maxKeys: 100 }), counted),
+      clock: () => now++,
+      storeTimeoutMs: 60_000,
+    });
     const decisions = await burst((c) => policy.decide(c), CALLS);
     const allowed = decisions.filter((d) => d.outcome === "allow").length;
     expect(allowed).toBe(counted.length);
@@ -93,10 +100,24 @@ describe("MemoryStore under concurrent decide", () => {
   it("keeps several limits all-or-nothing under concurrency", async () => {
     const store = new MemoryStore({ maxKeys: 1_000 });
     const policy = compilePolicy(
-      { version: "1", default: "deny", tools: { t: { rate_limit: [{ max: 30, window: "1h", per: "global" }, { max: 3, window: "1h" }] } }, limits: [{ max: 50, window: "1h", per: "global" }] },
+      {
+        version: "1",
+        default: "deny",
+        tools: {
+          t: {
+            rate_limit: [
+              { max: 30, window: "1h", per: "global" },
+              { max: 3, window: "1h" },
+            ],
+          },
+        },
+        limits: [{ max: 50, window: "1h", per: "global" }],
+      },
       { store },
     );
-    const decisions = await Promise.all(Array.from({ length: 3_000 }, (_, i) => policy.decide({ tool: "t", session: { id: `s${i % 20}` } })));
+    const decisions = await Promise.all(
+      Array.from({ length: 3_000 }, (_, i) => policy.decide({ tool: "t", session: { id: `s${i % 20}` } })),
+    );
     expect(decisions.filter((d) => d.outcome === "allow")).toHaveLength(30);
     // The policy limit was charged exactly for the 30 allowed calls: a policy sharing its budget
     // (same store, namespace and limit) finds 20 left, and takes one.
@@ -132,7 +153,9 @@ describe("MemoryStore under concurrent decide", () => {
           // A third of the allowed calls fail and are refunded, while other calls are in flight.
           if (i % 3 !== 0) return;
           const entry = r.entries![0]!;
-          const back = await later(() => inner.refund({ namespace: "n", entries: [{ key: "hot", entry }], now: now + 3 }));
+          const back = await later(() =>
+            inner.refund({ namespace: "n", entries: [{ key: "hot", entry }], now: now + 3 }),
+          );
           if (back.given[0]) {
             given++;
             kept.delete(entry);
@@ -162,7 +185,11 @@ describeWithRedis("RedisStore under concurrent decide", (server) => {
   });
 
   it(`allows exactly max of ${CALLS} simultaneous calls on one budget`, async () => {
-    const policy = compilePolicy(globalLimit(100, "1h"), { store: new RedisStore({ client: a, prefix: "conc1:" }), namespace: "conc1", storeTimeoutMs: 30_000 });
+    const policy = compilePolicy(globalLimit(100, "1h"), {
+      store: new RedisStore({ client: a, prefix: "conc1:" }),
+      namespace: "conc1",
+      storeTimeoutMs: 30_000,
+    });
     const decisions = await burst((c) => policy.decide(c), CALLS);
     expect(decisions.filter((d) => d.outcome === "deny")).toEqual([]);
     expect(decisions.filter((d) => d.outcome === "allow")).toHaveLength(100);
@@ -171,7 +198,10 @@ describeWithRedis("RedisStore under concurrent decide", (server) => {
   it("allows exactly max across two replicas with their own clients", async () => {
     const doc = globalLimit(77, "1h");
     const one = compilePolicy(doc, { store: new RedisStore({ client: a, prefix: "conc2:" }), storeTimeoutMs: 30_000 });
-    const two = compilePolicy(JSON.parse(JSON.stringify(doc)), { store: new RedisStore({ client: b, prefix: "conc2:" }), storeTimeoutMs: 30_000 });
+    const two = compilePolicy(JSON.parse(JSON.stringify(doc)), {
+      store: new RedisStore({ client: b, prefix: "conc2:" }),
+      storeTimeoutMs: 30_000,
+    });
     expect(one.namespace).toBe(two.namespace);
     const decisions = await burst((c) => (Number(c.session.id.slice(1)) % 2 === 0 ? one : two).decide(c), 4_000);
     expect(decisions.filter((d) => d.outcome === "deny")).toEqual([]);

@@ -23,14 +23,26 @@ afterAll(async () => {
   expect(unhandled).toEqual([]);
 });
 
-const doc = { version: "1", default: "deny", tools: { t: { rate_limit: [{ max: 5, window: 1 }, { max: 9, window: 60, per: "global" }] } } };
+const doc = {
+  version: "1",
+  default: "deny",
+  tools: {
+    t: {
+      rate_limit: [
+        { max: 5, window: 1 },
+        { max: 9, window: 60, per: "global" },
+      ],
+    },
+  },
+};
 const call = { tool: "t", session: { id: "s" } };
 
 /** Whether `answer` is a well-formed answer for a request of `n` budgets. */
 function wellFormed(answer: unknown, n: number): boolean {
   if (typeof answer !== "object" || answer === null) return false;
   const a = answer as Record<string, unknown>;
-  const nums = (v: unknown) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0);
+  const nums = (v: unknown) =>
+    Array.isArray(v) && v.length === n && v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 0);
   if (a.allowed === true) return nums(a.remaining);
   if (a.allowed === false) return nums(a.retryAfterMs) && (a.retryAfterMs as number[]).some((x) => x >= 1);
   return false;
@@ -39,16 +51,31 @@ function wellFormed(answer: unknown, n: number): boolean {
 describe("garbage answers", () => {
   it("deny (or fail open) for any answer that is not a well-formed result", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true }), fc.boolean(), fc.boolean(), async (answer, async, failOpen) => {
-        fc.pre(!wellFormed(answer, 2));
-        const store: Store = { synchronous: !async, consume: () => (async ? Promise.resolve(answer) : answer) as never };
-        const policy = compilePolicy(doc, { store, failOpen, storeTimeoutMs: 100 });
-        const d = async ? await policy.decide(call) : policy.decideSync(call);
-        // failOpen covers an asynchronous store's failures, never an ill-formed answer from a
-        // synchronous store (a bug, not an outage): docs/spec.md section 3, step 6.
-        if (failOpen && async) expect(d).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
-        else expect(d).toMatchObject({ outcome: "deny", rule: "/tools/t", cause: "store_failure" });
-      }),
+      fc.asyncProperty(
+        fc.anything({
+          withBigInt: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withTypedArray: true,
+          withNullPrototype: true,
+        }),
+        fc.boolean(),
+        fc.boolean(),
+        async (answer, async, failOpen) => {
+          fc.pre(!wellFormed(answer, 2));
+          const store: Store = {
+            synchronous: !async,
+            consume: () => (async ? Promise.resolve(answer) : answer) as never,
+          };
+          const policy = compilePolicy(doc, { store, failOpen, storeTimeoutMs: 100 });
+          const d = async ? await policy.decide(call) : policy.decideSync(call);
+          // failOpen covers an asynchronous store's failures, never an ill-formed answer from a
+          // synchronous store (a bug, not an outage): docs/spec.md section 3, step 6.
+          if (failOpen && async) expect(d).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
+          else expect(d).toMatchObject({ outcome: "deny", rule: "/tools/t", cause: "store_failure" });
+        },
+      ),
       params(1_000),
     );
   });
@@ -65,8 +92,19 @@ describe("garbage answers", () => {
       { allowed: false, retryAfterMs: [Number.NaN, 1] },
       { allowed: false, retryAfterMs: [Number.POSITIVE_INFINITY, 0] },
       { allowed: 1, remaining: [0, 0] },
-      new Proxy({}, { get() { throw new Error("trap"); } }),
-      { get allowed() { throw new Error("getter"); } },
+      new Proxy(
+        {},
+        {
+          get() {
+            throw new Error("trap");
+          },
+        },
+      ),
+      {
+        get allowed() {
+          throw new Error("getter");
+        },
+      },
     ];
     for (const [i, answer] of answers.entries()) {
       const policy = compilePolicy(doc, { store: { synchronous: true, consume: () => answer as never } });
@@ -80,14 +118,45 @@ describe("misbehaving asynchronous stores", () => {
   const cases: [string, () => unknown][] = [
     ["rejects with an Error", () => Promise.reject(new Error("down"))],
     ["rejects with undefined", () => Promise.reject(undefined)],
-    ["throws synchronously though async", () => { throw new TypeError("sync throw"); }],
+    [
+      "throws synchronously though async",
+      () => {
+        throw new TypeError("sync throw");
+      },
+    ],
     ["hangs forever", () => new Promise(() => {})],
     ["rejects after the timeout", () => new Promise((_, reject) => setTimeout(() => reject(new Error("late")), 80))],
-    ["resolves after the timeout", () => new Promise((resolve) => setTimeout(() => resolve({ allowed: true, remaining: [0, 0] }), 80))],
-    ["returns a thenable that calls both callbacks", () => ({ then(ok: (v: unknown) => void, bad: (e: unknown) => void) { bad(new Error("first")); ok({ allowed: true, remaining: [0, 0] }); } })],
-    ["returns a thenable that throws after resolving", () => ({ then(ok: (v: unknown) => void) { ok({ allowed: true, remaining: [4, 8] }); throw new Error("after"); } })],
+    [
+      "resolves after the timeout",
+      () => new Promise((resolve) => setTimeout(() => resolve({ allowed: true, remaining: [0, 0] }), 80)),
+    ],
+    [
+      "returns a thenable that calls both callbacks",
+      () => ({
+        then(ok: (v: unknown) => void, bad: (e: unknown) => void) {
+          bad(new Error("first"));
+          ok({ allowed: true, remaining: [0, 0] });
+        },
+      }),
+    ],
+    [
+      "returns a thenable that throws after resolving",
+      () => ({
+        then(ok: (v: unknown) => void) {
+          ok({ allowed: true, remaining: [4, 8] });
+          throw new Error("after");
+        },
+      }),
+    ],
     ["returns a thenable that never settles", () => ({ then() {} })],
-    ["returns a thenable whose then getter throws", () => ({ get then() { throw new Error("then getter"); } })],
+    [
+      "returns a thenable whose then getter throws",
+      () => ({
+        get then() {
+          throw new Error("then getter");
+        },
+      }),
+    ],
   ];
 
   it.each(cases)("%s: the decision is a deny or a correct allow, never a rejection", async (_, answer) => {
@@ -104,7 +173,9 @@ describe("misbehaving asynchronous stores", () => {
   it("denies every one of many calls while the store is down, and recovers when it is back", async () => {
     let down = true;
     const inner = new MemoryStore({ maxKeys: 10 });
-    const store: Store = { consume: (r: ConsumeRequest) => (down ? Promise.reject(new Error("down")) : Promise.resolve(inner.consume(r))) };
+    const store: Store = {
+      consume: (r: ConsumeRequest) => (down ? Promise.reject(new Error("down")) : Promise.resolve(inner.consume(r))),
+    };
     const policy = compilePolicy(doc, { store, storeTimeoutMs: 50 });
     const during = await Promise.all(Array.from({ length: 1_000 }, () => policy.decide(call)));
     expect(during.every((d) => d.outcome === "deny")).toBe(true);
@@ -153,22 +224,55 @@ describe("MemoryStore and RedisStore entry points under hostile requests", () =>
     ["now NaN", { namespace: "n", budgets: [ok], now: Number.NaN, dryRun: false }],
     ["now as text", { namespace: "n", budgets: [ok], now: "0", dryRun: false }],
     ["a repeated budget", { namespace: "n", budgets: [ok, ok], now: 0, dryRun: false }],
-    ["a budget whose getters throw", { namespace: "n", budgets: [new Proxy({}, { get() { throw new Error("trap"); } })], now: 0, dryRun: false }],
+    [
+      "a budget whose getters throw",
+      {
+        namespace: "n",
+        budgets: [
+          new Proxy(
+            {},
+            {
+              get() {
+                throw new Error("trap");
+              },
+            },
+          ),
+        ],
+        now: 0,
+        dryRun: false,
+      },
+    ],
   ];
 
-  it.each(requests)("MemoryStore refuses %s with a TypeError, RangeError or the getter's own error, counting nothing", (_, request) => {
-    const store = new MemoryStore();
-    expect(() => store.consume(request as never)).toThrow(Error);
-    expect(store.size).toBe(0);
-    expect(store.consume({ namespace: "n", budgets: [ok], now: 0, dryRun: false })).toEqual({ allowed: true, remaining: [1], entries: ["0"] });
-  });
+  it.each(requests)(
+    "MemoryStore refuses %s with a TypeError, RangeError or the getter's own error, counting nothing",
+    (_, request) => {
+      const store = new MemoryStore();
+      expect(() => store.consume(request as never)).toThrow(Error);
+      expect(store.size).toBe(0);
+      expect(store.consume({ namespace: "n", budgets: [ok], now: 0, dryRun: false })).toEqual({
+        allowed: true,
+        remaining: [1],
+        entries: ["0"],
+      });
+    },
+  );
 
   it("takes any key as an opaque string: prototype names, a megabyte, lone surrogates", () => {
     const store = new MemoryStore();
     for (const key of ["__proto__", "constructor", "hasOwnProperty", "x".repeat(1 << 20), "\uD800", ""]) {
-      expect(store.consume({ namespace: "n", budgets: [{ ...ok, key }], now: 0, dryRun: false })).toMatchObject({ allowed: true, remaining: [1] });
-      expect(store.consume({ namespace: "n", budgets: [{ ...ok, key }], now: 1, dryRun: false })).toMatchObject({ allowed: true, remaining: [0] });
-      expect(store.consume({ namespace: "n", budgets: [{ ...ok, key }], now: 2, dryRun: false })).toEqual({ allowed: false, retryAfterMs: [998] });
+      expect(store.consume({ namespace: "n", budgets: [{ ...ok, key }], now: 0, dryRun: false })).toMatchObject({
+        allowed: true,
+        remaining: [1],
+      });
+      expect(store.consume({ namespace: "n", budgets: [{ ...ok, key }], now: 1, dryRun: false })).toMatchObject({
+        allowed: true,
+        remaining: [0],
+      });
+      expect(store.consume({ namespace: "n", budgets: [{ ...ok, key }], now: 2, dryRun: false })).toEqual({
+        allowed: false,
+        retryAfterMs: [998],
+      });
     }
     expect(store.size).toBe(6);
   });
@@ -179,7 +283,10 @@ describe("MemoryStore and RedisStore entry points under hostile requests", () =>
     const started = performance.now();
     const answer = store.consume({ namespace: "n", budgets, now: 0, dryRun: false });
     expect(answer.allowed && answer.remaining.every((r) => r === 1)).toBe(true);
-    const entries = Array.from({ length: 100_000 }, (_, i) => ({ key: `k${i % 20_000}`, entry: i % 2 === 0 ? `${i}${"9".repeat(20)}` : "-1" }));
+    const entries = Array.from({ length: 100_000 }, (_, i) => ({
+      key: `k${i % 20_000}`,
+      entry: i % 2 === 0 ? `${i}${"9".repeat(20)}` : "-1",
+    }));
     expect(store.refund({ namespace: "n", entries, now: 1 }).given.every((g) => !g)).toBe(true);
     // Linear work: well under a second even on a loaded machine (a quadratic check would take minutes).
     expect(performance.now() - started).toBeLessThan(10_000);
@@ -197,8 +304,13 @@ describe("MemoryStore and RedisStore entry points under hostile requests", () =>
   it("RedisStore turns a client that lies (a reply for other calls, a reply that never ends) into failures, never an allow", async () => {
     const replies: unknown[] = [[1, 0, 1, 0], [1], "OK", { length: 3, 0: 1 }, [1, 2 ** 53, "0:1"], [0, 0], [2, 7]];
     for (const reply of replies) {
-      const store = new RedisStore({ client: { evalsha: async () => reply, eval: async () => reply }, clock: "engine" });
-      await expect(store.consume({ namespace: "n", budgets: [ok], now: 0, dryRun: false })).rejects.toThrow(/^RedisStore: /);
+      const store = new RedisStore({
+        client: { evalsha: async () => reply, eval: async () => reply },
+        clock: "engine",
+      });
+      await expect(store.consume({ namespace: "n", budgets: [ok], now: 0, dryRun: false })).rejects.toThrow(
+        /^RedisStore: /,
+      );
     }
   });
 });

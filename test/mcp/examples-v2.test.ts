@@ -15,15 +15,25 @@ afterEach(async () => {
 async function connect(modern: boolean, accept: boolean): Promise<Client> {
   const client = new Client(
     { name: "examples-v2-test", version: "2.0.0" },
-    { capabilities: accept ? { elicitation: { form: {} } } : {}, ...(modern ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}) },
+    {
+      capabilities: accept ? { elicitation: { form: {} } } : {},
+      ...(modern ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}),
+    },
   );
   if (accept) client.setRequestHandler("elicitation/create", async () => ({ action: "accept", content: {} }));
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: ["examples/mcp-server-v2/server.mjs"], cwd: root, stderr: "pipe" }));
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: ["examples/mcp-server-v2/server.mjs"],
+      cwd: root,
+      stderr: "pipe",
+    }),
+  );
   clients.push(client);
   return client;
 }
 
-const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]?.text ?? "");
+const text = (result: unknown) => (result as { content: { text: string }[] }).content[0]?.text ?? "";
 
 describe("examples/mcp-server-v2: guardServer on SDK 2.x over stdio", () => {
   for (const modern of [false, true]) {
@@ -41,6 +51,10 @@ describe("examples/mcp-server-v2: guardServer on SDK 2.x over stdio", () => {
   it("a client that cannot be asked gets needs_approval with cause not_approved", async () => {
     const client = await connect(true, false);
     const refused = await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } });
-    expect(refused._meta?.[DECISION_META_KEY]).toMatchObject({ outcome: "needs_approval", rule: "/tools/delete_run", cause: "not_approved" });
+    expect(refused._meta?.[DECISION_META_KEY]).toMatchObject({
+      outcome: "needs_approval",
+      rule: "/tools/delete_run",
+      cause: "not_approved",
+    });
   });
 });

@@ -19,7 +19,10 @@ afterEach(async () => {
 
 /** Connects the SDK's own stdio client to a command; with `accept`, it approves elicitations. */
 async function connect(command: string, args: string[], accept = false): Promise<Client> {
-  const client = new Client({ name: "examples-test", version: "1.0.0" }, { capabilities: accept ? { elicitation: {} } : {} });
+  const client = new Client(
+    { name: "examples-test", version: "1.0.0" },
+    { capabilities: accept ? { elicitation: {} } : {} },
+  );
   if (accept) client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: {} }));
   await client.connect(new StdioClientTransport({ command, args, cwd: root, stderr: "pipe" }));
   clients.push(client);
@@ -65,7 +68,13 @@ describe("examples/mcp-proxy", () => {
   it("runs the local build's proxy with node (never npx of a package name) in front of uvx mlflow-mcp", () => {
     expect(command).toBe("node");
     expect(args).toEqual([
-      `${PLACEHOLDER}dist/cli.js`, "proxy", "--policy", `${PLACEHOLDER}examples/mcp-proxy/policy.json`, "--", "uvx", "mlflow-mcp",
+      `${PLACEHOLDER}dist/cli.js`,
+      "proxy",
+      "--policy",
+      `${PLACEHOLDER}examples/mcp-proxy/policy.json`,
+      "--",
+      "uvx",
+      "mlflow-mcp",
     ]);
     expect(local(args[0]!)).toBe(CLI);
   });
@@ -83,9 +92,16 @@ describe("examples/mcp-proxy", () => {
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain("get_run");
     expect(names.filter((n) => n.startsWith("delete_"))).toEqual([]);
-    expect(textOf(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } }))).toBe(JSON.stringify({ tool: "get_run", args: { run_id: "r1" } }));
-    const approval = await client.callTool({ name: "set_model_alias", arguments: { name: "m", alias: "champion", version: "3" } });
+    expect(textOf(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } }))).toBe(
+      JSON.stringify({ tool: "get_run", args: { run_id: "r1" } }),
+    );
+    const approval = await client.callTool({
+      name: "set_model_alias",
+      arguments: { name: "m", alias: "champion", version: "3" },
+    });
     expect(textOf(approval)).toContain("Moves an alias (such as champion) to another model version");
-    expect(textOf(await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } }))).toBe("Deleting MLflow data is blocked through this proxy");
+    expect(textOf(await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } }))).toBe(
+      "Deleting MLflow data is blocked through this proxy",
+    );
   });
 });

@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { CallToolRequestSchema, CallToolResultSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CallToolRequestSchema,
+  CallToolResultSchema,
+  ListToolsRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import { compilePolicy, MemoryStore } from "toolgate";
 import { approvalMessage, DECISION_META_KEY, escapeNonPrinting, guardServer } from "toolgate/mcp";
 import { echoResult, mlflowTools } from "../fixtures/mcp/mlflow.mjs";
@@ -58,7 +62,10 @@ describe("annotations come from the server's own tool list, never from the clien
     }
     expect(calls).toEqual([]);
     // And a tool the server marks read-only is allowed whatever the client claims.
-    expect((await raw({ name: "get_run", arguments: { run_id: "r1" }, _meta: { annotations: { readOnlyHint: false } } })).isError).toBeUndefined();
+    expect(
+      (await raw({ name: "get_run", arguments: { run_id: "r1" }, _meta: { annotations: { readOnlyHint: false } } }))
+        .isError,
+    ).toBeUndefined();
   });
 });
 
@@ -67,7 +74,10 @@ describe("the server's tool list is read once, until its tools change", () => {
     const { server, lists } = countingServer();
     const { client } = await connectClient(guardServer(server, readOnlyPolicy()));
     for (let i = 0; i < 50; i++) {
-      const result = await client.callTool({ name: i % 2 === 0 ? `no_such_tool_${i}` : "get_run", arguments: { run_id: "r1" } });
+      const result = await client.callTool({
+        name: i % 2 === 0 ? `no_such_tool_${i}` : "get_run",
+        arguments: { run_id: "r1" },
+      });
       expect(result.isError).toBe(i % 2 === 0 ? true : undefined);
     }
     expect(lists.count).toBe(1);
@@ -91,12 +101,16 @@ describe("sessions a client cannot reset", () => {
   const tag = { name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } };
 
   /** Connects over in-memory as an HTTP transport would deliver: with request headers, and no session id. */
-  async function connectStatelessHttp(server: Server, authInfo?: { token: string; clientId: string; scopes: string[]; extra?: Record<string, unknown> }) {
+  async function connectStatelessHttp(
+    server: Server,
+    authInfo?: { token: string; clientId: string; scopes: string[]; extra?: Record<string, unknown> },
+  ) {
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     const client = new Client({ name: "http-client", version: "1.0.0" });
     await server.connect(serverSide);
     const deliver = serverSide.onmessage!;
-    serverSide.onmessage = (message, extra) => deliver(message, { ...extra, ...(authInfo ? { authInfo } : {}), requestInfo: { headers: {} } } as never);
+    serverSide.onmessage = (message, extra) =>
+      deliver(message, { ...extra, ...(authInfo ? { authInfo } : {}), requestInfo: { headers: {} } } as never);
     await client.connect(clientSide);
     return client;
   }
@@ -121,7 +135,11 @@ describe("sessions a client cannot reset", () => {
     const again = await connectStatelessHttp(guardServer(countingServer().server, policy), { ...alice, token: "a2" });
     expect(meta(await again.callTool(tag))).toMatchObject({ outcome: "rate_limited" });
     // Another principal of the same OAuth client has its own budget.
-    const bob = await connectStatelessHttp(guardServer(countingServer().server, policy), { ...alice, token: "b1", extra: { sub: "bob" } });
+    const bob = await connectStatelessHttp(guardServer(countingServer().server, policy), {
+      ...alice,
+      token: "b1",
+      extra: { sub: "bob" },
+    });
     expect((await bob.callTool(tag)).isError).toBeUndefined();
   });
 });
@@ -142,7 +160,9 @@ describe("approval questions show what is approved", () => {
     });
   const writeServer = (calls: unknown[]) => {
     const server = new Server({ name: "files", version: "1.0.0" }, { capabilities: { tools: {} } });
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [{ name: "write_file", inputSchema: { type: "object" } }] }));
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({
+      tools: [{ name: "write_file", inputSchema: { type: "object" } }],
+    }));
     server.setRequestHandler(CallToolRequestSchema, async (request) => {
       calls.push(request.params.arguments);
       return echoResult(request.params.name, request.params.arguments);
@@ -151,8 +171,13 @@ describe("approval questions show what is approved", () => {
   };
 
   it("a long value before the path cannot hide it: every key is shown, the keys the policy reads first", async () => {
-    const { client, elicitations } = await connectClient(guardServer(writeServer([]), policy()), { elicit: () => ({ action: "decline" }) });
-    await client.callTool({ name: "write_file", arguments: { a_note: "x".repeat(600), path: "/etc/shadow", content: "root::0:0" } });
+    const { client, elicitations } = await connectClient(guardServer(writeServer([]), policy()), {
+      elicit: () => ({ action: "decline" }),
+    });
+    await client.callTool({
+      name: "write_file",
+      arguments: { a_note: "x".repeat(600), path: "/etc/shadow", content: "root::0:0" },
+    });
     const message = elicitations[0]?.message ?? "";
     const lines = message.split("\n");
     expect(lines[0]).toBe('Allow the tool "write_file" to run with these arguments, this once?');
@@ -163,8 +188,13 @@ describe("approval questions show what is approved", () => {
   });
 
   it("bidi and zero-width characters reach the person escaped", async () => {
-    const { client, elicitations } = await connectClient(guardServer(writeServer([]), policy()), { elicit: () => ({ action: "decline" }) });
-    await client.callTool({ name: "write_file", arguments: { path: "/home/u/\u202Eexe.txt", ["k\u200Bey"]: "\u2066x\u2069" } });
+    const { client, elicitations } = await connectClient(guardServer(writeServer([]), policy()), {
+      elicit: () => ({ action: "decline" }),
+    });
+    await client.callTool({
+      name: "write_file",
+      arguments: { path: "/home/u/\u202Eexe.txt", ["k\u200Bey"]: "\u2066x\u2069" },
+    });
     const message = elicitations[0]?.message ?? "";
     expect(message).toContain('"path": "/home/u/\\u{202E}exe.txt"');
     expect(message).toContain('"k\\u{200B}ey": "\\u{2066}x\\u{2069}"');
@@ -191,7 +221,10 @@ describe("approval questions show what is approved", () => {
       "a\\u{0000}b\\u{0085}c\\u{200D}d\\u{2028}e\\u{FEFF}f\\u{D800}g\\u{E0041}h é 日本 😀",
     );
     const message = approvalMessage("t", "why", { b: 1, a: { deep: [1, 2] } }, []);
-    expect(message).toEqual({ ok: true, text: 'Allow the tool "t" to run with these arguments, this once?\nWhy approval is needed: why\nArguments (3, every one shown):\n  "a"."deep"[0]: 1\n  "a"."deep"[1]: 2\n  "b": 1' });
+    expect(message).toEqual({
+      ok: true,
+      text: 'Allow the tool "t" to run with these arguments, this once?\nWhy approval is needed: why\nArguments (3, every one shown):\n  "a"."deep"[0]: 1\n  "a"."deep"[1]: 2\n  "b": 1',
+    });
   });
 });
 
@@ -220,7 +253,9 @@ describe("refusals are data; host failures never leak their text", () => {
     });
     const { client } = await connectClient(guarded);
     const result = await client.callTool({ name: "update_model_version", arguments: { name: "m", version: "1" } });
-    expect(textOf(result)).toBe('The call to "update_model_version" was not approved: the host\'s approval check failed.');
+    expect(textOf(result)).toBe(
+      'The call to "update_model_version" was not approved: the host\'s approval check failed.',
+    );
     expect(meta(result)).toMatchObject({ outcome: "needs_approval", cause: "host_failure" });
     expect(JSON.stringify(result)).not.toContain("abc123");
     expect(calls).toEqual([]);
@@ -245,7 +280,10 @@ describe("refusals are data; host failures never leak their text", () => {
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     // A deep argument to a tool that needs approval cannot be shown, so nobody is asked.
-    const approval = await raw({ name: "update_model_version", arguments: { name: "m", version: "1", description: deep } });
+    const approval = await raw({
+      name: "update_model_version",
+      arguments: { name: "m", version: "1", description: deep },
+    });
     expect(approval.isError).toBe(true);
     expect(calls).toEqual([]);
   });

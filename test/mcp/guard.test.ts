@@ -7,7 +7,12 @@ const policy = () =>
     default: "deny",
     tools: {
       get_run: {},
-      search_runs: { rules: [{ when: { args: { properties: { max_results: { maximum: 100 } } } } }, { action: "deny", reason: "max_results must be at most 100" }] },
+      search_runs: {
+        rules: [
+          { when: { args: { properties: { max_results: { maximum: 100 } } } } },
+          { action: "deny", reason: "max_results must be at most 100" },
+        ],
+      },
       create_run: { rate_limit: { max: 1, window: "1m" } },
       delete_run: { action: "deny", reason: "Destructive operations are blocked" },
       update_run: { action: "require_approval", reason: "Changes run metadata", rate_limit: { max: 1, window: "1h" } },
@@ -34,8 +39,12 @@ describe("guard", () => {
       return `ran ${call.tool}`;
     });
     const args = { run_id: "r1", nested: { a: [1, 2] } };
-    await expect(run({ tool: "get_run", args, session, annotations: { readOnlyHint: true } }, context)).resolves.toBe("ran get_run");
-    expect(seen).toEqual([{ call: { tool: "get_run", args, session, annotations: { readOnlyHint: true } }, ctx: context }]);
+    await expect(run({ tool: "get_run", args, session, annotations: { readOnlyHint: true } }, context)).resolves.toBe(
+      "ran get_run",
+    );
+    expect(seen).toEqual([
+      { call: { tool: "get_run", args, session, annotations: { readOnlyHint: true } }, ctx: context },
+    ]);
     const dispatched = seen[0] as { call: DispatchedCall; ctx: unknown };
     expect(dispatched.call.args).not.toBe(args);
     expect(dispatched.call.args.nested).not.toBe(args.nested);
@@ -53,7 +62,12 @@ describe("guard", () => {
     let dispatched = 0;
     const run = guard(policy(), () => ++dispatched);
     const denied = await refusal(run({ tool: "delete_run", args: { run_id: "r1" }, session }));
-    expect(denied.decision).toEqual({ outcome: "deny", rule: "/tools/delete_run", reason: "Destructive operations are blocked", cause: "policy" });
+    expect(denied.decision).toEqual({
+      outcome: "deny",
+      rule: "/tools/delete_run",
+      reason: "Destructive operations are blocked",
+      cause: "policy",
+    });
     expect(denied.message).toBe("Destructive operations are blocked");
     expect(denied.tool).toBe("delete_run");
     expect(denied.name).toBe("ToolCallRefusedError");
@@ -62,14 +76,22 @@ describe("guard", () => {
     expect(denied).toBeInstanceOf(ToolCallRefused);
     expect(await run({ tool: "create_run", session })).toBe(1);
     const limited = await refusal(run({ tool: "create_run", session }));
-    expect(limited.decision).toMatchObject({ outcome: "rate_limited", rule: "/tools/create_run/rate_limit", retryAfterMs: expect.any(Number) });
+    expect(limited.decision).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/create_run/rate_limit",
+      retryAfterMs: expect.any(Number),
+    });
     expect(dispatched).toBe(1);
   });
 
   it("refuses a call that needs approval when no approval option is given", async () => {
     const run = guard(policy(), () => "ran");
     const refused = await refusal(run({ tool: "update_run", args: { run_id: "r1" }, session }));
-    expect(refused.decision).toEqual({ outcome: "needs_approval", rule: "/tools/update_run", reason: "Changes run metadata" });
+    expect(refused.decision).toEqual({
+      outcome: "needs_approval",
+      rule: "/tools/update_run",
+      reason: "Changes run metadata",
+    });
   });
 
   describe("with an approval option", () => {
@@ -81,10 +103,15 @@ describe("guard", () => {
           return true;
         },
       });
-      await expect(run({ tool: "update_run", args: { run_id: "r1" } , session }, "ctx")).resolves.toEqual({ run_id: "r1" });
+      await expect(run({ tool: "update_run", args: { run_id: "r1" }, session }, "ctx")).resolves.toEqual({
+        run_id: "r1",
+      });
       expect(asked).toEqual([
         {
-          request: { call: { tool: "update_run", args: { run_id: "r1" }, session }, decision: { outcome: "needs_approval", rule: "/tools/update_run", reason: "Changes run metadata" } },
+          request: {
+            call: { tool: "update_run", args: { run_id: "r1" }, session },
+            decision: { outcome: "needs_approval", rule: "/tools/update_run", reason: "Changes run metadata" },
+          },
           tag: "ctx",
         },
       ]);
@@ -105,7 +132,11 @@ describe("guard", () => {
         reason: "The call was not approved by the person asked.",
         cause: "not_approved",
       });
-      expect(first.approval).toEqual({ outcome: "needs_approval", rule: "/tools/update_run", reason: "Changes run metadata" });
+      expect(first.approval).toEqual({
+        outcome: "needs_approval",
+        rule: "/tools/update_run",
+        reason: "Changes run metadata",
+      });
       const second = await refusal(run({ tool: "update_run", session }));
       // A host callback's text never reaches the reason (docs/spec.md section 3): it is the detail.
       expect(second.message).toBe("The call was not approved by the person asked.");
@@ -227,13 +258,17 @@ describe("guard", () => {
   it("refuses a call that sets approved, or has a field it does not know", async () => {
     const run = guard(policy(), () => "ran");
     const approved = await refusal(run({ tool: "update_run", session, approved: true } as never));
-    expect(approved.message).toBe(`Malformed call: "approved" cannot be set by the caller; approval is given through the guard's approval option.`);
+    expect(approved.message).toBe(
+      `Malformed call: "approved" cannot be set by the caller; approval is given through the guard's approval option.`,
+    );
     const typo = await refusal(run({ tool: "get_run", arguments: { run_id: "r1" }, session } as never));
     expect(typo.message).toBe('Malformed call: unknown field "arguments" (did you mean "args"?).');
     expect(typo.tool).toBe("get_run");
     // Any other field is not named: the name is the caller's text, and the reason goes to the model.
     const other = await refusal(run({ tool: "get_run", secret_sk_123: 1, session } as never));
-    expect(other.message).toBe("Malformed call: it has a field that a call does not have (a call has tool, args, session and annotations).");
+    expect(other.message).toBe(
+      "Malformed call: it has a field that a call does not have (a call has tool, args, session and annotations).",
+    );
     expect(other.detail).toContain("secret_sk_123");
   });
 
@@ -241,6 +276,8 @@ describe("guard", () => {
     expect(() => guard({} as never, () => 1)).toThrow("guard: policy must be a compiled policy (from compilePolicy)");
     expect(() => guard(policy(), "run" as never)).toThrow("guard: dispatch must be a function");
     expect(() => guard(policy(), () => 1, { aproval: () => true } as never)).toThrow('guard: unknown option "aproval"');
-    expect(() => guard(policy(), () => 1, { approval: true } as never)).toThrow("guard: options.approval must be a function");
+    expect(() => guard(policy(), () => 1, { approval: true } as never)).toThrow(
+      "guard: options.approval must be a function",
+    );
   });
 });

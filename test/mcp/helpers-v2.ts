@@ -1,5 +1,16 @@
-import { Client, StreamableHTTPClientTransport, type ElicitRequest, type ElicitResult } from "@modelcontextprotocol/client";
-import { createMcpHandler, InMemoryTransport, type AuthInfo, type McpServer, type Server } from "@modelcontextprotocol/server";
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  type ElicitRequest,
+  type ElicitResult,
+} from "@modelcontextprotocol/client";
+import {
+  createMcpHandler,
+  InMemoryTransport,
+  type AuthInfo,
+  type McpServer,
+  type Server,
+} from "@modelcontextprotocol/server";
 
 /** A 2.x client connected to a 2.x server, and the elicitation requests it received. */
 export interface TestClientV2 {
@@ -13,7 +24,10 @@ function newClient(elicit: Elicit | undefined, modern: boolean): TestClientV2 {
   const elicitations: ElicitRequest["params"][] = [];
   const client = new Client(
     { name: "test-client-v2", version: "2.0.0" },
-    { capabilities: elicit ? { elicitation: { form: {} } } : {}, ...(modern ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}) },
+    {
+      capabilities: elicit ? { elicitation: { form: {} } } : {},
+      ...(modern ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}),
+    },
   );
   if (elicit) {
     client.setRequestHandler("elicitation/create", async (request) => {
@@ -25,7 +39,10 @@ function newClient(elicit: Elicit | undefined, modern: boolean): TestClientV2 {
 }
 
 /** Connects a 2.x client to `server` in memory: the 2025 era (an `initialize` handshake). */
-export async function connectLegacyV2(server: McpServer | Server, options: { elicit?: Elicit } = {}): Promise<TestClientV2> {
+export async function connectLegacyV2(
+  server: McpServer | Server,
+  options: { elicit?: Elicit } = {},
+): Promise<TestClientV2> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const test = newClient(options.elicit, false);
   await Promise.all([server.connect(serverSide), test.client.connect(clientSide)]);
@@ -45,7 +62,8 @@ export async function connectModern(
   const handler = createMcpHandler(factory);
   const test = newClient(options.elicit, true);
   const authInfo = options.authInfo;
-  const fetch = (url: string | URL, init?: RequestInit) => handler.fetch(new Request(url, init), authInfo === undefined ? undefined : { authInfo });
+  const fetch = (url: string | URL, init?: RequestInit) =>
+    handler.fetch(new Request(url, init), authInfo === undefined ? undefined : { authInfo });
   await test.client.connect(new StreamableHTTPClientTransport(new URL("http://toolgate.test/mcp"), { fetch }));
   return { ...test, handler };
 }
@@ -54,6 +72,7 @@ export async function connectModern(
 export function textOfV2(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
   const first = content[0];
-  if (first === undefined || first.type !== "text" || first.text === undefined) throw new Error(`no text in ${JSON.stringify(result)}`);
+  if (first === undefined || first.type !== "text" || first.text === undefined)
+    throw new Error(`no text in ${JSON.stringify(result)}`);
   return first.text;
 }

@@ -16,7 +16,11 @@ export const mlflowPolicy = {
     search_experiments: {},
     set_run_tag: { rate_limit: { max: 2, window: "1m" } },
     "delete_*": { action: "deny", reason: "Destructive operations are blocked" },
-    update_model_version: { action: "require_approval", reason: "Changes model metadata", rate_limit: { max: 1, window: "1h" } },
+    update_model_version: {
+      action: "require_approval",
+      reason: "Changes model metadata",
+      rate_limit: { max: 1, window: "1h" },
+    },
     transition_model_version_stage: { action: "require_approval", reason: "Moves a model between stages" },
   },
 } as const;
@@ -35,7 +39,11 @@ export interface TestClient {
  */
 export async function connectClient(
   server: McpServer | Server,
-  options: { elicit?: (params: ElicitRequest["params"]) => ElicitResult | Promise<ElicitResult>; authInfo?: AuthInfo; sessionId?: string } = {},
+  options: {
+    elicit?: (params: ElicitRequest["params"]) => ElicitResult | Promise<ElicitResult>;
+    authInfo?: AuthInfo;
+    sessionId?: string;
+  } = {},
 ): Promise<TestClient> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   // As a Streamable HTTP transport names its session.
@@ -46,7 +54,10 @@ export async function connectClient(
     clientSide.send = (message, sendOptions) => send(message, { ...sendOptions, authInfo });
   }
   const elicitations: ElicitRequest["params"][] = [];
-  const client = new Client({ name: "test-client", version: "1.0.0" }, { capabilities: options.elicit ? { elicitation: {} } : {} });
+  const client = new Client(
+    { name: "test-client", version: "1.0.0" },
+    { capabilities: options.elicit ? { elicitation: {} } : {} },
+  );
   if (options.elicit) {
     const elicit = options.elicit;
     client.setRequestHandler(ElicitRequestSchema, async (request) => {
@@ -62,6 +73,7 @@ export async function connectClient(
 export function textOf(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
   const first = content[0];
-  if (first === undefined || first.type !== "text" || first.text === undefined) throw new Error(`no text in ${JSON.stringify(result)}`);
+  if (first === undefined || first.type !== "text" || first.text === undefined)
+    throw new Error(`no text in ${JSON.stringify(result)}`);
   return first.text;
 }

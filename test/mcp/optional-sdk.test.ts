@@ -10,7 +10,12 @@ describe("both MCP SDK lines stay optional peer dependencies", () => {
   it("the engine and toolgate/mcp never load either (toolgate/mcp uses their types only)", () => {
     for (const file of ["index.js", "index.cjs", "mcp.js", "mcp.cjs"]) {
       const code = dist(file);
-      expect([file, staticSdkImport.test(code), requireSdk.test(code), /import\(["']@modelcontextprotocol/.test(code)]).toEqual([file, false, false, false]);
+      expect([
+        file,
+        staticSdkImport.test(code),
+        requireSdk.test(code),
+        /import\(["']@modelcontextprotocol/.test(code),
+      ]).toEqual([file, false, false, false]);
     }
   });
 

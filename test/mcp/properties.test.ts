@@ -28,7 +28,11 @@ describe("approval questions (properties)", () => {
       Array.isArray(v)
         ? v.map(reorder)
         : typeof v === "object" && v !== null
-          ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)]))
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, reorder(x)]),
+            )
           : v;
     const argsOf = fc.dictionary(fc.string({ maxLength: 20 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 20 });
     fc.assert(
@@ -49,8 +53,17 @@ describe("approval questions (properties)", () => {
 
 describe("approval states (properties)", () => {
   const sealer = new ApprovalSealer("k".repeat(32));
-  const binding = fc.record({ tool: fc.string({ minLength: 1, maxLength: 20 }), args: fc.jsonValue({ maxDepth: 3 }), session: fc.string({ maxLength: 10 }) });
-  const bind = (b: { tool: string; args: unknown; session: string }) => ({ tool: b.tool, args: digest(canonicalJson(b.args) ?? ""), session: digest(b.session), rule: "/r" });
+  const binding = fc.record({
+    tool: fc.string({ minLength: 1, maxLength: 20 }),
+    args: fc.jsonValue({ maxDepth: 3 }),
+    session: fc.string({ maxLength: 10 }),
+  });
+  const bind = (b: { tool: string; args: unknown; session: string }) => ({
+    tool: b.tool,
+    args: digest(canonicalJson(b.args) ?? ""),
+    session: digest(b.session),
+    rule: "/r",
+  });
 
   it("a sealed state opens to exactly what it binds, until it expires", () => {
     fc.assert(
@@ -93,20 +106,29 @@ describe("approval states (properties)", () => {
 
   it("a nonce is claimed once; a full store refuses rather than forgets an unexpired nonce", () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: 1, maxLength: 32 }), { maxLength: 30 }), (nonces) => {
-        const now = 0;
-        const store = new MemoryNonceStore({ maxEntries: 10, clock: () => now });
-        nonces.forEach((n, i) => {
-          expect(store.claim(n, 100)).toBe(i < 10);
-          expect(store.claim(n, 100)).toBe(false);
-        });
-      }),
+      fc.property(
+        fc.uniqueArray(fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: 1, maxLength: 32 }), {
+          maxLength: 30,
+        }),
+        (nonces) => {
+          const now = 0;
+          const store = new MemoryNonceStore({ maxEntries: 10, clock: () => now });
+          nonces.forEach((n, i) => {
+            expect(store.claim(n, 100)).toBe(i < 10);
+            expect(store.claim(n, 100)).toBe(false);
+          });
+        },
+      ),
     );
   });
 });
 
 describe("pinned tool definitions (properties)", () => {
-  const tool = fc.record({ name: fc.string({ minLength: 1, maxLength: 8 }), description: fc.string({ maxLength: 10 }), inputSchema: fc.constant({ type: "object" }) });
+  const tool = fc.record({
+    name: fc.string({ minLength: 1, maxLength: 8 }),
+    description: fc.string({ maxLength: 10 }),
+    inputSchema: fc.constant({ type: "object" }),
+  });
 
   it("a listing shows a tool only while its definition equals the first one seen", () => {
     fc.assert(

@@ -11,7 +11,10 @@ const policyFile = writeTemp("policy.json", JSON.stringify(mlflowPolicy, null, 2
 const upstream = ["--", process.execPath, UPSTREAM];
 const running: ProxyRun[] = [];
 
-async function proxy(options: Parameters<typeof startProxy>[1] = {}, args = ["--policy", policyFile, ...upstream]): Promise<ProxyRun> {
+async function proxy(
+  options: Parameters<typeof startProxy>[1] = {},
+  args = ["--policy", policyFile, ...upstream],
+): Promise<ProxyRun> {
   const run = await startProxy(args, options);
   running.push(run);
   return run;
@@ -32,7 +35,9 @@ describe("toolgate proxy pins the upstream's tool definitions", () => {
     const before = (await run.client.listTools()).tools.map((t) => t.name);
     expect(before).toContain("get_run");
     expect(before).toContain("get_runs");
-    expect(await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).toEqual(echoResult("get_run", { run_id: "r1" }));
+    expect(await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).toEqual(
+      echoResult("get_run", { run_id: "r1" }),
+    );
 
     expect(textOf(await run.client.callTool({ name: "health" }))).toBe("the tools changed");
     const after = (await run.client.listTools()).tools.map((t) => t.name);
@@ -41,8 +46,15 @@ describe("toolgate proxy pins the upstream's tool definitions", () => {
     expect(after).toContain("get_experiments");
     const refused = await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } });
     expect(refused.isError).toBe(true);
-    expect(textOf(refused)).toBe('The definition of the tool "get_run" changed since it was first listed, so this proxy refuses to call it.');
-    expect(refused._meta?.[DECISION_META_KEY]).toEqual({ outcome: "deny", rule: "", reason: textOf(refused), cause: "tool_changed" });
+    expect(textOf(refused)).toBe(
+      'The definition of the tool "get_run" changed since it was first listed, so this proxy refuses to call it.',
+    );
+    expect(refused._meta?.[DECISION_META_KEY]).toEqual({
+      outcome: "deny",
+      rule: "",
+      reason: textOf(refused),
+      cause: "tool_changed",
+    });
     expect(await eventually(() => /changed the description of the tool "get_run"/.test(run.stderr()))).toBe(true);
     expect(run.stderr()).toMatch(/changed the annotations of the tool "get_runs"/);
     // Reported once, however often the list is read.
@@ -55,11 +67,18 @@ describe("toolgate proxy pins the upstream's tool definitions", () => {
     await run.client.listTools();
     await run.client.callTool({ name: "health" });
     await eventually(() => false, 200);
-    expect((await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } }))._meta?.[DECISION_META_KEY]).toMatchObject({ cause: "tool_changed" });
+    expect(
+      (await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } }))._meta?.[DECISION_META_KEY],
+    ).toMatchObject({ cause: "tool_changed" });
   });
 
   it("--accept-tool-changes passes changed definitions on", async () => {
-    const run = await proxy({ env: { FIXTURE_RUG_PULL_ON: "health" } }, ["--policy", policyFile, "--accept-tool-changes", ...upstream]);
+    const run = await proxy({ env: { FIXTURE_RUG_PULL_ON: "health" } }, [
+      "--policy",
+      policyFile,
+      "--accept-tool-changes",
+      ...upstream,
+    ]);
     await run.client.listTools();
     await run.client.callTool({ name: "health" });
     const tools = (await run.client.listTools()).tools;
@@ -94,31 +113,59 @@ describe("toolgate proxy options", () => {
         default: "deny",
         tools: {
           health: { rate_limit: { max: 1, window: "1h", per: "/userId" } },
-          get_run: { rules: [{ when: { session: { properties: { team: { const: "ml" } }, required: ["team"] } } }, { action: "deny" }] },
+          get_run: {
+            rules: [
+              { when: { session: { properties: { team: { const: "ml" } }, required: ["team"] } } },
+              { action: "deny" },
+            ],
+          },
         },
       }),
     );
     const bare = await proxy({}, ["--policy", perUser, ...upstream]);
-    expect(bare.stderr()).toMatch(/warning: the policy reads session attributes that this proxy's session does not have: "\/userId" \(\/tools\/health\/rate_limit, per\), "team" \(\/tools\/get_run\/rules\/0, when.session\)/);
-    expect((await bare.client.callTool({ name: "health" }))._meta?.[DECISION_META_KEY]).toMatchObject({ cause: "missing_attribute" });
-    const given = await proxy({}, ["--policy", perUser, "--session", '{"id":"s1","userId":"ada","team":"ml"}', ...upstream]);
+    expect(bare.stderr()).toMatch(
+      /warning: the policy reads session attributes that this proxy's session does not have: "\/userId" \(\/tools\/health\/rate_limit, per\), "team" \(\/tools\/get_run\/rules\/0, when.session\)/,
+    );
+    expect((await bare.client.callTool({ name: "health" }))._meta?.[DECISION_META_KEY]).toMatchObject({
+      cause: "missing_attribute",
+    });
+    const given = await proxy({}, [
+      "--policy",
+      perUser,
+      "--session",
+      '{"id":"s1","userId":"ada","team":"ml"}',
+      ...upstream,
+    ]);
     expect(given.stderr()).not.toContain("warning");
     expect((await given.client.callTool({ name: "health" })).isError).toBeUndefined();
     expect((await given.client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).isError).toBeUndefined();
-    expect((await given.client.callTool({ name: "health" }))._meta?.[DECISION_META_KEY]).toMatchObject({ outcome: "rate_limited" });
+    expect((await given.client.callTool({ name: "health" }))._meta?.[DECISION_META_KEY]).toMatchObject({
+      outcome: "rate_limited",
+    });
   });
 
   it("--start-timeout: a server that never answers the handshake is stopped, and the proxy says so and exits 1", async () => {
-    const silent = ["-e", "process.stderr.write('silent fixture pid ' + process.pid + '\\n'); setInterval(() => {}, 1000)"];
-    const child = spawn(process.execPath, [CLI, "proxy", "--policy", policyFile, "--start-timeout", "300", "--", process.execPath, ...silent], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const silent = [
+      "-e",
+      "process.stderr.write('silent fixture pid ' + process.pid + '\\n'); setInterval(() => {}, 1000)",
+    ];
+    const child = spawn(
+      process.execPath,
+      [CLI, "proxy", "--policy", policyFile, "--start-timeout", "300", "--", process.execPath, ...silent],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } })}\n`);
+    child.stdin.write(
+      `${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } })}\n`,
+    );
     const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     expect(status).toBe(1);
-    expect(stderr).toMatch(/toolgate proxy: the server ".*" did not answer the MCP handshake within 300 ms \(see --start-timeout\)/);
+    expect(stderr).toMatch(
+      /toolgate proxy: the server ".*" did not answer the MCP handshake within 300 ms \(see --start-timeout\)/,
+    );
     const pid = Number(/silent fixture pid (\d+)/.exec(stderr)?.[1]);
     expect(await eventually(() => !alive(pid))).toBe(true);
   });
@@ -142,7 +189,11 @@ describe("toolgate proxy options", () => {
 
 describe("toolgate proxy shutdown", () => {
   it("the SDK's own stdio client closing stops the upstream promptly, and the proxy exits", async () => {
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, "proxy", "--policy", policyFile, ...upstream], stderr: "pipe" });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, "proxy", "--policy", policyFile, ...upstream],
+      stderr: "pipe",
+    });
     let stderr = "";
     const errors = transport.stderr as NodeJS.ReadableStream | null;
     errors?.setEncoding("utf8");

@@ -41,7 +41,9 @@ class ChildTransport implements Transport {
       this.buffer.append(chunk);
       for (let message = this.buffer.readMessage(); message !== null; message = this.buffer.readMessage()) {
         const m = message;
-        delivery = delivery.then(() => new Promise<void>((resolve) => setImmediate(() => resolve(this.onmessage?.(m)))));
+        delivery = delivery.then(
+          () => new Promise<void>((resolve) => setImmediate(() => resolve(this.onmessage?.(m)))),
+        );
       }
     });
     this.child.on("close", () => this.onclose?.());
@@ -73,12 +75,18 @@ export async function startProxy(
   args: string[],
   options: { env?: Record<string, string>; elicit?: () => ElicitResult } = {},
 ): Promise<ProxyRun> {
-  const child = spawn(process.execPath, [CLI, "proxy", ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  const child = spawn(process.execPath, [CLI, "proxy", ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
+  });
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const elicitations: unknown[] = [];
-  const client = new Client({ name: "proxy-test-client", version: "1.0.0" }, { capabilities: options.elicit ? { elicitation: {} } : {} });
+  const client = new Client(
+    { name: "proxy-test-client", version: "1.0.0" },
+    { capabilities: options.elicit ? { elicitation: {} } : {} },
+  );
   if (options.elicit) {
     const elicit = options.elicit;
     client.setRequestHandler(ElicitRequestSchema, async (request) => {

@@ -8,7 +8,10 @@ const policyFile = writeTemp("policy.json", JSON.stringify(mlflowPolicy, null, 2
 const upstream = ["--", process.execPath, UPSTREAM];
 const running: ProxyRun[] = [];
 
-async function proxy(options: Parameters<typeof startProxy>[1] = {}, args = ["--policy", policyFile, ...upstream]): Promise<ProxyRun> {
+async function proxy(
+  options: Parameters<typeof startProxy>[1] = {},
+  args = ["--policy", policyFile, ...upstream],
+): Promise<ProxyRun> {
   const run = await startProxy(args, options);
   running.push(run);
   return run;
@@ -38,33 +41,52 @@ describe("toolgate proxy, a real child process between a real SDK client and a r
     expect(names).not.toContain("delete_run");
     expect(names).not.toContain("register_model");
     expect(tools.find((t) => t.name === "get_run")).toEqual(mlflowTools.find((t) => t.name === "get_run"));
-    expect((await client.listResources()).resources).toEqual([{ uri: "mlflow://experiments", name: "experiments", mimeType: "application/json" }]);
-    expect((await client.readResource({ uri: "mlflow://experiments" })).contents[0]).toMatchObject({ text: '[{"id":"1","name":"btc"}]' });
-    expect((await client.getPrompt({ name: "summarize_run", arguments: { run_id: "r9" } })).messages[0]?.content).toEqual({ type: "text", text: "Summarize run r9" });
+    expect((await client.listResources()).resources).toEqual([
+      { uri: "mlflow://experiments", name: "experiments", mimeType: "application/json" },
+    ]);
+    expect((await client.readResource({ uri: "mlflow://experiments" })).contents[0]).toMatchObject({
+      text: '[{"id":"1","name":"btc"}]',
+    });
+    expect(
+      (await client.getPrompt({ name: "summarize_run", arguments: { run_id: "r9" } })).messages[0]?.content,
+    ).toEqual({ type: "text", text: "Summarize run r9" });
     expect(await eventually(() => /mlflow fixture: ready/.test(run.stderr()))).toBe(true);
   });
 
   it("allows, denies and rate-limits tool calls", async () => {
     const { client } = await proxy();
-    expect(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).toEqual(echoResult("get_run", { run_id: "r1" }));
+    expect(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).toEqual(
+      echoResult("get_run", { run_id: "r1" }),
+    );
     const denied = await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } });
     expect(denied.isError).toBe(true);
     expect(textOf(denied)).toBe("Destructive operations are blocked");
-    expect(denied._meta?.[DECISION_META_KEY]).toEqual({ outcome: "deny", rule: "/tools/delete_*", reason: "Destructive operations are blocked", cause: "policy" });
+    expect(denied._meta?.[DECISION_META_KEY]).toEqual({
+      outcome: "deny",
+      rule: "/tools/delete_*",
+      reason: "Destructive operations are blocked",
+      cause: "policy",
+    });
     expect((await client.callTool(tag)).isError).toBeUndefined();
     expect((await client.callTool(tag)).isError).toBeUndefined();
     const limited = await client.callTool(tag);
     expect(limited.isError).toBe(true);
     expect(textOf(limited)).toMatch(/retry/i);
-    expect(limited._meta?.[DECISION_META_KEY]).toMatchObject({ outcome: "rate_limited", rule: "/tools/set_run_tag/rate_limit", limit: { max: 2 } });
+    expect(limited._meta?.[DECISION_META_KEY]).toMatchObject({
+      outcome: "rate_limited",
+      rule: "/tools/set_run_tag/rate_limit",
+      limit: { max: 2 },
+    });
   });
 
   it("asks for approval through the client's elicitation: accepted, declined, cancelled", async () => {
     const answers: ("accept" | "decline" | "cancel")[] = ["decline", "cancel", "accept"];
-    const run = await proxy({ elicit: () => {
-      const action = answers.shift() ?? "decline";
-      return action === "accept" ? { action, content: {} } : { action };
-    } });
+    const run = await proxy({
+      elicit: () => {
+        const action = answers.shift() ?? "decline";
+        return action === "accept" ? { action, content: {} } : { action };
+      },
+    });
     const declined = await run.client.callTool(update);
     expect(textOf(declined)).toBe('The user declined the call to "update_model_version".');
     const cancelled = await run.client.callTool(update);
@@ -81,18 +103,32 @@ describe("toolgate proxy, a real child process between a real SDK client and a r
     const { client } = await proxy();
     const refused = await client.callTool(update);
     expect(refused.isError).toBe(true);
-    expect(textOf(refused)).toContain("The client cannot ask its user for approval (it does not support form elicitation)");
+    expect(textOf(refused)).toContain(
+      "The client cannot ask its user for approval (it does not support form elicitation)",
+    );
     // The refusal keeps needs_approval visible, so a host can run an approval flow of its own.
-    expect(refused._meta?.[DECISION_META_KEY]).toEqual({ outcome: "needs_approval", rule: "/tools/update_model_version", reason: textOf(refused), cause: "not_approved" });
+    expect(refused._meta?.[DECISION_META_KEY]).toEqual({
+      outcome: "needs_approval",
+      rule: "/tools/update_model_version",
+      reason: textOf(refused),
+      cause: "not_approved",
+    });
   });
 
   it("relays the server's own requests to the client (elicitation) and its progress notifications", async () => {
-    const run = await proxy({ env: { FIXTURE_ASK_ON: "get_experiments" }, elicit: () => ({ action: "accept", content: {} }) });
+    const run = await proxy({
+      env: { FIXTURE_ASK_ON: "get_experiments" },
+      elicit: () => ({ action: "accept", content: {} }),
+    });
     const asked = await run.client.callTool({ name: "get_experiments", arguments: {} });
     expect(textOf(asked)).toBe("the client answered accept");
-    expect(run.elicitations).toEqual([expect.objectContaining({ message: "The server asks: really run get_experiments?" })]);
+    expect(run.elicitations).toEqual([
+      expect.objectContaining({ message: "The server asks: really run get_experiments?" }),
+    ]);
     const progress: unknown[] = [];
-    const result = await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } }, undefined, { onprogress: (p) => progress.push(p) });
+    const result = await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } }, undefined, {
+      onprogress: (p) => progress.push(p),
+    });
     expect(result).toEqual(echoResult("get_run", { run_id: "r1" }));
     expect(progress).toEqual([{ progress: 1, total: 2, message: "get_run halfway" }]);
   });
@@ -144,7 +180,10 @@ describe("toolgate proxy at start-up", () => {
   });
 
   it("reports an invalid policy with line and column, exits 1, and does not start the server", async () => {
-    const bad = writeTemp("bad.json", '{\n  "version": "1",\n  "default": "deny",\n  "tools": { "get_run": { "rate_limits": {} } }\n}\n');
+    const bad = writeTemp(
+      "bad.json",
+      '{\n  "version": "1",\n  "default": "deny",\n  "tools": { "get_run": { "rate_limits": {} } }\n}\n',
+    );
     const { status, stderr, stdout } = await runCli(["proxy", "--policy", bad, ...upstream]);
     expect(status).toBe(1);
     expect(stdout).toBe("");
@@ -155,7 +194,10 @@ describe("toolgate proxy at start-up", () => {
 
   it("exits 2 on bad usage or an unreadable policy file", async () => {
     const noPolicy = await runCli(["proxy", ...upstream]);
-    expect(noPolicy).toMatchObject({ status: 2, stderr: "toolgate proxy: --policy <file> is required (see toolgate proxy --help)\n" });
+    expect(noPolicy).toMatchObject({
+      status: 2,
+      stderr: "toolgate proxy: --policy <file> is required (see toolgate proxy --help)\n",
+    });
     const noServer = await runCli(["proxy", "--policy", policyFile]);
     expect(noServer.status).toBe(2);
     expect(noServer.stderr).toContain('the server to run is missing: write its command after "--"');
@@ -165,8 +207,17 @@ describe("toolgate proxy at start-up", () => {
   });
 
   it("exits 1 with a clear message when the server cannot be started", async () => {
-    const { status, stderr } = await runCli(["proxy", "--policy", policyFile, "--", "/nonexistent/mcp-server", "--flag"]);
+    const { status, stderr } = await runCli([
+      "proxy",
+      "--policy",
+      policyFile,
+      "--",
+      "/nonexistent/mcp-server",
+      "--flag",
+    ]);
     expect(status).toBe(1);
-    expect(stderr).toContain('toolgate proxy: the server "/nonexistent/mcp-server --flag" could not be started: spawn /nonexistent/mcp-server ENOENT');
+    expect(stderr).toContain(
+      'toolgate proxy: the server "/nonexistent/mcp-server --flag" could not be started: spawn /nonexistent/mcp-server ENOENT',
+    );
   });
 });

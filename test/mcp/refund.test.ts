@@ -30,7 +30,10 @@ describe("refunds when an allowed tool fails", () => {
     compilePolicy({
       version: "1",
       default: "deny",
-      tools: { get_run: { rate_limit: { max: 1, window: "1h", refund: "on_error" } }, set_run_tag: { rate_limit: { max: 1, window: "1h" } } },
+      tools: {
+        get_run: { rate_limit: { max: 1, window: "1h", refund: "on_error" } },
+        set_run_tag: { rate_limit: { max: 1, window: "1h" } },
+      },
     });
 
   for (const failure of ["error", "throw"] as const) {
@@ -47,7 +50,9 @@ describe("refunds when an allowed tool fails", () => {
       expect(meta(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } }))).toBeUndefined();
       // Without refund: "on_error", a failure still counts.
       await client.callTool({ name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } }).catch(() => {});
-      expect(meta(await client.callTool({ name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } }))).toMatchObject({ outcome: "rate_limited" });
+      expect(
+        meta(await client.callTool({ name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } })),
+      ).toMatchObject({ outcome: "rate_limited" });
       expect(calls).toEqual(["get_run", "get_run", "set_run_tag"]);
     });
   }

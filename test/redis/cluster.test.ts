@@ -26,15 +26,28 @@ describeWithRedisCluster("RedisStore on Redis Cluster", (cluster) => {
     node?.destroy();
   });
 
-  describeStoreConformance("RedisStore on an ioredis Cluster (clock: engine)", () => new RedisStore({ client: io!, clock: "engine" }));
-  describeStoreConformance("RedisStore on a node-redis cluster (clock: engine)", () => new RedisStore({ client: node!, clock: "engine" }));
+  describeStoreConformance(
+    "RedisStore on an ioredis Cluster (clock: engine)",
+    () => new RedisStore({ client: io!, clock: "engine" }),
+  );
+  describeStoreConformance(
+    "RedisStore on a node-redis cluster (clock: engine)",
+    () => new RedisStore({ client: node!, clock: "engine" }),
+  );
 
   it("decides calls that touch session, attribute and global budgets at once, for namespaces on every shard", async () => {
     const doc = {
       version: "1",
       default: "deny",
       limits: [{ max: 3, window: "1h", per: "global" }],
-      tools: { t: { rate_limit: [{ max: 2, window: "1h" }, { max: 3, window: "1h", per: "/org" }] } },
+      tools: {
+        t: {
+          rate_limit: [
+            { max: 2, window: "1h" },
+            { max: 3, window: "1h", per: "/org" },
+          ],
+        },
+      },
     } as const;
     const namespaces = Array.from({ length: 24 }, (_, i) => `cluster-${Date.now()}-${i}`);
     for (const [i, namespace] of namespaces.entries()) {

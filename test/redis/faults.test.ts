@@ -31,10 +31,18 @@ const observe = (event: DecisionEvent) => {
 };
 
 let namespaces = 0;
-function policyOn(client: RedisClient, options: { storeTimeoutMs?: number; failOpen?: boolean; maxPending?: number } = {}) {
+function policyOn(
+  client: RedisClient,
+  options: { storeTimeoutMs?: number; failOpen?: boolean; maxPending?: number } = {},
+) {
   const { maxPending, ...compile } = options;
   const store = new RedisStore({ client, ...(maxPending === undefined ? {} : { maxPending }) });
-  const policy = compilePolicy(DOC, { store, namespace: `faults-${Date.now()}-${++namespaces}`, onDecision: observe, ...compile });
+  const policy = compilePolicy(DOC, {
+    store,
+    namespace: `faults-${Date.now()}-${++namespaces}`,
+    onDecision: observe,
+    ...compile,
+  });
   return { store, policy };
 }
 
@@ -47,14 +55,17 @@ async function timed(policy: Policy): Promise<{ decision: Decision; ms: number }
 /** What failed, as observers saw it: the detail of the latest event with an equal decision. */
 function detailOf(decision: Decision): string {
   const text = JSON.stringify(decision);
-  for (let i = events.length - 1; i >= 0; i--) if (JSON.stringify(events[i]!.decision) === text) return events[i]!.detail ?? "";
+  for (let i = events.length - 1; i >= 0; i--)
+    if (JSON.stringify(events[i]!.decision) === text) return events[i]!.detail ?? "";
   return "";
 }
 
 function expectStoreFailure(decision: Decision, detail?: string): void {
   expect(decision).toMatchObject({ outcome: "deny", rule: "/tools/t", cause: "store_failure" });
   if (decision.outcome === "deny") {
-    expect(decision.reason).toMatch(/^The rate-limit store (failed|did not answer in time|is overloaded), so the call is refused\.$/);
+    expect(decision.reason).toMatch(
+      /^The rate-limit store (failed|did not answer in time|is overloaded), so the call is refused\.$/,
+    );
     if (detail !== undefined) expect(detailOf(decision)).toContain(detail);
   }
 }
@@ -97,15 +108,19 @@ function withClients(server: () => import("../helpers/redis-server.js").RedisSer
 describeWithRedis("RedisStore when Redis restarts mid-run", (server) => {
   const clients = withClients(server);
 
-  it.each(["io", "ioDefault", "node", "nodeFailFast"] as const)("recovers on %s clients without restarting the process", async (kind) => {
-    const { policy } = policyOn(clients()[kind], { storeTimeoutMs: 500 });
-    // A fail-fast client may still be reconnecting after the previous test's restart.
-    await untilAllowed(policy, 500);
-    await server().restart();
-    // The new server is empty and has no script: the first EVALSHA meets NOSCRIPT.
-    await untilAllowed(policy, 500);
-    expect((await timed(policy)).decision).toMatchObject({ outcome: "allow" });
-  }, 30_000);
+  it.each(["io", "ioDefault", "node", "nodeFailFast"] as const)(
+    "recovers on %s clients without restarting the process",
+    async (kind) => {
+      const { policy } = policyOn(clients()[kind], { storeTimeoutMs: 500 });
+      // A fail-fast client may still be reconnecting after the previous test's restart.
+      await untilAllowed(policy, 500);
+      await server().restart();
+      // The new server is empty and has no script: the first EVALSHA meets NOSCRIPT.
+      await untilAllowed(policy, 500);
+      expect((await timed(policy)).decision).toMatchObject({ outcome: "allow" });
+    },
+    30_000,
+  );
 });
 
 describeWithRedis("RedisStore while Redis is down", (server) => {
@@ -117,7 +132,8 @@ describeWithRedis("RedisStore while Redis is down", (server) => {
     const queueing = policyOn(clients().ioDefault, { storeTimeoutMs: 400, maxPending: 5 });
     const node = policyOn(clients().node, { storeTimeoutMs: 400 });
     const nodeFast = policyOn(clients().nodeFailFast, { storeTimeoutMs: 400 });
-    for (const p of [failFast, queueing, node, nodeFast]) expect((await timed(p.policy)).decision.outcome).toBe("allow");
+    for (const p of [failFast, queueing, node, nodeFast])
+      expect((await timed(p.policy)).decision.outcome).toBe("allow");
 
     await server().kill();
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -145,8 +161,11 @@ describeWithRedis("RedisStore while Redis is down", (server) => {
     expect(queueing.store.pending).toBeLessThanOrEqual(5);
     const busy = seen.filter((e) => e.detail?.includes("maxPending"));
     expect(busy).toHaveLength(15);
-    for (const e of busy) expect(e.decision).toMatchObject({ reason: "The rate-limit store is overloaded, so the call is refused." });
-    expect(queued.filter(({ decision }) => decision.outcome === "deny" && decision.reason.includes("overloaded"))).toHaveLength(15);
+    for (const e of busy)
+      expect(e.decision).toMatchObject({ reason: "The rate-limit store is overloaded, so the call is refused." });
+    expect(
+      queued.filter(({ decision }) => decision.outcome === "deny" && decision.reason.includes("overloaded")),
+    ).toHaveLength(15);
 
     const nodeDown = await timed(node.policy);
     expectStoreFailure(nodeDown.decision);
@@ -166,8 +185,19 @@ describeWithRedis("RedisStore when Redis stalls", (server) => {
   it("denies within storeTimeoutMs while the server is frozen (SIGSTOP), and a timed-out call may still count", async () => {
     const namespace = `stall-${Date.now()}`;
     const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 10, window: "1h" } } } } as const;
-    const closed = compilePolicy(doc, { store: new RedisStore({ client: clients().io }), namespace, storeTimeoutMs: 300, onDecision: observe });
-    const open = compilePolicy(doc, { store: new RedisStore({ client: clients().io }), namespace, storeTimeoutMs: 300, failOpen: true, onDecision: observe });
+    const closed = compilePolicy(doc, {
+      store: new RedisStore({ client: clients().io }),
+      namespace,
+      storeTimeoutMs: 300,
+      onDecision: observe,
+    });
+    const open = compilePolicy(doc, {
+      store: new RedisStore({ client: clients().io }),
+      namespace,
+      storeTimeoutMs: 300,
+      failOpen: true,
+      onDecision: observe,
+    });
     expect((await timed(closed)).decision).toMatchObject({ outcome: "allow", remaining: 9 });
 
     server().pause();
@@ -186,41 +216,48 @@ describeWithRedis("RedisStore when Redis stalls", (server) => {
     expect((await timed(closed)).decision).toMatchObject({ outcome: "allow", remaining: 6 });
   }, 30_000);
 
-  it.each(["io", "node"] as const)("denies within storeTimeoutMs during DEBUG SLEEP, on %s clients", async (kind) => {
-    const { policy } = policyOn(clients()[kind], { storeTimeoutMs: 200 });
-    expect((await timed(policy)).decision.outcome).toBe("allow");
-    const sleeper = await connectIORedis(server());
-    try {
-      const sleeping = sleeper.call("DEBUG", "SLEEP", "1");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const stalled = await timed(policy);
-      expectStoreFailure(stalled.decision, "no answer within 200 ms");
-      expect(stalled.ms).toBeLessThan(within(200));
-      await sleeping;
-    } finally {
-      await closeClient(sleeper);
-    }
-    expect((await timed(policy)).decision.outcome).toBe("allow");
-  }, 30_000);
+  it.each(["io", "node"] as const)(
+    "denies within storeTimeoutMs during DEBUG SLEEP, on %s clients",
+    async (kind) => {
+      const { policy } = policyOn(clients()[kind], { storeTimeoutMs: 200 });
+      expect((await timed(policy)).decision.outcome).toBe("allow");
+      const sleeper = await connectIORedis(server());
+      try {
+        const sleeping = sleeper.call("DEBUG", "SLEEP", "1");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const stalled = await timed(policy);
+        expectStoreFailure(stalled.decision, "no answer within 200 ms");
+        expect(stalled.ms).toBeLessThan(within(200));
+        await sleeping;
+      } finally {
+        await closeClient(sleeper);
+      }
+      expect((await timed(policy)).decision.outcome).toBe("allow");
+    },
+    30_000,
+  );
 });
 
 describeWithRedis("RedisStore after SCRIPT FLUSH", (server) => {
   const clients = withClients(server);
 
-  it.each(["io", "node"] as const)("sends the script again on NOSCRIPT and keeps deciding, on %s clients", async (kind) => {
-    const admin = clients().ioDefault;
-    const evals = async () => {
-      const info = await admin.info("commandstats");
-      return Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0);
-    };
-    const { policy } = policyOn(clients()[kind]);
-    expect((await timed(policy)).decision).toMatchObject({ outcome: "allow", remaining: 999 });
-    await admin.script("FLUSH");
-    const before = await evals();
-    expect((await timed(policy)).decision).toMatchObject({ outcome: "allow", remaining: 998 });
-    expect(await evals()).toBe(before + 1);
-    // Loaded again: the next decision runs by SHA, with no further EVAL.
-    expect((await timed(policy)).decision).toMatchObject({ outcome: "allow", remaining: 997 });
-    expect(await evals()).toBe(before + 1);
-  });
+  it.each(["io", "node"] as const)(
+    "sends the script again on NOSCRIPT and keeps deciding, on %s clients",
+    async (kind) => {
+      const admin = clients().ioDefault;
+      const evals = async () => {
+        const info = await admin.info("commandstats");
+        return Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0);
+      };
+      const { policy } = policyOn(clients()[kind]);
+      expect((await timed(policy)).decision).toMatchObject({ outcome: "allow", remaining: 999 });
+      await admin.script("FLUSH");
+      const before = await evals();
+      expect((await timed(policy)).decision).toMatchObject({ outcome: "allow", remaining: 998 });
+      expect(await evals()).toBe(before + 1);
+      // Loaded again: the next decision runs by SHA, with no further EVAL.
+      expect((await timed(policy)).decision).toMatchObject({ outcome: "allow", remaining: 997 });
+      expect(await evals()).toBe(before + 1);
+    },
+  );
 });

@@ -61,7 +61,9 @@ describeWithRedis("RedisStore shared across processes and clients", (server) => 
   it("gives exactly max allows to 500 concurrent calls on one session over both clients, on the server's clock", async () => {
     const namespace = `in-process-${Date.now()}`;
     const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 50, window: "1h" } } } } as const;
-    const policies = [clients.io(), clients.node()].map((client) => compilePolicy(doc, { store: new RedisStore({ client }), namespace, storeTimeoutMs: 10_000 }));
+    const policies = [clients.io(), clients.node()].map((client) =>
+      compilePolicy(doc, { store: new RedisStore({ client }), namespace, storeTimeoutMs: 10_000 }),
+    );
     const decisions = await Promise.all(
       Array.from({ length: 500 }, (_, i) => policies[i % 2]!.decide({ tool: "t", session: { id: "s" } })),
     );
@@ -72,8 +74,16 @@ describeWithRedis("RedisStore shared across processes and clients", (server) => 
   it("lets replicas whose clocks disagree by hours share exact windows (time from Redis)", async () => {
     const namespace = `skew-${Date.now()}`;
     const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 2, window: "1m" } } } } as const;
-    const ahead = compilePolicy(doc, { store: new RedisStore({ client: clients.io() }), namespace, clock: () => Date.now() + 3_600_000 });
-    const behind = compilePolicy(doc, { store: new RedisStore({ client: clients.node() }), namespace, clock: () => Date.now() - 3_600_000 });
+    const ahead = compilePolicy(doc, {
+      store: new RedisStore({ client: clients.io() }),
+      namespace,
+      clock: () => Date.now() + 3_600_000,
+    });
+    const behind = compilePolicy(doc, {
+      store: new RedisStore({ client: clients.node() }),
+      namespace,
+      clock: () => Date.now() - 3_600_000,
+    });
     const call = { tool: "t", session: { id: "s" } };
     expect(await ahead.decide(call)).toMatchObject({ outcome: "allow", remaining: 1 });
     expect(await behind.decide(call)).toMatchObject({ outcome: "allow", remaining: 0 });

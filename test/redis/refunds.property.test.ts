@@ -19,18 +19,22 @@ describeWithRedis("RedisStore against the reference model of the store contract"
   const clients = bothClients(server);
   let runs = 0;
 
-  it.each(["io", "node"] as const)("answers as the model, with refunds interleaved with calls, on %s clients", async (kind) => {
-    const store = new RedisStore({ client: clients[kind](), clock: "engine", prefix: `model-${kind}:` });
-    await fc.assert(
-      fc.asyncProperty(
-        budgetSpecs(WINDOWS).chain((specs) => fc.tuple(fc.constant(specs), opsArb(WINDOWS, specs.length, 30))),
-        async ([specs, ops]) => {
-          const { got, want, ok } = await runBoth(store, `run-${++runs}`, specs, ops, 1_000_000);
-          expect(got).toEqual(want);
-          expect(ok).toBe(true);
-        },
-      ),
-      params(60),
-    );
-  }, 300_000);
+  it.each(["io", "node"] as const)(
+    "answers as the model, with refunds interleaved with calls, on %s clients",
+    async (kind) => {
+      const store = new RedisStore({ client: clients[kind](), clock: "engine", prefix: `model-${kind}:` });
+      await fc.assert(
+        fc.asyncProperty(
+          budgetSpecs(WINDOWS).chain((specs) => fc.tuple(fc.constant(specs), opsArb(WINDOWS, specs.length, 30))),
+          async ([specs, ops]) => {
+            const { got, want, ok } = await runBoth(store, `run-${++runs}`, specs, ops, 1_000_000);
+            expect(got).toEqual(want);
+            expect(ok).toBe(true);
+          },
+        ),
+        params(60),
+      );
+    },
+    300_000,
+  );
 });

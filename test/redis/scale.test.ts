@@ -29,22 +29,31 @@ describeWithRedis("RedisStore work per decision", (server) => {
     const budgets = [{ key: "global", max: 5_000, windowMs: 3_600_000, cost, refundable: false, shared: true }];
     let now = 1_000;
     for (let filled = 0; filled < 5_000; filled += 500) {
-      await Promise.all(Array.from({ length: 500 / cost }, () => store.consume({ namespace: "scale", budgets, now: now++, dryRun: false })));
+      await Promise.all(
+        Array.from({ length: 500 / cost }, () =>
+          store.consume({ namespace: "scale", budgets, now: now++, dryRun: false }),
+        ),
+      );
     }
     expect(await store.consume({ namespace: "scale", budgets, now, dryRun: false })).toMatchObject({ allowed: false });
     expect(await io!.llen((await io!.keys(`scale${cost}:*`))[0]!)).toBeGreaterThanOrEqual(5_000 / cost);
 
     await io!.config("RESETSTAT");
     for (let i = 0; i < 100; i++) {
-      expect(await store.consume({ namespace: "scale", budgets, now: now + i, dryRun: false })).toMatchObject({ allowed: false });
+      expect(await store.consume({ namespace: "scale", budgets, now: now + i, dryRun: false })).toMatchObject({
+        allowed: false,
+      });
     }
     // One hour later every call has left: counted, with the whole log trimmed in one LTRIM.
-    expect(await store.consume({ namespace: "scale", budgets, now: now + 3_600_000, dryRun: false })).toMatchObject({ allowed: true });
+    expect(await store.consume({ namespace: "scale", budgets, now: now + 3_600_000, dryRun: false })).toMatchObject({
+      allowed: true,
+    });
     const counts = await commandsRun(io!);
     const scripts = (counts.get("evalsha") ?? 0) + (counts.get("eval") ?? 0);
     expect(scripts).toBe(101);
     let inScripts = 0;
-    for (const [name, calls] of counts) if (name !== "evalsha" && name !== "eval" && !name.startsWith("config")) inScripts += calls;
+    for (const [name, calls] of counts)
+      if (name !== "evalsha" && name !== "eval" && !name.startsWith("config")) inScripts += calls;
     // GET (a list answers it WRONGTYPE), LRANGE, LLEN and LINDEX (the last entry, and the oldest
     // for the wait) per decision.
     expect(inScripts / scripts).toBeLessThanOrEqual(5);
@@ -54,8 +63,14 @@ describeWithRedis("RedisStore work per decision", (server) => {
     const store = new RedisStore({ client: io!, clock: "engine", prefix: "small:" });
     const budgets = [{ key: "s", max: 100, windowMs: 3_600_000, cost: 1, refundable: false, shared: false }];
     await io!.config("RESETSTAT");
-    for (let i = 0; i < 100; i++) expect(await store.consume({ namespace: "small", budgets, now: 1_000 + i, dryRun: false })).toMatchObject({ allowed: true });
-    expect(await store.consume({ namespace: "small", budgets, now: 2_000, dryRun: false })).toMatchObject({ allowed: false, retryAfterMs: [3_599_000] });
+    for (let i = 0; i < 100; i++)
+      expect(await store.consume({ namespace: "small", budgets, now: 1_000 + i, dryRun: false })).toMatchObject({
+        allowed: true,
+      });
+    expect(await store.consume({ namespace: "small", budgets, now: 2_000, dryRun: false })).toMatchObject({
+      allowed: false,
+      retryAfterMs: [3_599_000],
+    });
     const counts = await commandsRun(io!);
     expect(counts.get("get")).toBe(101);
     expect(counts.get("set")).toBe(100);
@@ -69,7 +84,10 @@ describeWithRedis("RedisStore work per decision", (server) => {
     const store = new RedisStore({ client: io!, clock: "engine", prefix: "grow:" });
     const budgets = [{ key: "g", max: 1_000, windowMs: 3_600_000, cost: 1, refundable: false, shared: false }];
     for (let i = 0; i < 300; i++) {
-      expect(await store.consume({ namespace: "grow", budgets, now: 1_000 + i, dryRun: false })).toEqual({ allowed: true, remaining: [999 - i] });
+      expect(await store.consume({ namespace: "grow", budgets, now: 1_000 + i, dryRun: false })).toEqual({
+        allowed: true,
+        remaining: [999 - i],
+      });
     }
     const [key] = await io!.keys("grow:*");
     expect(await io!.type(key!)).toBe("list");

@@ -20,11 +20,13 @@ interface Sent {
 /** An ioredis-shaped client answering `reply` (or calling it) for every script call. */
 function ioLike(reply: (sent: Sent) => unknown | Promise<unknown>) {
   const sent: Sent[] = [];
-  const call = (command: Sent["command"]) => async (head: string, numKeys: number, ...rest: string[]) => {
-    const s = { command, head, keys: rest.slice(0, numKeys), args: rest.slice(numKeys) };
-    sent.push(s);
-    return reply(s);
-  };
+  const call =
+    (command: Sent["command"]) =>
+    async (head: string, numKeys: number, ...rest: string[]) => {
+      const s = { command, head, keys: rest.slice(0, numKeys), args: rest.slice(numKeys) };
+      sent.push(s);
+      return reply(s);
+    };
   return { client: { evalsha: call("evalsha"), eval: call("eval") }, sent };
 }
 
@@ -57,14 +59,26 @@ describe("RedisStore options", () => {
     [[], "RedisStore: options must be a plain object, got an array"],
     [{}, "RedisStore: client is required: pass an ioredis client or a node-redis (v4+) client"],
     [{ client: null }, "RedisStore: client is required: pass an ioredis client or a node-redis (v4+) client"],
-    [{ client: {} }, "RedisStore: client must be an ioredis client or a node-redis (v4+) client: it has neither evalsha nor evalSha"],
-    [{ client: "redis://x" }, "RedisStore: client must be an ioredis client or a node-redis (v4+) client: it has neither evalsha nor evalSha"],
+    [
+      { client: {} },
+      "RedisStore: client must be an ioredis client or a node-redis (v4+) client: it has neither evalsha nor evalSha",
+    ],
+    [
+      { client: "redis://x" },
+      "RedisStore: client must be an ioredis client or a node-redis (v4+) client: it has neither evalsha nor evalSha",
+    ],
     [{ client, ttl: 5 }, 'RedisStore: unknown option "ttl"'],
     [{ client, maxPendin: 5 }, 'RedisStore: unknown option "maxPendin" (did you mean "maxPending"?)'],
     [{ client, constructor: 1 }, 'RedisStore: unknown option "constructor"'],
     [{ client, prefix: 5 }, "RedisStore: prefix must be a string, got 5"],
-    [{ client, prefix: "a{" }, 'RedisStore: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got "a{"'],
-    [{ client, prefix: "}" }, 'RedisStore: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got "}"'],
+    [
+      { client, prefix: "a{" },
+      'RedisStore: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got "a{"',
+    ],
+    [
+      { client, prefix: "}" },
+      'RedisStore: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got "}"',
+    ],
     [{ client, clock: "server" }, 'RedisStore: clock must be "redis" or "engine", got "server"'],
     [{ client, clock: null }, 'RedisStore: clock must be "redis" or "engine", got null'],
     [{ client, maxPending: 0 }, "RedisStore: maxPending must be an integer >= 1, got 0"],
@@ -95,18 +109,44 @@ describe("RedisStore requests", () => {
   it.each([
     [{ budgets: [] }, new TypeError("RedisStore: budgets must be a non-empty array")],
     [{ namespace: 7 }, new TypeError("RedisStore: namespace must be a string, got 7")],
-    [{ budgets: [{ key: 1, max: 1, windowMs: 1, cost: 1 }] }, new TypeError("RedisStore: budgets[0].key must be a string, got 1")],
-    [{ budgets: [null] }, new TypeError("RedisStore: budgets[0] must be an object, got null")],
-    [{ budgets: [{ key: "k", max: 0, windowMs: 1, cost: 1 }] }, new TypeError("RedisStore: budgets[0].max must be a safe integer >= 1, got 0")],
-    [{ budgets: [{ key: "k", max: 2 ** 53, windowMs: 1, cost: 1 }] }, new TypeError("RedisStore: budgets[0].max must be a safe integer >= 1, got 9007199254740992")],
-    [{ budgets: [{ key: "k", max: 1, windowMs: 0.5, cost: 1 }] }, new TypeError("RedisStore: budgets[0].windowMs must be a safe integer >= 1, got 0.5")],
-    [{ budgets: [{ key: "k", max: 1, windowMs: 1, cost: "1" }] }, new TypeError('RedisStore: budgets[0].cost must be a safe integer >= 0, got "1"')],
-    [{ budgets: [{ key: "k", max: 1, windowMs: 1, cost: -1 }] }, new TypeError("RedisStore: budgets[0].cost must be a safe integer >= 0, got -1")],
     [
-      { budgets: [{ key: "k", max: 1, windowMs: 1, cost: 1 }, { key: "k", max: 1, windowMs: 1, cost: 1 }] },
+      { budgets: [{ key: 1, max: 1, windowMs: 1, cost: 1 }] },
+      new TypeError("RedisStore: budgets[0].key must be a string, got 1"),
+    ],
+    [{ budgets: [null] }, new TypeError("RedisStore: budgets[0] must be an object, got null")],
+    [
+      { budgets: [{ key: "k", max: 0, windowMs: 1, cost: 1 }] },
+      new TypeError("RedisStore: budgets[0].max must be a safe integer >= 1, got 0"),
+    ],
+    [
+      { budgets: [{ key: "k", max: 2 ** 53, windowMs: 1, cost: 1 }] },
+      new TypeError("RedisStore: budgets[0].max must be a safe integer >= 1, got 9007199254740992"),
+    ],
+    [
+      { budgets: [{ key: "k", max: 1, windowMs: 0.5, cost: 1 }] },
+      new TypeError("RedisStore: budgets[0].windowMs must be a safe integer >= 1, got 0.5"),
+    ],
+    [
+      { budgets: [{ key: "k", max: 1, windowMs: 1, cost: "1" }] },
+      new TypeError('RedisStore: budgets[0].cost must be a safe integer >= 0, got "1"'),
+    ],
+    [
+      { budgets: [{ key: "k", max: 1, windowMs: 1, cost: -1 }] },
+      new TypeError("RedisStore: budgets[0].cost must be a safe integer >= 0, got -1"),
+    ],
+    [
+      {
+        budgets: [
+          { key: "k", max: 1, windowMs: 1, cost: 1 },
+          { key: "k", max: 1, windowMs: 1, cost: 1 },
+        ],
+      },
       new RangeError("RedisStore: budgets[1].key repeats budgets[0].key"),
     ],
-    [{ budgets: [{ key: "k", max: 2, windowMs: 1, cost: 3 }] }, new RangeError("RedisStore: budgets[0].cost (3) is greater than its max (2): the call can never fit")],
+    [
+      { budgets: [{ key: "k", max: 2, windowMs: 1, cost: 3 }] },
+      new RangeError("RedisStore: budgets[0].cost (3) is greater than its max (2): the call can never fit"),
+    ],
     [{ now: Number.NaN }, new TypeError("RedisStore: now must be a finite number, got NaN")],
   ])("rejects %j before sending anything", async (over, error) => {
     const { client, sent } = ioLike(() => [1, 0]);
@@ -157,10 +197,23 @@ describe("RedisStore requests", () => {
   });
 
   it.each([
-    ["OK"], [null], [[]], [[1]], [[2, 0]], [[1, -1]], [[1, 1.5]], [[0, 0]], [[1, "3"]], [["1", 3]], [[1, 3, 4]], [{ 0: 1, 1: 2 }],
+    ["OK"],
+    [null],
+    [[]],
+    [[1]],
+    [[2, 0]],
+    [[1, -1]],
+    [[1, 1.5]],
+    [[0, 0]],
+    [[1, "3"]],
+    [["1", 3]],
+    [[1, 3, 4]],
+    [{ 0: 1, 1: 2 }],
   ])("rejects the reply %j, which the script never gives", async (reply) => {
     const { client } = ioLike(() => reply);
-    await expect(new RedisStore({ client }).consume(request())).rejects.toThrow(/^RedisStore: unexpected reply from Redis: /);
+    await expect(new RedisStore({ client }).consume(request())).rejects.toThrow(
+      /^RedisStore: unexpected reply from Redis: /,
+    );
   });
 
   it("turns a reply it cannot read into a deny, or an allow marked failedOpen", async () => {
@@ -182,9 +235,13 @@ describe("RedisStore requests", () => {
     const first = [store.consume(request()), store.consume(request()), store.consume(request())];
     expect(store.pending).toBe(3);
     const refused = store.consume(request());
-    await expect(refused).rejects.toThrow(new StoreBusyError("RedisStore: 3 calls are already waiting for Redis (maxPending)"));
+    await expect(refused).rejects.toThrow(
+      new StoreBusyError("RedisStore: 3 calls are already waiting for Redis (maxPending)"),
+    );
     await expect(refused).rejects.toBeInstanceOf(StoreBusyError);
-    await expect(store.refund({ namespace: "ns", entries: [{ key: "k", entry: "0:1" }], now: 0 })).rejects.toBeInstanceOf(StoreBusyError);
+    await expect(
+      store.refund({ namespace: "ns", entries: [{ key: "k", entry: "0:1" }], now: 0 }),
+    ).rejects.toBeInstanceOf(StoreBusyError);
     // The three calls of that moment went to Redis as one script run.
     expect(waiting).toHaveLength(1);
     waiting[0]!([1, 1, 1, 1, 1, 1]);
@@ -207,17 +264,44 @@ describe("RedisStore requests", () => {
     const answers = Promise.allSettled([
       store.consume(request({ budgets: [refundable] })),
       store.consume(request({ now: 6 })),
-      store.consume(request({ now: 7, budgets: [{ key: "x", max: 3, windowMs: 10, cost: 2, refundable: false, shared: true }] })),
+      store.consume(
+        request({ now: 7, budgets: [{ key: "x", max: 3, windowMs: 10, cost: 2, refundable: false, shared: true }] }),
+      ),
       store.consume(request({ namespace: "elsewhere" })),
     ]);
     const [a, b, c, d] = await answers;
     expect(a).toEqual({ status: "fulfilled", value: { allowed: true, remaining: [4], entries: ["0:1"] } });
     expect(b).toEqual({ status: "fulfilled", value: { allowed: false, retryAfterMs: [7] } });
-    expect(c.status === "rejected" && String(c.reason)).toBe("Error: RedisStore: Redis failed the call's script: ERR boom");
+    expect(c.status === "rejected" && String(c.reason)).toBe(
+      "Error: RedisStore: Redis failed the call's script: ERR boom",
+    );
     expect(d).toEqual({ status: "fulfilled", value: { allowed: true, remaining: [9] } });
     expect(sent).toHaveLength(2);
     expect(sent[0]!.keys).toHaveLength(3);
-    expect(sent[0]!.args).toEqual(["3", "5", "0", "1", "5", "10", "1", "1", "6", "0", "1", "10", "1000", "1", "0", "7", "0", "1", "3", "10", "2", "0"]);
+    expect(sent[0]!.args).toEqual([
+      "3",
+      "5",
+      "0",
+      "1",
+      "5",
+      "10",
+      "1",
+      "1",
+      "6",
+      "0",
+      "1",
+      "10",
+      "1000",
+      "1",
+      "0",
+      "7",
+      "0",
+      "1",
+      "3",
+      "10",
+      "2",
+      "0",
+    ]);
     expect(store.pending).toBe(0);
   });
 
@@ -248,7 +332,14 @@ describe("RedisStore refunds", () => {
     for (const make of [ioLike, nodeLike]) {
       const { client, sent } = make(() => [1, 0]);
       const store = new RedisStore({ client, clock: "engine" });
-      const given = await store.refund({ namespace: "ns", entries: [{ key: "a", entry: "3:10" }, { key: "b", entry: "x" }], now: 12.5 });
+      const given = await store.refund({
+        namespace: "ns",
+        entries: [
+          { key: "a", entry: "3:10" },
+          { key: "b", entry: "x" },
+        ],
+        now: 12.5,
+      });
       expect(given).toEqual({ given: [true, false] });
       expect(sent).toHaveLength(1);
       expect(sent[0]!.args).toEqual(["12.5", "3:10", "x"]);
@@ -261,34 +352,63 @@ describe("RedisStore refunds", () => {
     [null, "RedisStore: refund request must be a plain object, got null"],
     [{ namespace: 1, entries: [], now: 0 }, "RedisStore: namespace must be a string, got 1"],
     [{ namespace: "n", entries: {}, now: 0 }, "RedisStore: refund entries must be an array, got an object"],
-    [{ namespace: "n", entries: [{ key: "k" }], now: 0 }, "RedisStore: refund entries[0] must be { key: string, entry: string }"],
-    [{ namespace: "n", entries: [null], now: 0 }, "RedisStore: refund entries[0] must be { key: string, entry: string }"],
-    [{ namespace: "n", entries: [], now: Number.POSITIVE_INFINITY }, "RedisStore: now must be a finite number, got Infinity"],
+    [
+      { namespace: "n", entries: [{ key: "k" }], now: 0 },
+      "RedisStore: refund entries[0] must be { key: string, entry: string }",
+    ],
+    [
+      { namespace: "n", entries: [null], now: 0 },
+      "RedisStore: refund entries[0] must be { key: string, entry: string }",
+    ],
+    [
+      { namespace: "n", entries: [], now: Number.POSITIVE_INFINITY },
+      "RedisStore: now must be a finite number, got Infinity",
+    ],
   ])("rejects the refund request %j before sending anything", async (req, message) => {
     const { client, sent } = ioLike(() => []);
-    await expect(new RedisStore({ client, clock: "engine" }).refund(req as never)).rejects.toThrow(new TypeError(message));
+    await expect(new RedisStore({ client, clock: "engine" }).refund(req as never)).rejects.toThrow(
+      new TypeError(message),
+    );
     expect(sent).toHaveLength(0);
   });
 
   it.each([[null], [[1]], [[1, 2]], [["1", 0]], [[true, 0]]])("rejects the refund reply %j", async (reply) => {
     const { client } = ioLike(() => reply);
     const store = new RedisStore({ client });
-    await expect(store.refund({ namespace: "n", entries: [{ key: "a", entry: "0:1" }, { key: "b", entry: "0:1" }], now: 0 })).rejects.toThrow(
-      /^RedisStore: unexpected reply from Redis: /,
-    );
+    await expect(
+      store.refund({
+        namespace: "n",
+        entries: [
+          { key: "a", entry: "0:1" },
+          { key: "b", entry: "0:1" },
+        ],
+        now: 0,
+      }),
+    ).rejects.toThrow(/^RedisStore: unexpected reply from Redis: /);
   });
 });
 
 describe("RedisStore keys", () => {
   /** Every key one decide call sends, for a policy touching session, attribute and global budgets. */
-  async function keysOf(namespace: string, session: { id: string; [k: string]: unknown }, prefix?: string): Promise<string[]> {
+  async function keysOf(
+    namespace: string,
+    session: { id: string; [k: string]: unknown },
+    prefix?: string,
+  ): Promise<string[]> {
     const { client, sent } = ioLike((s) => [1, ...Array.from({ length: s.keys.length }, () => 0)]);
     const policy = compilePolicy(
       {
         version: "1",
         default: "deny",
         limits: [{ max: 100, window: "1h", per: "global" }],
-        tools: { t: { rate_limit: [{ max: 5, window: "1m" }, { max: 50, window: "1m", per: "/org" }] } },
+        tools: {
+          t: {
+            rate_limit: [
+              { max: 5, window: "1m" },
+              { max: 50, window: "1m", per: "/org" },
+            ],
+          },
+        },
       },
       { store: new RedisStore({ client, ...(prefix === undefined ? {} : { prefix }) }), namespace },
     );

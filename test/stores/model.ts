@@ -109,7 +109,9 @@ export function budgetSpecs(windows: readonly number[]): fc.Arbitrary<Omit<Budge
     refundable: fc.boolean(),
     shared: fc.boolean(),
   });
-  return fc.array(spec, { minLength: 1, maxLength: 3 }).map((specs) => specs.map((s, i) => ({ key: `b${i}:${s.max}`, ...s })));
+  return fc
+    .array(spec, { minLength: 1, maxLength: 3 })
+    .map((specs) => specs.map((s, i) => ({ key: `b${i}:${s.max}`, ...s })));
 }
 
 /** Time steps: forward (often onto window edges, sometimes fractional), sometimes back. */
@@ -123,7 +125,13 @@ export function stepArb(windows: readonly number[]): fc.Arbitrary<number> {
 
 const ANY_COST = fc.oneof(fc.constantFrom(0, 1, 1, 1, 2), fc.constantFrom(100_000, 300_000, 700_000, 1_000_000));
 
-export function opsArb(windows: readonly number[], budgetCount: number, length: number, cost: fc.Arbitrary<number> = ANY_COST, refunds = true): fc.Arbitrary<Op[]> {
+export function opsArb(
+  windows: readonly number[],
+  budgetCount: number,
+  length: number,
+  cost: fc.Arbitrary<number> = ANY_COST,
+  refunds = true,
+): fc.Arbitrary<Op[]> {
   const consume = fc.record({
     kind: fc.constant("consume" as const),
     dt: stepArb(windows),
@@ -134,7 +142,10 @@ export function opsArb(windows: readonly number[], budgetCount: number, length: 
   const refund = fc.record({
     kind: fc.constant("refund" as const),
     dt: stepArb(windows),
-    picks: fc.array(fc.record({ op: fc.nat(), budget: fc.nat({ max: 2 }), bogus: fc.boolean() }), { minLength: 1, maxLength: 3 }),
+    picks: fc.array(fc.record({ op: fc.nat(), budget: fc.nat({ max: 2 }), bogus: fc.boolean() }), {
+      minLength: 1,
+      maxLength: 3,
+    }),
   });
   const op = refunds ? fc.oneof({ weight: 3, arbitrary: consume }, { weight: 1, arbitrary: refund }) : consume;
   return fc.array(op, { minLength: 1, maxLength: length });
@@ -147,7 +158,13 @@ export type Answer = { consume: ConsumeResult & { entries?: (string | null)[] } 
  * Runs a sequence against a store and the model side by side; returns both stores' answers,
  * with entry ids replaced by whether there is one, and whether the window guarantee held.
  */
-export async function runBoth(store: Store, namespace: string, specs: Omit<BudgetRequest, "cost">[], ops: Op[], start: number) {
+export async function runBoth(
+  store: Store,
+  namespace: string,
+  specs: Omit<BudgetRequest, "cost">[],
+  ops: Op[],
+  start: number,
+) {
   const model = new ModelStore();
   const windows = new Map(specs.map((s) => [s.key, s.windowMs]));
   const storeIds: (readonly (string | null)[] | undefined)[] = [];
@@ -180,7 +197,8 @@ export async function runBoth(store: Store, namespace: string, specs: Omit<Budge
       for (const p of op.picks) {
         const index = storeIds.length === 0 ? -1 : p.op % storeIds.length;
         const consumed = ops.filter((o) => o.kind === "consume")[index];
-        const budgetIndex = consumed?.kind === "consume" ? consumed.budgets[p.budget % consumed.budgets.length] : undefined;
+        const budgetIndex =
+          consumed?.kind === "consume" ? consumed.budgets[p.budget % consumed.budgets.length] : undefined;
         const key = budgetIndex === undefined ? specs[0]!.key : specs[budgetIndex]!.key;
         const position = consumed?.kind === "consume" ? p.budget % consumed.budgets.length : 0;
         const sid = index < 0 ? null : (storeIds[index]?.[position] ?? null);

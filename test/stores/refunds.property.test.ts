@@ -43,15 +43,19 @@ it("MemoryStore stays the model's equal on long runs of one hot refundable budge
 
 it("MemoryStore stays the model's equal on one-unit budgets without refunds (the constant-time path)", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 1, max: 6 }), opsArb(WINDOWS, 2, 80, fc.constant(1), false), async (max, ops) => {
-      const specs = [
-        { key: "a", max, windowMs: 100, refundable: false, shared: false },
-        { key: "b", max: max + 1, windowMs: 1_000, refundable: false, shared: true },
-      ];
-      const { got, want, ok } = await runBoth(new MemoryStore(), "ns", specs, ops, 5_000);
-      expect(got).toEqual(want);
-      expect(ok).toBe(true);
-    }),
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 6 }),
+      opsArb(WINDOWS, 2, 80, fc.constant(1), false),
+      async (max, ops) => {
+        const specs = [
+          { key: "a", max, windowMs: 100, refundable: false, shared: false },
+          { key: "b", max: max + 1, windowMs: 1_000, refundable: false, shared: true },
+        ];
+        const { got, want, ok } = await runBoth(new MemoryStore(), "ns", specs, ops, 5_000);
+        expect(got).toEqual(want);
+        expect(ok).toBe(true);
+      },
+    ),
     params(300),
   );
 }, 120_000);
