@@ -464,7 +464,7 @@ function checkContext(owner: string, tool: unknown, context: unknown): ToolConte
   if (typeof tool !== "string") throw new TypeError(`${owner}: tool must be a string, got ${describeValue(tool)}`);
   if (!isPlainObject(context))
     throw new TypeError(`${owner}: context must be a plain object, got ${describeValue(context)}`);
-  return context as ToolContext;
+  return context;
 }
 
 /**

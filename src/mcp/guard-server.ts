@@ -240,7 +240,7 @@ export function guardServerWith<S extends GuardableServer>(
         try {
           // The host's handler never sees toolgate's own round trip (its state and its answer).
           const handed = oursState ? withoutApprovalRound(extra, APPROVAL_INPUT_KEY) : extra;
-          result = await inner({ ...request, params: forward } as JSONRPCRequest, handed);
+          result = await inner({ ...request, params: forward }, handed);
         } catch (e) {
           await refund(policy, decision);
           throw e;
@@ -250,7 +250,7 @@ export function guardServerWith<S extends GuardableServer>(
       };
 
       const decision: Decision = await policy.decide(call);
-      if (decision.outcome === "allow") return await run(decision);
+      if (decision.outcome === "allow") return run(decision);
       if (decision.outcome !== "needs_approval") return refusalResult(decision);
 
       // A look first: a call that a limit or a rule would refuse even once approved is refused
@@ -261,7 +261,7 @@ export function guardServerWith<S extends GuardableServer>(
 
       const question: ApprovalQuestion = {
         tool: call.tool,
-        args: (call.args ?? {}) as Record<string, unknown>,
+        args: call.args ?? {},
         sessionId: found.session.id,
         rule: decision.rule,
         reason: decision.reason,
@@ -286,7 +286,7 @@ export function guardServerWith<S extends GuardableServer>(
       }
       const final = await policy.decide(approvedCall);
       if (final.outcome !== "allow") return refusalResult(final);
-      return await run(final);
+      return run(final);
     };
 
   const listTools =
@@ -397,7 +397,7 @@ async function readAnnotations(
   for (let page = 0; page < MAX_LIST_PAGES; page++) {
     const params = cursor === undefined ? {} : { cursor };
     const result = (await list(
-      { jsonrpc: "2.0", id: `toolgate-annotations-${page}`, method: "tools/list", params } as JSONRPCRequest,
+      { jsonrpc: "2.0", id: `toolgate-annotations-${page}`, method: "tools/list", params },
       extra,
     )) as {
       tools?: unknown;

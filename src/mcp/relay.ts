@@ -128,13 +128,12 @@ export function relayServer(
   ) =>
     server.setRequestHandler(requestSchema, async (request: Q, extra) => {
       const params = request.params as { _meta?: { progressToken?: string | number } } | undefined;
-      const schema =
-        typeof resultSchema === "function" ? resultSchema(params as Record<string, unknown> | undefined) : resultSchema;
+      const schema = typeof resultSchema === "function" ? resultSchema(params) : resultSchema;
       const done = (result: unknown): never => (review === undefined ? result : review(result as never)) as never;
       const token = params?._meta?.progressToken;
       if (token === undefined) {
         return done(
-          await client.request({ method: request.method, params } as Parameters<Client["request"]>[0], schema, {
+          await client.request({ method: request.method, params }, schema, {
             signal: extra.signal,
             timeout: RELAY_TIMEOUT_MS,
           }),
@@ -146,20 +145,16 @@ export function relayServer(
           .sendNotification({
             method: "notifications/progress",
             params: { ...progress, progressToken: token },
-          } as never)
+          })
           .catch(() => {});
       });
       try {
         const relayed = { ...params, _meta: { ...params?._meta, progressToken: upstreamToken } };
         return done(
-          await client.request(
-            { method: request.method, params: relayed } as Parameters<Client["request"]>[0],
-            schema,
-            {
-              signal: extra.signal,
-              timeout: RELAY_TIMEOUT_MS,
-            },
-          ),
+          await client.request({ method: request.method, params: relayed }, schema, {
+            signal: extra.signal,
+            timeout: RELAY_TIMEOUT_MS,
+          }),
         );
       } finally {
         progressRoutes.delete(upstreamToken);

@@ -297,7 +297,7 @@ export class RedisStore implements Store {
     } catch (error) {
       if (!isNoScript(error)) throw error;
       // EVAL both runs the script and caches it, so the next call's EVALSHA finds it.
-      return await this.#runner.eval(script, keys, args);
+      return this.#runner.eval(script, keys, args);
     }
   }
 

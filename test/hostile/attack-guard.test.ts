@@ -58,7 +58,7 @@ describe("attack: guard() time of check and time of use", () => {
     const seen: unknown[] = [];
     const run = guard(compilePolicy(doc), (call) => seen.push(call.args), {
       approval: (req) => {
-        (req.call.args as Record<string, unknown>).path = "/etc/shadow";
+        req.call.args.path = "/etc/shadow";
         (req.call as unknown as Record<string, unknown>).tool = "read";
         return true;
       },
@@ -235,7 +235,7 @@ describe("attack: non-plain and non-enumerable calls (issue 10 item 7)", () => {
     const args = Object.create({ path: "/workspace/a" }) as Record<string, unknown>;
     expect(await policy.decide({ tool: "read", args, session: S })).toMatchObject({ outcome: "deny" });
     const sym = { [Symbol("path")]: "/workspace/a" };
-    expect(await policy.decide({ tool: "read", args: sym as never, session: S })).toMatchObject({ outcome: "deny" });
+    expect(await policy.decide({ tool: "read", args: sym, session: S })).toMatchObject({ outcome: "deny" });
   });
 
   it("frozen, sealed and Proxy calls are read once and decided", async () => {

@@ -108,7 +108,7 @@ describe("attack: names a client chooses", () => {
     const { client } = await connectClient(guardServer(server(ran), policy()));
     for (const name of ["r".repeat(129), "r".repeat(65_536)]) {
       const result = await client.request(
-        { method: "tools/call", params: { name, arguments: {} } } as never,
+        { method: "tools/call", params: { name, arguments: {} } },
         CallToolResultSchema,
       );
       expect(result.isError).toBe(true);

@@ -41,12 +41,12 @@ type Failure = "throw" | "reject" | "garbage" | "string-throw" | "object-throw";
 
 function failingStore(kind: Failure, m: string): Store {
   return {
-    consume(): never | Promise<never> | never {
+    consume(): never | Promise<never> {
       switch (kind) {
         case "throw":
           throw new Error(`redis://admin:${m}@db failed`);
         case "reject":
-          return Promise.reject(new Error(m)) as never;
+          return Promise.reject(new Error(m));
         case "garbage":
           return { allowed: m, remaining: [m] } as never;
         case "string-throw":

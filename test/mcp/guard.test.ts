@@ -212,7 +212,7 @@ describe("guard", () => {
       let dispatched = 0;
       const run = guard(policy(), () => ++dispatched);
       for (const args of [cyclic, { n: 10n }, hostile]) {
-        const refused = await refusal(run({ tool: "get_run", args: args as Record<string, unknown>, session }));
+        const refused = await refusal(run({ tool: "get_run", args: args, session }));
         expect(refused.decision).toMatchObject({ outcome: "deny", rule: "", cause: "malformed_call" });
         expect(refused.message).toBe("Malformed call: the arguments could not be copied as JSON data.");
         expect(refused.message).not.toContain("gotcha");

@@ -135,7 +135,7 @@ describe("toolgate proxy, a real child process between a real SDK client and a r
 
   it("gives two clients (two proxies on one policy) separate budgets", async () => {
     const [a, b] = await Promise.all([proxy(), proxy()]);
-    for (const run of [a!, b!]) {
+    for (const run of [a, b]) {
       expect((await run.client.callTool(tag)).isError).toBeUndefined();
       expect((await run.client.callTool(tag)).isError).toBeUndefined();
       expect((await run.client.callTool(tag)).isError).toBe(true);
