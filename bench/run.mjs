@@ -61,8 +61,10 @@ function header() {
       `cedar-wasm ${cedarVersion()}, casbin ${pkg("casbin")}, rate-limiter-flexible ${pkg("rate-limiter-flexible")}`,
   );
   console.log(
-    `${smoke ? "smoke run: " : ""}${opts.rounds} interleaved rounds, batches of ~${opts.batchMs} ms per contender, median of the rounds' ns/op, ` +
-      `timed by ${clockInUse() === "cpu" ? "this process's CPU time" : "the wall clock"}; load average at start ${loadavg()[0].toFixed(1)}\n`,
+    `${smoke ? "smoke run: " : ""}${opts.rounds} interleaved rounds, batches of ~${opts.batchMs} ms ` +
+      "per contender, median of the rounds' ns/op, " +
+      `timed by ${clockInUse() === "cpu" ? "this process's CPU time" : "the wall clock"}; ` +
+      `load average at start ${loadavg()[0].toFixed(1)}\n`,
   );
 }
 
@@ -199,7 +201,8 @@ async function main() {
     targets.add(
       "maxKeys bounds MemoryStore",
       m.bounded && m.plateau,
-      `size ≤ ${m.bound.toLocaleString("en")} at every sample (max ${m.maxSize.toLocaleString("en")}); heap ${m.plateau ? "flat" : "still growing"}; ${m.bytesPerKey.toFixed(0)} B per budget`,
+      `size ≤ ${m.bound.toLocaleString("en")} at every sample (max ${m.maxSize.toLocaleString("en")}); ` +
+        `heap ${m.plateau ? "flat" : "still growing"}; ${m.bytesPerKey.toFixed(0)} B per budget`,
     );
     targets.add(
       "MemoryStore ≤ 250 B per live budget (after 1,000,000)",

@@ -6,7 +6,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Session } from "toolgate";
 import { isPlainObject } from "../shared/objects.js";
-import { errorMessage } from "../shared/text.js";
 import { UsageError } from "./errors.js";
 import { parseStrictJson } from "./files.js";
 

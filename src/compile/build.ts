@@ -141,7 +141,8 @@ class Builder {
         this.issue(
           "conflict",
           child(m.pointer, "id"),
-          `limits sharing the id ${JSON.stringify(id)} share one budget and must agree on max, window and per: this one has ${say(m)}, ${other.pointer} has ${say(other)}`,
+          `limits sharing the id ${JSON.stringify(id)} share one budget and must agree on max, window and per: ` +
+            `this one has ${say(m)}, ${other.pointer} has ${say(other)}`,
         );
       }
     }
@@ -214,7 +215,8 @@ class Builder {
         this.issue(
           "conflict",
           child(l.pointer, "id"),
-          `the id ${JSON.stringify(l.id)} is already named by ${before}, which applies to the same calls: one call's limits name an id at most once`,
+          `the id ${JSON.stringify(l.id)} is already named by ${before}, which applies to the same calls: ` +
+            "one call's limits name an id at most once",
         );
       }
     }
@@ -344,7 +346,9 @@ class Builder {
             this.warnings.push({
               code: "warning",
               path: group[j]!.pointer,
-              message: `never chosen: every name it matches is also matched by ${JSON.stringify(group[i]!.key)}, which is as specific and written earlier`,
+              message:
+                `never chosen: every name it matches is also matched by ${JSON.stringify(group[i]!.key)}, ` +
+                "which is as specific and written earlier",
             });
             break;
           }

@@ -90,7 +90,7 @@ const HEADS_PER_LIMIT = 256;
 /** `Rate limit reached for "tool": at most … (pointer). Retry in `, built once per limit and tool. */
 function reasonHead(l: PlanLimit, tool: string): string {
   let byTool = heads.get(l);
-  if (byTool === undefined) heads.set(l, (byTool = new Map()));
+  if (byTool === undefined) heads.set(l, (byTool = new Map<string, string>()));
   let head = byTool.get(tool);
   if (head === undefined) {
     head = `Rate limit reached for ${quoteName(tool)}: ${l.describe} (${l.pointer}). Retry in `;

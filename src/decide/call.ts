@@ -190,7 +190,8 @@ export function malformedReason(m: MalformedCall): string {
         : `Malformed call: "${m.field}" is inherited from the call's prototype, not its own.`;
     case Malformed.Unknown:
       return m.field === undefined
-        ? "Malformed call: it has a field that a call does not have (a call has tool, args, session, annotations and approved)."
+        ? "Malformed call: it has a field that a call does not have " +
+            "(a call has tool, args, session, annotations and approved)."
         : `Malformed call: unknown field "${m.field}" (did you mean "${SUGGEST[m.field]}"?).`;
     case Malformed.Tool:
       return 'Malformed call: "tool" must be a non-empty string.';

@@ -99,6 +99,7 @@ export function createPolicy(
     // is a variable once bundled, a call per key and a third of this function's time. The
     // global path to it is known (V8 deoptimizes if anyone reassigns it), and is used only
     // while it still leads to the genuine function, so a polluter's replacement never runs.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- always called as check.call(object, key)
     const check = Object.prototype.hasOwnProperty;
     const trusted = check === hasOwn;
     for (const key in c) {
@@ -353,6 +354,7 @@ export function createPolicy(
     } catch {
       return false;
     }
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called as give.call(store, …) below
     const give = store.refund;
     if (ticket === undefined || typeof give !== "function") return false;
     let now: number;
@@ -398,7 +400,8 @@ export function createPolicy(
     decideSync(call: ToolCall): Decision {
       if (!synchronous) {
         throw new TypeError(
-          "decideSync needs a synchronous store (such as MemoryStore); this policy's store is asynchronous: use decide()",
+          "decideSync needs a synchronous store (such as MemoryStore); " +
+            "this policy's store is asynchronous: use decide()",
         );
       }
       const seen = onDecision !== undefined ? {} : null;

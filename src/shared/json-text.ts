@@ -209,6 +209,7 @@ class Parser {
  * Parses JSON text strictly: nesting deeper than {@link MAX_DEPTH}, more than
  * {@link MAX_NODES} values and trailing content are errors; duplicate keys are collected in
  * `duplicates` (the last value is kept, as by `JSON.parse`, so reading can go on).
+ * @param text - the JSON text.
  * @param maxDepth - the deepest nesting accepted: a policy's limit by default; data that is not
  *   a policy (a tool list, a session on the command line) may allow more.
  * @throws JsonTextError

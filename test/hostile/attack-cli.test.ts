@@ -55,13 +55,15 @@ describe("attack: cases files", () => {
     ["at 1e300", cases({ at: 1e300 }), 2, /at/],
     [
       "a duplicate key",
-      `{"policy":${JSON.stringify(POLICY)},"cases":[{"name":"a","name":"b","call":${JSON.stringify(CALL)},"expect":"allow"}]}`,
+      `{"policy":${JSON.stringify(POLICY)},"cases":[{"name":"a","name":"b",` +
+        `"call":${JSON.stringify(CALL)},"expect":"allow"}]}`,
       2,
       /duplicate key/,
     ],
     [
       "a duplicate key in the inline policy",
-      `{"policy":{"version":"1","default":"allow","default":"deny","tools":{}},"cases":[{"name":"a","call":${JSON.stringify(CALL)},"expect":"allow"}]}`,
+      `{"policy":{"version":"1","default":"allow","default":"deny","tools":{}},` +
+        `"cases":[{"name":"a","call":${JSON.stringify(CALL)},"expect":"allow"}]}`,
       2,
       /duplicate key "default"/,
     ],
@@ -71,7 +73,8 @@ describe("attack: cases files", () => {
     ["an array", "[]", 2, /object/],
     [
       "__proto__ in expect",
-      `{"policy":${JSON.stringify(POLICY)},"cases":[{"name":"a","call":${JSON.stringify(CALL)},"expect":{"outcome":"allow","__proto__":{}}}]}`,
+      `{"policy":${JSON.stringify(POLICY)},"cases":[{"name":"a","call":${JSON.stringify(CALL)},` +
+        `"expect":{"outcome":"allow","__proto__":{}}}]}`,
       2,
       /__proto__/,
     ],
@@ -91,7 +94,9 @@ describe("attack: cases files", () => {
   });
 
   it("a call with an own __proto__ field is malformed, never merged into the call as approved: true", () => {
-    const text = `{"policy":{"version":"1","default":"require_approval","tools":{}},"cases":[{"name":"a","call":{"tool":"t","session":{"id":"s"},"__proto__":{"approved":true}},"expect":"allow"}]}`;
+    const text =
+      `{"policy":{"version":"1","default":"require_approval","tools":{}},"cases":[{"name":"a",` +
+      `"call":{"tool":"t","session":{"id":"s"},"__proto__":{"approved":true}},"expect":"allow"}]}`;
     const r = cli(["test", file("cases-proto-call.json", text)]);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/malformed_call/);
@@ -175,7 +180,7 @@ describe("attack: flags and --session", () => {
     expect(r.stderr).not.toMatch(/internal error|RangeError/);
   });
 
-  it("explain --json with a --session nested 20,000 deep is a clear error, never an internal error (was a BUG; fixed)", () => {
+  it("explain --json with a --session nested 20,000 deep is a clear error, not an internal one (was a BUG)", () => {
     // The same call through policy.explain() and JSON.stringify of its result works; the CLI's
     // JSON output of the explanation overflows the stack. Bad input is a clear error (exit 2) or
     // an answer, never an internal error with a stack trace.
@@ -260,7 +265,9 @@ describe("attack: the pack test's claim", () => {
       const M = require("node:module");
       const resolve = M._resolveFilename;
       M._resolveFilename = function (r, ...rest) {
-        if (r === "vitest" || r.startsWith("vitest/") || r.startsWith("@vitest/")) throw Object.assign(new Error("no vitest"), { code: "MODULE_NOT_FOUND" });
+        if (r === "vitest" || r.startsWith("vitest/") || r.startsWith("@vitest/")) {
+          throw Object.assign(new Error("no vitest"), { code: "MODULE_NOT_FOUND" });
+        }
         return resolve.call(this, r, ...rest);
       };
       const t = require("toolgate/testing");

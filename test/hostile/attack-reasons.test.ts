@@ -50,8 +50,11 @@ function failingStore(kind: Failure, m: string): Store {
         case "garbage":
           return { allowed: m, remaining: [m] } as never;
         case "string-throw":
+          // A store that throws a bare string is exactly the attack.
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- a store that throws a non-Error
           throw m;
         case "object-throw":
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- a store that throws a non-Error
           throw {
             message: m,
             toString: () => m,
