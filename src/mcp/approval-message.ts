@@ -31,10 +31,11 @@ export type ApprovalMessage = { ok: true; text: string } | { ok: false; why: str
 /**
  * Characters that would not print as themselves: C0 and C1 controls, bidi embeddings,
  * overrides, isolates and marks, zero-width characters, the line and paragraph separators, the
- * byte-order mark, interlinear annotation marks, tag characters, and lone surrogates.
+ * byte-order mark, interlinear annotation marks, tag characters, and lone surrogates. The combining
+ * marks come first in the class, so none of them follows a base character there.
  */
 const NON_PRINTING =
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\udb40[\udc00-\udc7f]/g;
+  /[\u17b4\u17b5\u180b-\u180f\ufe00-\ufe0f\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufeff\uffa0\ufff0-\ufffb]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\udb40[\udc00-\udc7f]/g;
 
 /** `text` with every non-printing character written as `\u{…}`. */
 export function escapeNonPrinting(text: string): string {

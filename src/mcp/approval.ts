@@ -132,7 +132,9 @@ export async function elicitByRoundTrip(
       return {
         approved: false,
         cause: "not_approved",
-        reason: `The approval sent with this call to ${quoteName(q.tool)} is not valid for it (altered, expired, or given for another call); the call was not made.`,
+        reason:
+          `The approval sent with this call to ${quoteName(q.tool)} is not valid for it ` +
+          "(altered, expired, or given for another call); the call was not made.",
       };
     }
     const action =
@@ -152,7 +154,9 @@ export async function elicitByRoundTrip(
       return {
         approved: false,
         cause: "not_approved",
-        reason: `The approval sent with this call to ${quoteName(q.tool)} was already used; an approval applies to one call only.`,
+        reason:
+          `The approval sent with this call to ${quoteName(q.tool)} was already used; ` +
+          "an approval applies to one call only.",
       };
     }
     return { approved: true };
@@ -193,7 +197,9 @@ function cannotAsk(q: ApprovalQuestion): ApprovalOutcome {
   return {
     approved: false,
     cause: "not_approved",
-    reason: `${q.reason} The client cannot ask its user for approval (it does not support form elicitation), so the call to ${quoteName(q.tool)} was refused.`,
+    reason:
+      `${q.reason} The client cannot ask its user for approval (it does not support form elicitation), ` +
+      `so the call to ${quoteName(q.tool)} was refused.`,
   };
 }
 
@@ -201,7 +207,9 @@ function cannotShow(q: ApprovalQuestion, why: string): ApprovalOutcome {
   return {
     approved: false,
     cause: "not_approved",
-    reason: `The call to ${quoteName(q.tool)} needs approval, but it cannot be shown to a person in full (${why}), so nobody was asked and the call was not made.`,
+    reason:
+      `The call to ${quoteName(q.tool)} needs approval, but it cannot be shown to a person in full (${why}), ` +
+      "so nobody was asked and the call was not made.",
   };
 }
 

@@ -22,10 +22,10 @@ import {
   type ElicitationContext,
 } from "./approval.js";
 import { Connections, defaultSessionId, type Connection, type ToolAnnotations } from "./connection.js";
-import { interceptHandlers, type HandlerAccess } from "./handlers.js";
+import { interceptHandlers } from "./handlers.js";
 import { viewRequest, withoutApprovalRound, type RequestView } from "./request.js";
 import { notApprovedResult, refusalResult } from "./result.js";
-import type { GuardableServer, JSONRPCRequest, LowLevelServer, RawHandler, RequestExtra } from "./sdk.js";
+import type { GuardableServer, LowLevelServer, RawHandler, RequestExtra } from "./sdk.js";
 
 /** What a host's own approval function is asked about. */
 export interface ServerApprovalRequest {
@@ -164,7 +164,6 @@ export function guardServerWith<S extends GuardableServer>(
     clock: Date.now,
   };
   const connections = new Connections();
-  let access: HandlerAccess | undefined;
 
   type SessionResult = { session: Session } | { failed: true };
   const sessionOf = async (view: RequestView, extra: RequestExtra, connection: Connection): Promise<SessionResult> => {
@@ -178,7 +177,7 @@ export function guardServerWith<S extends GuardableServer>(
 
   const annotationsOf = async (tool: string, connection: Connection, extra: RequestExtra): Promise<ToolAnnotations> => {
     if (!connection.complete) {
-      connection.annotations = await readAnnotations(access?.installed("tools/list"), extra);
+      connection.annotations = await readAnnotations(access.installed("tools/list"), extra);
       connection.complete = true;
     }
     return connection.annotations?.get(tool);
@@ -199,7 +198,8 @@ export function guardServerWith<S extends GuardableServer>(
           rule: "",
           cause: "host_failure",
           reason:
-            "The session of this call could not be determined (the host's session function failed), so the call was refused.",
+            "The session of this call could not be determined (the host's session function failed), " +
+            "so the call was refused.",
         });
       }
       let annotations: ToolAnnotations;
@@ -328,15 +328,15 @@ export function guardServerWith<S extends GuardableServer>(
       return { ...result, tools };
     };
 
-  access = interceptHandlers(low, {
+  const access = interceptHandlers(low, {
     "tools/call": (inner) => (inner === undefined ? undefined : callTool(inner)),
     "tools/list": (inner) => (inner === undefined ? undefined : listTools(inner)),
   });
   // When the server announces that its tools changed, their annotations are read again.
-  const announce = low.sendToolListChanged;
+  const announce = low.sendToolListChanged.bind(low);
   low.sendToolListChanged = function sendToolListChanged(this: LowLevelServer) {
     connections.toolsChanged();
-    return announce.call(low);
+    return announce();
   };
   guarded.add(low);
   return server;
@@ -422,7 +422,8 @@ function annotationMap(tools: unknown[]): Map<string, ToolAnnotations> {
 }
 
 const NOT_A_SERVER =
-  "guardServer: server must be an McpServer or a Server of @modelcontextprotocol/sdk (1.x) or @modelcontextprotocol/server (2.x)";
+  "guardServer: server must be an McpServer or a Server of @modelcontextprotocol/sdk (1.x) " +
+  "or @modelcontextprotocol/server (2.x)";
 
 function lowLevel(server: GuardableServer): LowLevelServer {
   const candidate = server as unknown as { server?: unknown; setRequestHandler?: unknown };

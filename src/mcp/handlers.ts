@@ -39,17 +39,17 @@ export function interceptHandlers(
   const map = internals._requestHandlers;
   if (!(map instanceof Map) || typeof map.get !== "function") {
     throw new TypeError(
-      "guardServer: this MCP SDK keeps its request handlers in an unknown way; toolgate/mcp supports @modelcontextprotocol/sdk ^1.20 and @modelcontextprotocol/server ^2.4",
+      "guardServer: this MCP SDK keeps its request handlers in an unknown way; " +
+        "toolgate/mcp supports @modelcontextprotocol/sdk ^1.20 and @modelcontextprotocol/server ^2.4",
     );
   }
   const handlers = map as Map<string, RawHandler>;
-  const lookup = Map.prototype.get;
-  const installed = (method: string): RawHandler | undefined =>
-    lookup.call(handlers, method) ?? internals.fallbackRequestHandler;
+  const lookup = Map.prototype.get.bind(handlers) as (method: string) => RawHandler | undefined;
+  const installed = (method: string): RawHandler | undefined => lookup(method) ?? internals.fallbackRequestHandler;
   Object.defineProperty(handlers, "get", {
     value: (method: string): RawHandler | undefined => {
       const wrap = Object.hasOwn(wrappers, method) ? wrappers[method] : undefined;
-      if (wrap === undefined) return lookup.call(handlers, method);
+      if (wrap === undefined) return lookup(method);
       return wrap(installed(method));
     },
     writable: false,

@@ -48,7 +48,9 @@ export async function loadSdk(): Promise<Sdk> {
     };
   } catch (e) {
     throw new Error(
-      `the MCP SDK could not be loaded (${e instanceof Error ? e.message : String(e)}); install it with: npm install @modelcontextprotocol/sdk`,
+      `the MCP SDK could not be loaded (${e instanceof Error ? e.message : String(e)}); ` +
+        "install it with: npm install @modelcontextprotocol/sdk",
+      { cause: e },
     );
   }
 }
@@ -239,7 +241,9 @@ export function relayServer(
             outcome: "deny",
             rule: "",
             cause: "tool_changed",
-            reason: `The definition of the tool ${quoteName(tool)} changed since it was first listed, so this proxy refuses to call it.`,
+            reason:
+              `The definition of the tool ${quoteName(tool)} changed since it was first listed, ` +
+              "so this proxy refuses to call it.",
           }
         : undefined,
   });

@@ -157,29 +157,34 @@ describe("toolgate proxy --listen, no authentication", () => {
     await gw.stop();
   });
 
-  it("in front of the everything server: relays resources and prompts, offers nothing clients would share", async () => {
-    const { createRequire } = await import("node:module");
-    const everything = createRequire(import.meta.url).resolve("@modelcontextprotocol/server-everything/dist/index.js");
-    const policy = writeTemp("p.json", JSON.stringify({ version: "1", default: "deny", tools: { echo: {} } }));
-    const gw = await startGateway(["--policy", policy], { upstream: ["--", process.execPath, everything] });
-    for (const c of [await client1(gw.url), await client2(gw.url)]) {
-      const offered = c.getServerCapabilities() ?? {};
-      // One upstream connection serves every client: tasks, the logging level and resource
-      // subscriptions would be shared between them, so they are not offered.
-      expect(offered.tasks).toBeUndefined();
-      expect(offered.logging).toBeUndefined();
-      expect(offered.resources?.subscribe).toBeUndefined();
-      expect(offered.tools).toBeDefined();
-      expect((await c.listTools()).tools.map((t) => t.name)).toEqual(["echo"]);
-      expect((await c.listResources()).resources.length).toBeGreaterThan(0);
-      expect((await c.listPrompts()).prompts.length).toBeGreaterThan(0);
-      expect(await c.callTool({ name: "echo", arguments: { message: "m" } })).toMatchObject({
-        content: [{ text: "Echo: m" }],
-      });
-      await c.close();
-    }
-    await gw.stop();
-  });
+  it(
+    "in front of the everything server: relays resources and prompts, " + "offers nothing clients would share",
+    async () => {
+      const { createRequire } = await import("node:module");
+      const everything = createRequire(import.meta.url).resolve(
+        "@modelcontextprotocol/server-everything/dist/index.js",
+      );
+      const policy = writeTemp("p.json", JSON.stringify({ version: "1", default: "deny", tools: { echo: {} } }));
+      const gw = await startGateway(["--policy", policy], { upstream: ["--", process.execPath, everything] });
+      for (const c of [await client1(gw.url), await client2(gw.url)]) {
+        const offered = c.getServerCapabilities() ?? {};
+        // One upstream connection serves every client: tasks, the logging level and resource
+        // subscriptions would be shared between them, so they are not offered.
+        expect(offered.tasks).toBeUndefined();
+        expect(offered.logging).toBeUndefined();
+        expect(offered.resources?.subscribe).toBeUndefined();
+        expect(offered.tools).toBeDefined();
+        expect((await c.listTools()).tools.map((t) => t.name)).toEqual(["echo"]);
+        expect((await c.listResources()).resources.length).toBeGreaterThan(0);
+        expect((await c.listPrompts()).prompts.length).toBeGreaterThan(0);
+        expect(await c.callTool({ name: "echo", arguments: { message: "m" } })).toMatchObject({
+          content: [{ text: "Echo: m" }],
+        });
+        await c.close();
+      }
+      await gw.stop();
+    },
+  );
 
   it("finishes a call in flight on SIGTERM, then stops the upstream", async () => {
     const policy = writeTemp("p.json", JSON.stringify({ version: "1", default: "allow", tools: {} }));

@@ -196,6 +196,7 @@ describe("attack: dispatchers that fail, and refunds", () => {
       }),
     ];
     for (const t of thrown) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- non-Error rejections on purpose
       const run = guard(policy, () => Promise.reject(t), { approval: () => true });
       await expect(run({ tool: "write", args: {}, session: S })).rejects.toBe(t);
     }

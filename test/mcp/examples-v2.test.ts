@@ -37,15 +37,22 @@ const text = (result: unknown) => (result as { content: { text: string }[] }).co
 
 describe("examples/mcp-server-v2: guardServer on SDK 2.x over stdio", () => {
   for (const modern of [false, true]) {
-    it(`${modern ? "2026-07-28" : "2025 era"}: lists, allows, refuses with a cause, and asks for approval`, async () => {
-      const client = await connect(modern, true);
-      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["get_run", "delete_run"]);
-      expect(text(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } }))).toBe("run r1: FINISHED");
-      const dropped = await client.callTool({ name: "drop_database", arguments: {} });
-      expect(dropped.isError).toBe(true);
-      expect(dropped._meta?.[DECISION_META_KEY]).toMatchObject({ outcome: "deny", rule: "/default", cause: "policy" });
-      expect(text(await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } }))).toBe("deleted run r1");
-    });
+    it(
+      `${modern ? "2026-07-28" : "2025 era"}: lists, allows, ` + `refuses with a cause, and asks for approval`,
+      async () => {
+        const client = await connect(modern, true);
+        expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["get_run", "delete_run"]);
+        expect(text(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } }))).toBe("run r1: FINISHED");
+        const dropped = await client.callTool({ name: "drop_database", arguments: {} });
+        expect(dropped.isError).toBe(true);
+        expect(dropped._meta?.[DECISION_META_KEY]).toMatchObject({
+          outcome: "deny",
+          rule: "/default",
+          cause: "policy",
+        });
+        expect(text(await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } }))).toBe("deleted run r1");
+      },
+    );
   }
 
   it("a client that cannot be asked gets needs_approval with cause not_approved", async () => {

@@ -70,23 +70,27 @@ describe("annotations come from the server's own tool list, never from the clien
 });
 
 describe("the server's tool list is read once, until its tools change", () => {
-  it("50 calls of unknown tools (and known ones) read the list once; a tools/list_changed makes the next call read it again", async () => {
-    const { server, lists } = countingServer();
-    const { client } = await connectClient(guardServer(server, readOnlyPolicy()));
-    for (let i = 0; i < 50; i++) {
-      const result = await client.callTool({
-        name: i % 2 === 0 ? `no_such_tool_${i}` : "get_run",
-        arguments: { run_id: "r1" },
-      });
-      expect(result.isError).toBe(i % 2 === 0 ? true : undefined);
-    }
-    expect(lists.count).toBe(1);
-    await server.sendToolListChanged();
-    await client.callTool({ name: "no_such_tool", arguments: {} });
-    expect(lists.count).toBe(2);
-    await client.callTool({ name: "another_unknown", arguments: {} });
-    expect(lists.count).toBe(2);
-  });
+  it(
+    "50 calls of unknown tools (and known ones) read the list once; " +
+      "a tools/list_changed makes the next call read it again",
+    async () => {
+      const { server, lists } = countingServer();
+      const { client } = await connectClient(guardServer(server, readOnlyPolicy()));
+      for (let i = 0; i < 50; i++) {
+        const result = await client.callTool({
+          name: i % 2 === 0 ? `no_such_tool_${i}` : "get_run",
+          arguments: { run_id: "r1" },
+        });
+        expect(result.isError).toBe(i % 2 === 0 ? true : undefined);
+      }
+      expect(lists.count).toBe(1);
+      await server.sendToolListChanged();
+      await client.callTool({ name: "no_such_tool", arguments: {} });
+      expect(lists.count).toBe(2);
+      await client.callTool({ name: "another_unknown", arguments: {} });
+      expect(lists.count).toBe(2);
+    },
+  );
 
   it("a client's own complete listing counts as a read", async () => {
     const { server, lists } = countingServer();
@@ -115,33 +119,40 @@ describe("sessions a client cannot reset", () => {
     return client;
   }
 
-  it("stateless HTTP without authentication is one anonymous session: a new connection gets no fresh budget", async () => {
-    const policy = compilePolicy(mlflowPolicy, { store: new MemoryStore() });
-    const first = await connectStatelessHttp(guardServer(countingServer().server, policy));
-    await first.callTool(tag);
-    await first.callTool(tag);
-    await first.close();
-    const second = await connectStatelessHttp(guardServer(countingServer().server, policy));
-    expect(meta(await second.callTool(tag))).toMatchObject({ outcome: "rate_limited" });
-  });
+  it(
+    "stateless HTTP without authentication is one anonymous session: " + "a new connection gets no fresh budget",
+    async () => {
+      const policy = compilePolicy(mlflowPolicy, { store: new MemoryStore() });
+      const first = await connectStatelessHttp(guardServer(countingServer().server, policy));
+      await first.callTool(tag);
+      await first.callTool(tag);
+      await first.close();
+      const second = await connectStatelessHttp(guardServer(countingServer().server, policy));
+      expect(meta(await second.callTool(tag))).toMatchObject({ outcome: "rate_limited" });
+    },
+  );
 
-  it("with authInfo, the session is the principal: a client that drops its session and opens another keeps its budget", async () => {
-    const policy = compilePolicy(mlflowPolicy, { store: new MemoryStore() });
-    const alice = { token: "a1", clientId: "shared-app", scopes: [], extra: { sub: "alice" } };
-    const first = await connectStatelessHttp(guardServer(countingServer().server, policy), alice);
-    await first.callTool(tag);
-    await first.callTool(tag);
-    await first.close();
-    const again = await connectStatelessHttp(guardServer(countingServer().server, policy), { ...alice, token: "a2" });
-    expect(meta(await again.callTool(tag))).toMatchObject({ outcome: "rate_limited" });
-    // Another principal of the same OAuth client has its own budget.
-    const bob = await connectStatelessHttp(guardServer(countingServer().server, policy), {
-      ...alice,
-      token: "b1",
-      extra: { sub: "bob" },
-    });
-    expect((await bob.callTool(tag)).isError).toBeUndefined();
-  });
+  it(
+    "with authInfo, the session is the principal: " +
+      "a client that drops its session and opens another keeps its budget",
+    async () => {
+      const policy = compilePolicy(mlflowPolicy, { store: new MemoryStore() });
+      const alice = { token: "a1", clientId: "shared-app", scopes: [], extra: { sub: "alice" } };
+      const first = await connectStatelessHttp(guardServer(countingServer().server, policy), alice);
+      await first.callTool(tag);
+      await first.callTool(tag);
+      await first.close();
+      const again = await connectStatelessHttp(guardServer(countingServer().server, policy), { ...alice, token: "a2" });
+      expect(meta(await again.callTool(tag))).toMatchObject({ outcome: "rate_limited" });
+      // Another principal of the same OAuth client has its own budget.
+      const bob = await connectStatelessHttp(guardServer(countingServer().server, policy), {
+        ...alice,
+        token: "b1",
+        extra: { sub: "bob" },
+      });
+      expect((await bob.callTool(tag)).isError).toBeUndefined();
+    },
+  );
 });
 
 describe("approval questions show what is approved", () => {
@@ -207,7 +218,9 @@ describe("approval questions show what is approved", () => {
     const many = Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`k${i}`, i]));
     const result = await client.callTool({ name: "write_file", arguments: { path: "/etc/x", ...many } });
     expect(textOf(result)).toBe(
-      'The call to "write_file" needs approval, but it cannot be shown to a person in full (it has 81 arguments, more than the 64 an approval can show), so nobody was asked and the call was not made.',
+      'The call to "write_file" needs approval, but it cannot be shown to a person in full ' +
+        "(it has 81 arguments, more than the 64 an approval can show), " +
+        "so nobody was asked and the call was not made.",
     );
     expect(meta(result)).toMatchObject({ outcome: "needs_approval", cause: "not_approved" });
     const longKey = await client.callTool({ name: "write_file", arguments: { path: "/etc/x", ["k".repeat(200)]: 1 } });
@@ -216,32 +229,42 @@ describe("approval questions show what is approved", () => {
     expect(calls).toEqual([]);
   });
 
-  it("approvalMessage and escapeNonPrinting, directly: every non-printing class is escaped, printable text is kept", () => {
-    expect(escapeNonPrinting("a\u0000b\u0085c\u200Dd\u2028e\uFEFFf\uD800g\u{E0041}h é 日本 😀")).toBe(
-      "a\\u{0000}b\\u{0085}c\\u{200D}d\\u{2028}e\\u{FEFF}f\\u{D800}g\\u{E0041}h é 日本 😀",
-    );
-    const message = approvalMessage("t", "why", { b: 1, a: { deep: [1, 2] } }, []);
-    expect(message).toEqual({
-      ok: true,
-      text: 'Allow the tool "t" to run with these arguments, this once?\nWhy approval is needed: why\nArguments (3, every one shown):\n  "a"."deep"[0]: 1\n  "a"."deep"[1]: 2\n  "b": 1',
-    });
-  });
+  it(
+    "approvalMessage and escapeNonPrinting, directly: " + "every non-printing class is escaped, printable text is kept",
+    () => {
+      expect(escapeNonPrinting("a\u0000b\u0085c\u200Dd\u2028e\uFEFFf\uD800g\u{E0041}h é 日本 😀")).toBe(
+        "a\\u{0000}b\\u{0085}c\\u{200D}d\\u{2028}e\\u{FEFF}f\\u{D800}g\\u{E0041}h é 日本 😀",
+      );
+      const message = approvalMessage("t", "why", { b: 1, a: { deep: [1, 2] } }, []);
+      expect(message).toEqual({
+        ok: true,
+        text:
+          'Allow the tool "t" to run with these arguments, this once?\n' +
+          "Why approval is needed: why\nArguments (3, every one shown):\n" +
+          '  "a"."deep"[0]: 1\n  "a"."deep"[1]: 2\n  "b": 1',
+      });
+    },
+  );
 });
 
 describe("refusals are data; host failures never leak their text", () => {
-  it("a session function that throws: tools/call is denied with host_failure, tools/list lists nothing, no text of the error leaks", async () => {
-    const { server } = countingServer();
-    const guarded = guardServer(server, compilePolicy(mlflowPolicy), {
-      session: () => {
-        throw new Error("redis://admin:secret@db failed");
-      },
-    });
-    const { client } = await connectClient(guarded);
-    const result = await client.callTool({ name: "get_run", arguments: { run_id: "r1" } });
-    expect(meta(result)).toMatchObject({ outcome: "deny", rule: "", cause: "host_failure" });
-    expect(JSON.stringify(result)).not.toContain("secret");
-    expect((await client.listTools()).tools).toEqual([]);
-  });
+  it(
+    "a session function that throws: tools/call is denied with host_failure, " +
+      "tools/list lists nothing, no text of the error leaks",
+    async () => {
+      const { server } = countingServer();
+      const guarded = guardServer(server, compilePolicy(mlflowPolicy), {
+        session: () => {
+          throw new Error("redis://admin:secret@db failed");
+        },
+      });
+      const { client } = await connectClient(guarded);
+      const result = await client.callTool({ name: "get_run", arguments: { run_id: "r1" } });
+      expect(meta(result)).toMatchObject({ outcome: "deny", rule: "", cause: "host_failure" });
+      expect(JSON.stringify(result)).not.toContain("secret");
+      expect((await client.listTools()).tools).toEqual([]);
+    },
+  );
 
   it("an approval function that throws refuses the call with host_failure and no text of its error", async () => {
     const calls: string[] = [];

@@ -52,38 +52,41 @@ describe("guardServer on SDK 2.x (@modelcontextprotocol/server), 2025 era, with 
   ] as const;
 
   for (const [kind, make] of kinds) {
-    it(`${kind}: allows, denies with a cause, rate-limits with retryAfterMs, asks for approval, filters the list`, async () => {
-      const calls: RecordedCall[] = [];
-      const { client, elicitations } = await connectLegacyV2(make(calls), { elicit: accept });
-      expect(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).toMatchObject(
-        echoResult("get_run", { run_id: "r1" }),
-      );
-      const denied = await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } });
-      expect(denied.isError).toBe(true);
-      expect(textOf(denied)).toBe("Destructive operations are blocked");
-      expect(meta(denied)).toEqual({
-        outcome: "deny",
-        rule: "/tools/delete_*",
-        reason: "Destructive operations are blocked",
-        cause: "policy",
-      });
-      expect((await client.callTool(tag)).isError).toBeFalsy();
-      expect((await client.callTool(tag)).isError).toBeFalsy();
-      const limited = await client.callTool(tag);
-      expect(limited.isError).toBe(true);
-      expect(meta(limited)).toMatchObject({
-        outcome: "rate_limited",
-        rule: "/tools/set_run_tag/rate_limit",
-        retryAfterMs: expect.any(Number),
-      });
-      expect(await client.callTool(update)).toMatchObject(echoResult("update_model_version", update.arguments));
-      expect(elicitations).toHaveLength(1);
-      expect(elicitations[0]?.message).toContain('  "description": "better"');
-      const names = (await client.listTools()).tools.map((t) => t.name);
-      expect(names).toContain("get_run");
-      expect(names).not.toContain("delete_run");
-      expect(calls.map((c) => c.tool)).toEqual(["get_run", "set_run_tag", "set_run_tag", "update_model_version"]);
-    });
+    it(
+      `${kind}: allows, denies with a cause, ` + `rate-limits with retryAfterMs, asks for approval, filters the list`,
+      async () => {
+        const calls: RecordedCall[] = [];
+        const { client, elicitations } = await connectLegacyV2(make(calls), { elicit: accept });
+        expect(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).toMatchObject(
+          echoResult("get_run", { run_id: "r1" }),
+        );
+        const denied = await client.callTool({ name: "delete_run", arguments: { run_id: "r1" } });
+        expect(denied.isError).toBe(true);
+        expect(textOf(denied)).toBe("Destructive operations are blocked");
+        expect(meta(denied)).toEqual({
+          outcome: "deny",
+          rule: "/tools/delete_*",
+          reason: "Destructive operations are blocked",
+          cause: "policy",
+        });
+        expect((await client.callTool(tag)).isError).toBeFalsy();
+        expect((await client.callTool(tag)).isError).toBeFalsy();
+        const limited = await client.callTool(tag);
+        expect(limited.isError).toBe(true);
+        expect(meta(limited)).toMatchObject({
+          outcome: "rate_limited",
+          rule: "/tools/set_run_tag/rate_limit",
+          retryAfterMs: expect.any(Number),
+        });
+        expect(await client.callTool(update)).toMatchObject(echoResult("update_model_version", update.arguments));
+        expect(elicitations).toHaveLength(1);
+        expect(elicitations[0]?.message).toContain('  "description": "better"');
+        const names = (await client.listTools()).tools.map((t) => t.name);
+        expect(names).toContain("get_run");
+        expect(names).not.toContain("delete_run");
+        expect(calls.map((c) => c.tool)).toEqual(["get_run", "set_run_tag", "set_run_tag", "update_model_version"]);
+      },
+    );
   }
 
   it("a declined approval keeps needs_approval visible in _meta, with cause not_approved", async () => {
@@ -146,37 +149,40 @@ describe("guardServer on SDK 2.x, 2026-07-28 (createMcpHandler, a fresh server p
     expect(meta(await again.client.callTool(tag))).toMatchObject({ outcome: "rate_limited" });
   });
 
-  it("an authenticated request's session is its principal (sub, else clientId): reconnecting keeps the budget", async () => {
-    const policy = policyWith();
-    const seen: string[] = [];
-    const factory = () =>
-      guardServer(createMlflowServerV2(), policy, {
-        approval: ({ call }) => {
-          seen.push(call.session.id);
-          return false;
-        },
+  it(
+    "an authenticated request's session is its principal (sub, else clientId): " + "reconnecting keeps the budget",
+    async () => {
+      const policy = policyWith();
+      const seen: string[] = [];
+      const factory = () =>
+        guardServer(createMlflowServerV2(), policy, {
+          approval: ({ call }) => {
+            seen.push(call.session.id);
+            return false;
+          },
+        });
+      const alice = { token: "t1", clientId: "app", scopes: [], expiresAt: 2e9, extra: { sub: "alice" } };
+      const a1 = await connectModern(factory, { authInfo: alice });
+      await a1.client.callTool(tag);
+      await a1.client.callTool(tag);
+      await a1.client.close();
+      const a2 = await connectModern(factory, { authInfo: { ...alice, token: "t2" } });
+      expect(meta(await a2.client.callTool(tag))).toMatchObject({ outcome: "rate_limited" });
+      const bob = await connectModern(factory, {
+        authInfo: { token: "t3", clientId: "bob-app", scopes: [], expiresAt: 2e9 },
       });
-    const alice = { token: "t1", clientId: "app", scopes: [], expiresAt: 2e9, extra: { sub: "alice" } };
-    const a1 = await connectModern(factory, { authInfo: alice });
-    await a1.client.callTool(tag);
-    await a1.client.callTool(tag);
-    await a1.client.close();
-    const a2 = await connectModern(factory, { authInfo: { ...alice, token: "t2" } });
-    expect(meta(await a2.client.callTool(tag))).toMatchObject({ outcome: "rate_limited" });
-    const bob = await connectModern(factory, {
-      authInfo: { token: "t3", clientId: "bob-app", scopes: [], expiresAt: 2e9 },
-    });
-    expect((await bob.client.callTool(tag)).isError).toBeFalsy();
-    await a2.client.callTool({
-      name: "transition_model_version_stage",
-      arguments: { name: "m", version: "1", stage: "Staging" },
-    });
-    await bob.client.callTool({
-      name: "transition_model_version_stage",
-      arguments: { name: "m", version: "1", stage: "Staging" },
-    });
-    expect(seen).toEqual(["alice", "bob-app"]);
-  });
+      expect((await bob.client.callTool(tag)).isError).toBeFalsy();
+      await a2.client.callTool({
+        name: "transition_model_version_stage",
+        arguments: { name: "m", version: "1", stage: "Staging" },
+      });
+      await bob.client.callTool({
+        name: "transition_model_version_stage",
+        arguments: { name: "m", version: "1", stage: "Staging" },
+      });
+      expect(seen).toEqual(["alice", "bob-app"]);
+    },
+  );
 
   it("asks for approval with input_required; the SDK client answers and retries; the tool runs once", async () => {
     const policy = policyWith();

@@ -156,7 +156,8 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
       const result = await client.callTool(update);
       expect(result.isError).toBe(true);
       expect(textOf(result)).toBe(
-        'The user dismissed the approval request for "update_model_version" without approving it; the call was not made.',
+        'The user dismissed the approval request for "update_model_version" without approving it; ' +
+          "the call was not made.",
       );
       expect(calls).toEqual([]);
     });
@@ -493,7 +494,8 @@ describe("guardServer on an McpServer, with a real SDK client", () => {
       const { client } = await connectClient(server);
       const result = await client.callTool({ name: "get_run", arguments: { run_id: "r1" } });
       expect(textOf(result)).toBe(
-        "The session of this call could not be determined (the host's session function failed), so the call was refused.",
+        "The session of this call could not be determined (the host's session function failed), " +
+          "so the call was refused.",
       );
       expect(result._meta?.[DECISION_META_KEY]).toEqual({
         outcome: "deny",

@@ -12,7 +12,7 @@ describe("approval questions (properties)", () => {
       fc.property(fc.string({ unit: "binary", maxLength: 60 }), (text) => {
         const escaped = escapeNonPrinting(text);
         expect(NON_PRINTING.test(escaped)).toBe(false);
-        if (!NON_PRINTING.test(text) && !/[\ud800-\udfff\u00ad\ufe00-\ufe0f]/.test(text)) expect(escaped).toBe(text);
+        if (!NON_PRINTING.test(text) && !/[\ufe00-\ufe0f\ud800-\udfff\u00ad]/.test(text)) expect(escaped).toBe(text);
       }),
     );
   });

@@ -30,37 +30,41 @@ afterEach(async () => {
 const upstreamPid = (stderr: string): number => Number(/mlflow fixture: ready \(pid (\d+)\)/.exec(stderr)?.[1]);
 
 describe("toolgate proxy pins the upstream's tool definitions", () => {
-  it("a tool whose definition changes after listing is hidden and refused with tool_changed; stderr says what changed", async () => {
-    const run = await proxy({ env: { FIXTURE_RUG_PULL_ON: "health" } });
-    const before = (await run.client.listTools()).tools.map((t) => t.name);
-    expect(before).toContain("get_run");
-    expect(before).toContain("get_runs");
-    expect(await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).toEqual(
-      echoResult("get_run", { run_id: "r1" }),
-    );
+  it(
+    "a tool whose definition changes after listing is hidden and refused with tool_changed; " +
+      "stderr says what changed",
+    async () => {
+      const run = await proxy({ env: { FIXTURE_RUG_PULL_ON: "health" } });
+      const before = (await run.client.listTools()).tools.map((t) => t.name);
+      expect(before).toContain("get_run");
+      expect(before).toContain("get_runs");
+      expect(await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).toEqual(
+        echoResult("get_run", { run_id: "r1" }),
+      );
 
-    expect(textOf(await run.client.callTool({ name: "health" }))).toBe("the tools changed");
-    const after = (await run.client.listTools()).tools.map((t) => t.name);
-    expect(after).not.toContain("get_run");
-    expect(after).not.toContain("get_runs");
-    expect(after).toContain("get_experiments");
-    const refused = await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } });
-    expect(refused.isError).toBe(true);
-    expect(textOf(refused)).toBe(
-      'The definition of the tool "get_run" changed since it was first listed, so this proxy refuses to call it.',
-    );
-    expect(refused._meta?.[DECISION_META_KEY]).toEqual({
-      outcome: "deny",
-      rule: "",
-      reason: textOf(refused),
-      cause: "tool_changed",
-    });
-    expect(await eventually(() => /changed the description of the tool "get_run"/.test(run.stderr()))).toBe(true);
-    expect(run.stderr()).toMatch(/changed the annotations of the tool "get_runs"/);
-    // Reported once, however often the list is read.
-    await run.client.listTools();
-    expect(run.stderr().match(/of the tool "get_run" since/g)).toHaveLength(1);
-  });
+      expect(textOf(await run.client.callTool({ name: "health" }))).toBe("the tools changed");
+      const after = (await run.client.listTools()).tools.map((t) => t.name);
+      expect(after).not.toContain("get_run");
+      expect(after).not.toContain("get_runs");
+      expect(after).toContain("get_experiments");
+      const refused = await run.client.callTool({ name: "get_run", arguments: { run_id: "r1" } });
+      expect(refused.isError).toBe(true);
+      expect(textOf(refused)).toBe(
+        'The definition of the tool "get_run" changed since it was first listed, so this proxy refuses to call it.',
+      );
+      expect(refused._meta?.[DECISION_META_KEY]).toEqual({
+        outcome: "deny",
+        rule: "",
+        reason: textOf(refused),
+        cause: "tool_changed",
+      });
+      expect(await eventually(() => /changed the description of the tool "get_run"/.test(run.stderr()))).toBe(true);
+      expect(run.stderr()).toMatch(/changed the annotations of the tool "get_runs"/);
+      // Reported once, however often the list is read.
+      await run.client.listTools();
+      expect(run.stderr().match(/of the tool "get_run" since/g)).toHaveLength(1);
+    },
+  );
 
   it("a changed tool is refused even when the client never lists again (the proxy reads the list itself)", async () => {
     const run = await proxy({ env: { FIXTURE_RUG_PULL_ON: "health" } });
@@ -105,70 +109,81 @@ describe("toolgate proxy options", () => {
     expect((await run.client.listTools()).tools.length).toBeGreaterThan(0);
   });
 
-  it("--session gives the session its attributes; a policy reading missing attributes is warned about at start", async () => {
-    const perUser = writeTemp(
-      "per-user.json",
-      JSON.stringify({
-        version: "1",
-        default: "deny",
-        tools: {
-          health: { rate_limit: { max: 1, window: "1h", per: "/userId" } },
-          get_run: {
-            rules: [
-              { when: { session: { properties: { team: { const: "ml" } }, required: ["team"] } } },
-              { action: "deny" },
-            ],
+  it(
+    "--session gives the session its attributes; " + "a policy reading missing attributes is warned about at start",
+    async () => {
+      const perUser = writeTemp(
+        "per-user.json",
+        JSON.stringify({
+          version: "1",
+          default: "deny",
+          tools: {
+            health: { rate_limit: { max: 1, window: "1h", per: "/userId" } },
+            get_run: {
+              rules: [
+                { when: { session: { properties: { team: { const: "ml" } }, required: ["team"] } } },
+                { action: "deny" },
+              ],
+            },
           },
-        },
-      }),
-    );
-    const bare = await proxy({}, ["--policy", perUser, ...upstream]);
-    expect(bare.stderr()).toMatch(
-      /warning: the policy reads session attributes that this proxy's session does not have: "\/userId" \(\/tools\/health\/rate_limit, per\), "team" \(\/tools\/get_run\/rules\/0, when.session\)/,
-    );
-    expect((await bare.client.callTool({ name: "health" }))._meta?.[DECISION_META_KEY]).toMatchObject({
-      cause: "missing_attribute",
-    });
-    const given = await proxy({}, [
-      "--policy",
-      perUser,
-      "--session",
-      '{"id":"s1","userId":"ada","team":"ml"}',
-      ...upstream,
-    ]);
-    expect(given.stderr()).not.toContain("warning");
-    expect((await given.client.callTool({ name: "health" })).isError).toBeUndefined();
-    expect((await given.client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).isError).toBeUndefined();
-    expect((await given.client.callTool({ name: "health" }))._meta?.[DECISION_META_KEY]).toMatchObject({
-      outcome: "rate_limited",
-    });
-  });
+        }),
+      );
+      const bare = await proxy({}, ["--policy", perUser, ...upstream]);
+      expect(bare.stderr()).toMatch(
+        /warning: the policy reads session attributes that this proxy's session does not have: "\/userId" \(\/tools\/health\/rate_limit, per\), "team" \(\/tools\/get_run\/rules\/0, when.session\)/,
+      );
+      expect((await bare.client.callTool({ name: "health" }))._meta?.[DECISION_META_KEY]).toMatchObject({
+        cause: "missing_attribute",
+      });
+      const given = await proxy({}, [
+        "--policy",
+        perUser,
+        "--session",
+        '{"id":"s1","userId":"ada","team":"ml"}',
+        ...upstream,
+      ]);
+      expect(given.stderr()).not.toContain("warning");
+      expect((await given.client.callTool({ name: "health" })).isError).toBeUndefined();
+      expect((await given.client.callTool({ name: "get_run", arguments: { run_id: "r1" } })).isError).toBeUndefined();
+      expect((await given.client.callTool({ name: "health" }))._meta?.[DECISION_META_KEY]).toMatchObject({
+        outcome: "rate_limited",
+      });
+    },
+  );
 
-  it("--start-timeout: a server that never answers the handshake is stopped, and the proxy says so and exits 1", async () => {
-    const silent = [
-      "-e",
-      "process.stderr.write('silent fixture pid ' + process.pid + '\\n'); setInterval(() => {}, 1000)",
-    ];
-    const child = spawn(
-      process.execPath,
-      [CLI, "proxy", "--policy", policyFile, "--start-timeout", "300", "--", process.execPath, ...silent],
-      {
-        stdio: ["pipe", "pipe", "pipe"],
-      },
-    );
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.stdin.write(
-      `${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } })}\n`,
-    );
-    const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    expect(status).toBe(1);
-    expect(stderr).toMatch(
-      /toolgate proxy: the server ".*" did not answer the MCP handshake within 300 ms \(see --start-timeout\)/,
-    );
-    const pid = Number(/silent fixture pid (\d+)/.exec(stderr)?.[1]);
-    expect(await eventually(() => !alive(pid))).toBe(true);
-  });
+  it(
+    "--start-timeout: a server that never answers the handshake " + "is stopped, and the proxy says so and exits 1",
+    async () => {
+      const silent = [
+        "-e",
+        "process.stderr.write('silent fixture pid ' + process.pid + '\\n'); setInterval(() => {}, 1000)",
+      ];
+      const child = spawn(
+        process.execPath,
+        [CLI, "proxy", "--policy", policyFile, "--start-timeout", "300", "--", process.execPath, ...silent],
+        {
+          stdio: ["pipe", "pipe", "pipe"],
+        },
+      );
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+      child.stdin.write(
+        `${JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+        })}\n`,
+      );
+      const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      expect(status).toBe(1);
+      expect(stderr).toMatch(
+        /toolgate proxy: the server ".*" did not answer the MCP handshake within 300 ms \(see --start-timeout\)/,
+      );
+      const pid = Number(/silent fixture pid (\d+)/.exec(stderr)?.[1]);
+      expect(await eventually(() => !alive(pid))).toBe(true);
+    },
+  );
 
   it("rejects bad values at start", async () => {
     const { runCli } = await import("./proxy-process.js");

@@ -98,7 +98,7 @@ export async function startProxy(
     await client.connect(new ChildTransport(child));
   } catch (e) {
     child.kill();
-    throw new Error(`the proxy did not start: ${String(e)}\n${stderr}`);
+    throw new Error(`the proxy did not start: ${String(e)}\n${stderr}`, { cause: e });
   }
   return { client, child, stderr: () => stderr, exited, elicitations };
 }

@@ -29,29 +29,32 @@ const tag = { name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "
 const update = { name: "update_model_version", arguments: { name: "churn", version: "3", description: "better" } };
 
 describe("toolgate proxy, a real child process between a real SDK client and a real upstream server", () => {
-  it("relays the server's identity, tools (filtered), resources and prompts, and passes its stderr through", async () => {
-    const run = await proxy();
-    const { client } = run;
-    expect(client.getServerVersion()).toMatchObject({ name: "mlflow-fixture", version: "1.0.0" });
-    expect(client.getInstructions()).toBe("An MLflow tracking server (test fixture).");
-    const tools = (await client.listTools()).tools;
-    const names = tools.map((t) => t.name);
-    expect(names).toContain("get_run");
-    expect(names).toContain("update_model_version");
-    expect(names).not.toContain("delete_run");
-    expect(names).not.toContain("register_model");
-    expect(tools.find((t) => t.name === "get_run")).toEqual(mlflowTools.find((t) => t.name === "get_run"));
-    expect((await client.listResources()).resources).toEqual([
-      { uri: "mlflow://experiments", name: "experiments", mimeType: "application/json" },
-    ]);
-    expect((await client.readResource({ uri: "mlflow://experiments" })).contents[0]).toMatchObject({
-      text: '[{"id":"1","name":"btc"}]',
-    });
-    expect(
-      (await client.getPrompt({ name: "summarize_run", arguments: { run_id: "r9" } })).messages[0]?.content,
-    ).toEqual({ type: "text", text: "Summarize run r9" });
-    expect(await eventually(() => /mlflow fixture: ready/.test(run.stderr()))).toBe(true);
-  });
+  it(
+    "relays the server's identity, tools (filtered), " + "resources and prompts, and passes its stderr through",
+    async () => {
+      const run = await proxy();
+      const { client } = run;
+      expect(client.getServerVersion()).toMatchObject({ name: "mlflow-fixture", version: "1.0.0" });
+      expect(client.getInstructions()).toBe("An MLflow tracking server (test fixture).");
+      const tools = (await client.listTools()).tools;
+      const names = tools.map((t) => t.name);
+      expect(names).toContain("get_run");
+      expect(names).toContain("update_model_version");
+      expect(names).not.toContain("delete_run");
+      expect(names).not.toContain("register_model");
+      expect(tools.find((t) => t.name === "get_run")).toEqual(mlflowTools.find((t) => t.name === "get_run"));
+      expect((await client.listResources()).resources).toEqual([
+        { uri: "mlflow://experiments", name: "experiments", mimeType: "application/json" },
+      ]);
+      expect((await client.readResource({ uri: "mlflow://experiments" })).contents[0]).toMatchObject({
+        text: '[{"id":"1","name":"btc"}]',
+      });
+      expect(
+        (await client.getPrompt({ name: "summarize_run", arguments: { run_id: "r9" } })).messages[0]?.content,
+      ).toEqual({ type: "text", text: "Summarize run r9" });
+      expect(await eventually(() => /mlflow fixture: ready/.test(run.stderr()))).toBe(true);
+    },
+  );
 
   it("allows, denies and rate-limits tool calls", async () => {
     const { client } = await proxy();
@@ -217,7 +220,8 @@ describe("toolgate proxy at start-up", () => {
     ]);
     expect(status).toBe(1);
     expect(stderr).toContain(
-      'toolgate proxy: the server "/nonexistent/mcp-server --flag" could not be started: spawn /nonexistent/mcp-server ENOENT',
+      'toolgate proxy: the server "/nonexistent/mcp-server --flag" could not be started: ' +
+        "spawn /nonexistent/mcp-server ENOENT",
     );
   });
 });

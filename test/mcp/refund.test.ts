@@ -37,23 +37,29 @@ describe("refunds when an allowed tool fails", () => {
     });
 
   for (const failure of ["error", "throw"] as const) {
-    it(`a tool that ${failure === "error" ? "answers isError" : "throws"} gives its units back (refund: "on_error"); the failure still reaches the client`, async () => {
-      const calls: string[] = [];
-      const { server } = countingServer(calls, { get_run: failure, set_run_tag: failure });
-      const { client } = await connectClient(guardServer(server, refundPolicy()));
-      const outcome = await client.callTool({ name: "get_run", arguments: { run_id: "r1" } }).then(
-        (r) => r.isError,
-        () => "rejected",
-      );
-      expect(outcome).toBe(failure === "error" ? true : "rejected");
-      // Given back: the one call of the limit is there again.
-      expect(meta(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } }))).toBeUndefined();
-      // Without refund: "on_error", a failure still counts.
-      await client.callTool({ name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } }).catch(() => {});
-      expect(
-        meta(await client.callTool({ name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } })),
-      ).toMatchObject({ outcome: "rate_limited" });
-      expect(calls).toEqual(["get_run", "get_run", "set_run_tag"]);
-    });
+    it(
+      `a tool that ${failure === "error" ? "answers isError" : "throws"} gives its units back (refund: "on_error"); ` +
+        `the failure still reaches the client`,
+      async () => {
+        const calls: string[] = [];
+        const { server } = countingServer(calls, { get_run: failure, set_run_tag: failure });
+        const { client } = await connectClient(guardServer(server, refundPolicy()));
+        const outcome = await client.callTool({ name: "get_run", arguments: { run_id: "r1" } }).then(
+          (r) => r.isError,
+          () => "rejected",
+        );
+        expect(outcome).toBe(failure === "error" ? true : "rejected");
+        // Given back: the one call of the limit is there again.
+        expect(meta(await client.callTool({ name: "get_run", arguments: { run_id: "r1" } }))).toBeUndefined();
+        // Without refund: "on_error", a failure still counts.
+        await client
+          .callTool({ name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } })
+          .catch(() => {});
+        expect(
+          meta(await client.callTool({ name: "set_run_tag", arguments: { run_id: "r1", key: "k", value: "v" } })),
+        ).toMatchObject({ outcome: "rate_limited" });
+        expect(calls).toEqual(["get_run", "get_run", "set_run_tag"]);
+      },
+    );
   }
 });
