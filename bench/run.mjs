@@ -18,7 +18,7 @@ import { clockInUse, compare, useClock } from "./harness.mjs";
 import { cedarVersion } from "./peers/cedar.mjs";
 import { fmtNs, fmtRatio, printResults, Targets } from "./report.mjs";
 import { runScaling } from "./scaling.mjs";
-import { MEMORY_STORE_ALONE, TOOLGATE, workloadA, workloadB, workloadC, workloadD } from "./workloads.mjs";
+import { MEMORY_STORE_ALONE, OBSERVED, TOOLGATE, workloadA, workloadB, workloadC, workloadD } from "./workloads.mjs";
 
 const argv = process.argv.slice(2);
 for (const a of argv) {
@@ -145,6 +145,13 @@ async function main() {
       `${label} MemoryStore.consume alone ≥ ${want}× RateLimiterMemory's throughput`,
       rl / alone >= want,
       `${fmtRatio(rl / alone)} (${fmtNs(alone)} vs ${fmtNs(rl)})`,
+    );
+    // Issue "Observing decisions": an empty observer within 1.2× of none, where the clock is read anyway.
+    const observed = byName(c, OBSERVED);
+    targets.add(
+      `${label} an empty onDecision observer within 1.2× of none`,
+      observed <= 1.2 * sync,
+      `${fmtRatio(observed / sync)} (${fmtNs(observed)} vs ${fmtNs(sync)})`,
     );
   }
   if (results.d !== undefined) {

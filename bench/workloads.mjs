@@ -21,6 +21,8 @@ import { cedarDecider } from "./peers/cedar.mjs";
 export const TOOLGATE = "toolgate decideSync";
 /** The (c) contender that calls MemoryStore.consume directly, without the engine. */
 export const MEMORY_STORE_ALONE = "toolgate MemoryStore.consume alone (no engine)";
+/** The (c) contender with an empty `onDecision` observer: what observing costs. */
+export const OBSERVED = "toolgate decideSync, empty onDecision observer";
 
 /**
  * Stops the run when a peer and toolgate disagree on whether a call is allowed: a benchmark
@@ -163,6 +165,8 @@ export async function workloadC({ full }) {
   const doc = ratePolicy(max, window);
   const syncPolicy = compilePolicy(doc, { store: new MemoryStore(), clock });
   const asyncPolicy = compilePolicy(doc, { store: new MemoryStore(), clock });
+  // The cost of observing (issue "Observing decisions"): the same policy with an empty observer.
+  const observedPolicy = compilePolicy(doc, { store: new MemoryStore(), clock, onDecision: () => {} });
   const rl = new RateLimiterMemory({ points, duration });
   const keep = (x) => x;
   const rlConsume = full ? (c) => rl.consume(c.session.id).catch(keep) : (c) => rl.consume(c.session.id);
@@ -181,6 +185,7 @@ export async function workloadC({ full }) {
   const active = touchAll(inputs, (c) => {
     syncPolicy.decideSync(c);
     asyncPolicy.decideSync(c);
+    observedPolicy.decideSync(c);
     counter(c);
   });
   for (const c of inputs.slice(0, 64)) {
@@ -217,6 +222,7 @@ export async function workloadC({ full }) {
     contenders: [
       { name: "Map counter, fixed window (floor)", fn: counter },
       { name: TOOLGATE, fn: (c) => syncPolicy.decideSync(c) },
+      { name: OBSERVED, fn: (c) => observedPolicy.decideSync(c) },
       { name: "toolgate decide (awaited)", fn: (c) => asyncPolicy.decide(c), async: true },
       { name: MEMORY_STORE_ALONE, fn: consume },
       { name: `RateLimiterMemory consume (awaited${full ? ", rejection caught" : ""})`, fn: rlConsume, async: true },

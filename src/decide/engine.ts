@@ -284,7 +284,7 @@ export function createPolicy(
         time: now ?? readClockForEvent(),
         namespace,
         call: seen as DecisionEvent["call"],
-        decision: structuredClone(d),
+        decision: copyDecision(d),
         shadow,
       };
       const detail = detailOf(d);
@@ -386,7 +386,7 @@ export function createPolicy(
         cause: e,
       });
     }
-    if (onRefund !== undefined) observe(onRefund, { time: now, namespace, refund: structuredClone(ticket), given });
+    if (onRefund !== undefined) observe(onRefund, { time: now, namespace, refund: copyTicket(ticket), given });
     return given;
   }
 
@@ -482,6 +482,26 @@ function observe<E>(observer: (event: E) => void, event: E): void {
   } catch {
     // Nothing: the decision is made.
   }
+}
+
+/** A copy of a decision, deep where it nests: what an observer gets, so it cannot change the host's. */
+function copyDecision(d: Decision): Decision {
+  switch (d.outcome) {
+    case "allow": {
+      const c: Decision = { ...d };
+      if (d.refund !== undefined) c.refund = copyTicket(d.refund);
+      if (d.shadow !== undefined) c.shadow = copyDecision(d.shadow) as typeof d.shadow;
+      return c;
+    }
+    case "rate_limited":
+      return { ...d, limit: { ...d.limit } };
+    default:
+      return { ...d };
+  }
+}
+
+function copyTicket(t: RefundTicket): RefundTicket {
+  return { namespace: t.namespace, entries: t.entries.map((e) => ({ key: e.key, entry: e.entry })) };
 }
 
 function isBusy(e: unknown): boolean {
