@@ -1,7 +1,8 @@
-// Decisions per second through RedisStore (via policy.decide, and the store alone) against rate-limiter-flexible's RateLimiterRedis, on
-// the same redis-server (started here by scripts/redis-server.mjs), the same ioredis client and
-// the same concurrency (64 calls in flight, over 2,000 sessions), in interleaved rounds so that
-// machine noise falls on all alike. RedisStore is made as a user would make it,
+// Decisions per second through RedisStore (via policy.decide, and the store alone) against
+// rate-limiter-flexible's RateLimiterRedis, on the same redis-server (started here by
+// scripts/redis-server.mjs), the same ioredis client and the same concurrency (64 calls in
+// flight, over 2,000 sessions), in interleaved rounds so that machine noise falls on all alike.
+// RedisStore is made as a user would make it,
 // `new RedisStore({ client })`, with its default options, and keeps an exact sliding window (a
 // log of calls per budget); RateLimiterRedis keeps a fixed-window counter.
 //
@@ -150,21 +151,24 @@ try {
     }
   }
   console.log(
-    `Redis ${server.url} · one ioredis client · ${IN_FLIGHT} in flight · ${ROUNDS} interleaved rounds of ${ROUND_MS} ms`,
+    `Redis ${server.url} · one ioredis client · ${IN_FLIGHT} in flight · ` +
+      `${ROUNDS} interleaved rounds of ${ROUND_MS} ms`,
   );
   console.log(
-    `${"".padEnd(55)} ${"decisions/s".padStart(11)} ${"p50".padStart(8)} ${"p99".padStart(8)}   CPU µs per decision: client, Redis`,
+    `${"".padEnd(55)} ${"decisions/s".padStart(11)} ${"p50".padStart(8)} ${"p99".padStart(8)}   ` +
+      "CPU µs per decision: client, Redis",
   );
   for (const [k, c] of contenders.entries()) {
     const t = totals[k];
     const sorted = t.latencies.sort((a, b) => a - b);
-    console.log(
-      `${c.name.padEnd(55)} ${Math.round(t.count / t.seconds)
-        .toLocaleString("en-US")
-        .padStart(
-          11,
-        )} ${percentile(sorted, 50).toFixed(2).padStart(5)} ms ${percentile(sorted, 99).toFixed(2).padStart(5)} ms   ${(t.clientUs / t.count).toFixed(1).padStart(5)}, ${(t.redisUs / t.count).toFixed(1).padStart(5)}`,
-    );
+    const rate = Math.round(t.count / t.seconds)
+      .toLocaleString("en-US")
+      .padStart(11);
+    const p50 = percentile(sorted, 50).toFixed(2).padStart(5);
+    const p99 = percentile(sorted, 99).toFixed(2).padStart(5);
+    const clientUs = (t.clientUs / t.count).toFixed(1).padStart(5);
+    const redisUs = (t.redisUs / t.count).toFixed(1).padStart(5);
+    console.log(`${c.name.padEnd(55)} ${rate} ${p50} ms ${p99} ms   ${clientUs}, ${redisUs}`);
   }
   // Per-round ratios, then their median: each pair of rounds ran side by side on the same machine.
   const ratio = (a, b) => median(totals[a].rates.map((rate, r) => rate / totals[b].rates[r]));

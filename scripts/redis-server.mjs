@@ -70,7 +70,7 @@ async function installWithApt(log) {
       } catch {
         // removed meanwhile by its owner
       }
-      if (Date.now() > deadline) throw new Error(`gave up waiting for ${INSTALL_LOCK}`);
+      if (Date.now() > deadline) throw new Error(`gave up waiting for ${INSTALL_LOCK}`, { cause: error });
       await sleep(500);
       if (which("redis-server") !== null) return;
     }

@@ -292,9 +292,9 @@ export class MemoryStore implements SyncStore {
     const n = requests.length;
     // One budget is the common case (a rule's limit, no policy limits): no arrays to fill.
     if (n === 1) return this.#consumeOne(readBudget(requests[0], 0), now, dryRun);
-    const rs: BudgetRequest[] = new Array(n);
-    const found: (Budget | undefined)[] = new Array(n);
-    const waits: number[] = new Array(n);
+    const rs: BudgetRequest[] = new Array<BudgetRequest>(n);
+    const found: (Budget | undefined)[] = new Array<Budget | undefined>(n);
+    const waits: number[] = new Array<number>(n);
     let refused = false;
     // One call's budgets are distinct (the engine rejects a repeated id): checked apart, a
     // repeated budget could be counted past its max. Pairwise for the few of a real call.
@@ -315,7 +315,7 @@ export class MemoryStore implements SyncStore {
       if (wait > 0) refused = true;
     }
     if (refused) return { allowed: false, retryAfterMs: waits };
-    const remaining: number[] = new Array(n);
+    const remaining: number[] = new Array<number>(n);
     let entries: (string | null)[] | undefined;
     // Existing budgets first: once counted they are the newest, so making room for the new ones
     // never drops a budget of this call.
@@ -370,7 +370,7 @@ export class MemoryStore implements SyncStore {
     if (!Array.isArray(entries))
       throw new TypeError(`${OWNER}: refund entries must be an array, got ${describeValue(entries)}`);
     checkNow(now);
-    const given: boolean[] = new Array(entries.length);
+    const given: boolean[] = new Array<boolean>(entries.length);
     for (let i = 0; i < entries.length; i++) {
       const e: unknown = entries[i];
       if (!isPlainObject(e) || typeof e.key !== "string" || typeof e.entry !== "string") {
@@ -547,7 +547,8 @@ export class MemoryStore implements SyncStore {
     }
     if (victim === null) {
       throw new Error(
-        `${OWNER}: all ${this.maxKeys} budgets (maxKeys) are in use by shared budgets or by this call, and a shared budget is never dropped to make room for a per-session one; raise maxKeys`,
+        `${OWNER}: all ${this.maxKeys} budgets (maxKeys) are in use by shared budgets or by this call, ` +
+          "and a shared budget is never dropped to make room for a per-session one; raise maxKeys",
       );
     }
     this.#drop(victim);
@@ -600,7 +601,7 @@ function append(log: Log, edge: number, t: number, cost: number): number {
 /** Gives a unit log its running totals (each entry one unit), once. */
 function weigh(log: Log): number[] {
   const n = log.times.length;
-  const cum: number[] = new Array(n);
+  const cum: number[] = new Array<number>(n);
   for (let j = 0; j < n; j++) cum[j] = j < log.head ? 0 : j - log.head + 1;
   log.base = 0;
   log.cum = cum;

@@ -35,7 +35,8 @@ import { createHash } from "node:crypto";
 
 /** Shared by both scripts: reading a budget's list. */
 const READ = `
-local floor, ceil, tonumber, format, byte, sub, find = math.floor, math.ceil, tonumber, string.format, string.byte, string.sub, string.find
+local floor, ceil, tonumber, format, byte, sub, find =
+  math.floor, math.ceil, tonumber, string.format, string.byte, string.sub, string.find
 local HEAD = 4
 
 -- One budget's list as read so far: the first HEAD items, the number of entries, and the header
@@ -44,7 +45,8 @@ local function open(list)
   local head = redis.call('LRANGE', list, 0, HEAD - 1)
   local items = #head
   if items == HEAD then items = redis.call('LLEN', list) end
-  local b = { list = list, head = head, weighted = false, base = 0, first = 0, window = 0, count = items, refunds = false,
+  local b = { list = list, head = head, weighted = false, base = 0, first = 0, window = 0,
+    count = items, refunds = false,
     max = 0, win = 0, cost = 0, refundable = false, t = 0, k = 0, used = 0, top = 0, before = 0, wait = 0, str = false }
   if items > 0 and byte(head[1], 1) == 35 then
     local h = head[1]
@@ -70,7 +72,9 @@ local function open(list)
       -- The 0.1 header: "#<base>".
       b.base = tonumber(sub(h, 2))
     end
-    if b.base == nil or b.first == nil or b.window == nil then error('toolgate: budget ' .. list .. ' has an unreadable header') end
+    if b.base == nil or b.first == nil or b.window == nil then
+      error('toolgate: budget ' .. list .. ' has an unreadable header')
+    end
   end
   return b
 end
@@ -180,7 +184,8 @@ local function decide(k, a, reply, firstIsList)
       if not str then str = '' end
       if #str % 8 ~= 0 then error('toolgate: budget ' .. key .. ' has a partial entry') end
       b = { list = key, str = str, weighted = false, base = 0, first = 0, window = 0, count = #str / 8,
-        max = 0, win = 0, cost = 0, refundable = false, t = 0, k = 0, used = 0, top = 0, before = 0, wait = 0, head = false }
+        max = 0, win = 0, cost = 0, refundable = false,
+        t = 0, k = 0, used = 0, top = 0, before = 0, wait = 0, head = false }
     end
     b.max, b.win, b.cost, b.refundable = max, window, cost, ARGV[a + 3] == '1'
     if b.refundable then refundable = true end
@@ -248,10 +253,18 @@ local function decide(k, a, reply, firstIsList)
           local batch = {}
           for j = 0, kept - 1 do
             local tj = struct.unpack('<d', keep, 8 * j + 1)
-            if header then batch[#batch + 1] = stampOf(tj) .. ':' .. format('%d', j + 1) else batch[#batch + 1] = stampOf(tj) end
+            if header then
+              batch[#batch + 1] = stampOf(tj) .. ':' .. format('%d', j + 1)
+            else
+              batch[#batch + 1] = stampOf(tj)
+            end
             if #batch == 1000 then redis.call('RPUSH', list, unpack(batch)); batch = {} end
           end
-          if header then batch[#batch + 1] = stamp .. ':' .. format('%d', kept + cost) else batch[#batch + 1] = stamp end
+          if header then
+            batch[#batch + 1] = stamp .. ':' .. format('%d', kept + cost)
+          else
+            batch[#batch + 1] = stamp
+          end
           redis.call('RPUSH', list, unpack(batch))
           if header then
             redis.call('LPUSH', list, '#0:0:' .. format('%d', b.win) .. flag)
@@ -282,7 +295,8 @@ local function decide(k, a, reply, firstIsList)
           redis.call('LPUSH', list, '#0:' .. format('%d', b.first + b.k) .. ':' .. format('%d', b.win) .. flag)
         else
           redis.call('LTRIM', list, b.k + 1, -1)
-          redis.call('LPUSH', list, '#' .. format('%d', before) .. ':' .. format('%d', b.first + b.k) .. ':' .. format('%d', b.win) .. flag)
+          redis.call('LPUSH', list,
+            '#' .. format('%d', before) .. ':' .. format('%d', b.first + b.k) .. ':' .. format('%d', b.win) .. flag)
         end
         redis.call('RPUSH', list, stamp .. ':' .. format('%d', top + cost))
         ids[i] = format('%d', b.first + b.count) .. ':' .. stamp
@@ -299,7 +313,8 @@ local function decide(k, a, reply, firstIsList)
         end
         batch[#batch + 1] = stamp .. ':' .. format('%d', b.top + cost)
         redis.call('RPUSH', list, unpack(batch))
-        redis.call('LPUSH', list, '#' .. format('%d', b.k) .. ':' .. format('%d', b.k) .. ':' .. format('%d', b.win) .. flag)
+        redis.call('LPUSH', list,
+          '#' .. format('%d', b.k) .. ':' .. format('%d', b.k) .. ':' .. format('%d', b.win) .. flag)
         ids[i] = format('%d', b.count) .. ':' .. stamp
       else
         if b.k > 0 then redis.call('LTRIM', list, b.k, -1) end
@@ -364,7 +379,8 @@ for c = 1, calls do
   if n == 1 and ARGV[a + 6] == '0' then
     local cost = tonumber(ARGV[a + 5])
     if cost <= 1 then
-      ok, done, list = pcall(decideSmall, KEYS[k], clock(ARGV[a]), ARGV[a + 1] == '1', tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), cost, reply, mark + 1)
+      ok, done, list = pcall(decideSmall, KEYS[k], clock(ARGV[a]), ARGV[a + 1] == '1',
+        tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), cost, reply, mark + 1)
       if not ok then err = done end
     end
   end

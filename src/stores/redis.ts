@@ -143,7 +143,8 @@ export class RedisStore implements Store {
       throw new TypeError(`${OWNER}: prefix must be a string, got ${describeValue(prefix)}`);
     if (prefix.includes("{") || prefix.includes("}")) {
       throw new TypeError(
-        `${OWNER}: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), got ${JSON.stringify(prefix)}`,
+        `${OWNER}: prefix must not contain "{" or "}" (they set the Redis Cluster hash slot), ` +
+          `got ${JSON.stringify(prefix)}`,
       );
     }
     const clock = o.clock === undefined ? "redis" : o.clock;
@@ -179,6 +180,7 @@ export class RedisStore implements Store {
     try {
       ({ head, keys, args } = this.#encode(request));
     } catch (e) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- #encode throws only Errors
       return Promise.reject(e);
     }
     if (this.#pending >= this.maxPending) return Promise.reject(busy(this.maxPending));
@@ -212,8 +214,8 @@ export class RedisStore implements Store {
       throw new TypeError(`${OWNER}: refund entries must be an array, got ${describeValue(entries)}`);
     const time = this.#time(now);
     if (entries.length === 0) return { given: [] };
-    const keys: string[] = new Array(entries.length);
-    const args: string[] = new Array(entries.length + 1);
+    const keys: string[] = new Array<string>(entries.length);
+    const args: string[] = new Array<string>(entries.length + 1);
     args[0] = time;
     for (let i = 0; i < entries.length; i++) {
       const e: unknown = entries[i];
@@ -260,10 +262,10 @@ export class RedisStore implements Store {
       calls++;
     }
     const batch = queue.splice(0, calls);
-    const keys: string[] = new Array(keyCount);
+    const keys: string[] = new Array<string>(keyCount);
     let argCount = 1;
     for (const w of batch) argCount += w.args.length;
-    const args: string[] = new Array(argCount);
+    const args: string[] = new Array<string>(argCount);
     args[0] = String(calls);
     let k = 0;
     let a = 1;
@@ -319,8 +321,8 @@ export class RedisStore implements Store {
       throw new TypeError(`${OWNER}: budgets must be a non-empty array`);
     const n = budgets.length;
     if (n > BATCH_KEYS) throw new RangeError(`${OWNER}: a call may have at most ${BATCH_KEYS} budgets, got ${n}`);
-    const keys: string[] = new Array(n);
-    const args: string[] = new Array(3 + 4 * n);
+    const keys: string[] = new Array<string>(n);
+    const args: string[] = new Array<string>(3 + 4 * n);
     args[0] = this.#time(now);
     args[1] = dryRun === true ? "1" : "0";
     args[2] = String(n);
@@ -403,7 +405,7 @@ function readOne(reply: unknown[], at: number, w: Waiting): { result: ConsumeRes
   }
   if (status !== 0 && status !== 1) return null;
   if (reply.length < at + 1 + n) return null;
-  const values: number[] = new Array(n);
+  const values: number[] = new Array<number>(n);
   let waiting = false;
   for (let i = 0; i < n; i++) {
     const v: unknown = reply[at + 1 + i];
@@ -418,7 +420,7 @@ function readOne(reply: unknown[], at: number, w: Waiting): { result: ConsumeRes
   if (w.args[1] === "0") for (let i = 0; i < n; i++) if (w.args[6 + 4 * i] === "1") refundable = true;
   if (!refundable) return { result: { allowed: true, remaining: values }, next };
   if (reply.length < next + n) return null;
-  const entries: (string | null)[] = new Array(n);
+  const entries: (string | null)[] = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
     const id: unknown = reply[next + i];
     if (typeof id !== "string") return null;

@@ -3,10 +3,10 @@
  * `max` in any window — through MemoryStore (which answers each call synchronously, so a burst
  * is decided in call order; and behind an asynchronous store that answers in random order, so
  * calls, refunds and a moving clock really interleave), and through RedisStore on a real
- * redis-server, from one policy and from two replicas sharing the budget. (RedisStore runs on the Redis server's clock here: on the
- * engine's clock its keys would still expire in real time, so a window of a few engine
- * milliseconds could empty early on a loaded machine; the Redis engineer's equivalence test covers
- * the engine clock with long windows.)
+ * redis-server, from one policy and from two replicas sharing the budget. (RedisStore runs on
+ * the Redis server's clock here: on the engine's clock its keys would still expire in real time,
+ * so a window of a few engine milliseconds could empty early on a loaded machine; the Redis
+ * engineer's equivalence test covers the engine clock with long windows.)
  */
 
 import type { Redis } from "ioredis";

@@ -117,6 +117,7 @@ describe("garbage answers", () => {
 describe("misbehaving asynchronous stores", () => {
   const cases: [string, () => unknown][] = [
     ["rejects with an Error", () => Promise.reject(new Error("down"))],
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the case under test
     ["rejects with undefined", () => Promise.reject(undefined)],
     [
       "throws synchronously though async",
@@ -301,16 +302,20 @@ describe("MemoryStore and RedisStore entry points under hostile requests", () =>
     expect(store.pending).toBe(0);
   });
 
-  it("RedisStore turns a client that lies (a reply for other calls, a reply that never ends) into failures, never an allow", async () => {
-    const replies: unknown[] = [[1, 0, 1, 0], [1], "OK", { length: 3, 0: 1 }, [1, 2 ** 53, "0:1"], [0, 0], [2, 7]];
-    for (const reply of replies) {
-      const store = new RedisStore({
-        client: { evalsha: async () => reply, eval: async () => reply },
-        clock: "engine",
-      });
-      await expect(store.consume({ namespace: "n", budgets: [ok], now: 0, dryRun: false })).rejects.toThrow(
-        /^RedisStore: /,
-      );
-    }
-  });
+  it(
+    "RedisStore turns a client that lies (a reply for other calls, a reply that never ends) " +
+      "into failures, never an allow",
+    async () => {
+      const replies: unknown[] = [[1, 0, 1, 0], [1], "OK", { length: 3, 0: 1 }, [1, 2 ** 53, "0:1"], [0, 0], [2, 7]];
+      for (const reply of replies) {
+        const store = new RedisStore({
+          client: { evalsha: async () => reply, eval: async () => reply },
+          clock: "engine",
+        });
+        await expect(store.consume({ namespace: "n", budgets: [ok], now: 0, dryRun: false })).rejects.toThrow(
+          /^RedisStore: /,
+        );
+      }
+    },
+  );
 });

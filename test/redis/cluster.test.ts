@@ -35,32 +35,35 @@ describeWithRedisCluster("RedisStore on Redis Cluster", (cluster) => {
     () => new RedisStore({ client: node!, clock: "engine" }),
   );
 
-  it("decides calls that touch session, attribute and global budgets at once, for namespaces on every shard", async () => {
-    const doc = {
-      version: "1",
-      default: "deny",
-      limits: [{ max: 3, window: "1h", per: "global" }],
-      tools: {
-        t: {
-          rate_limit: [
-            { max: 2, window: "1h" },
-            { max: 3, window: "1h", per: "/org" },
-          ],
+  it(
+    "decides calls that touch session, attribute and global budgets at once, " + "for namespaces on every shard",
+    async () => {
+      const doc = {
+        version: "1",
+        default: "deny",
+        limits: [{ max: 3, window: "1h", per: "global" }],
+        tools: {
+          t: {
+            rate_limit: [
+              { max: 2, window: "1h" },
+              { max: 3, window: "1h", per: "/org" },
+            ],
+          },
         },
-      },
-    } as const;
-    const namespaces = Array.from({ length: 24 }, (_, i) => `cluster-${Date.now()}-${i}`);
-    for (const [i, namespace] of namespaces.entries()) {
-      const policy = compilePolicy(doc, { store: new RedisStore({ client: i % 2 === 0 ? io! : node! }), namespace });
-      const call = { tool: "t", session: { id: "{s}", org: "}o{" } };
-      expect(await policy.decide(call)).toMatchObject({ outcome: "allow", remaining: 1 });
-      expect(await policy.decide(call)).toMatchObject({ outcome: "allow", remaining: 0 });
-      expect(await policy.decide(call)).toMatchObject({ outcome: "rate_limited", rule: "/tools/t/rate_limit/0" });
-    }
-    // Every master holds some namespaces' budgets: a namespace's budgets share one slot, not
-    // the whole store.
-    const sizes = await Promise.all(io!.nodes("master").map((m) => m.dbsize()));
-    expect(sizes).toHaveLength(3);
-    for (const size of sizes) expect(size).toBeGreaterThan(0);
-  });
+      } as const;
+      const namespaces = Array.from({ length: 24 }, (_, i) => `cluster-${Date.now()}-${i}`);
+      for (const [i, namespace] of namespaces.entries()) {
+        const policy = compilePolicy(doc, { store: new RedisStore({ client: i % 2 === 0 ? io! : node! }), namespace });
+        const call = { tool: "t", session: { id: "{s}", org: "}o{" } };
+        expect(await policy.decide(call)).toMatchObject({ outcome: "allow", remaining: 1 });
+        expect(await policy.decide(call)).toMatchObject({ outcome: "allow", remaining: 0 });
+        expect(await policy.decide(call)).toMatchObject({ outcome: "rate_limited", rule: "/tools/t/rate_limit/0" });
+      }
+      // Every master holds some namespaces' budgets: a namespace's budgets share one slot, not
+      // the whole store.
+      const sizes = await Promise.all(io!.nodes("master").map((m) => m.dbsize()));
+      expect(sizes).toHaveLength(3);
+      for (const size of sizes) expect(size).toBeGreaterThan(0);
+    },
+  );
 });

@@ -182,39 +182,43 @@ describeWithRedis("RedisStore while Redis is down", (server) => {
 describeWithRedis("RedisStore when Redis stalls", (server) => {
   const clients = withClients(server);
 
-  it("denies within storeTimeoutMs while the server is frozen (SIGSTOP), and a timed-out call may still count", async () => {
-    const namespace = `stall-${Date.now()}`;
-    const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 10, window: "1h" } } } } as const;
-    const closed = compilePolicy(doc, {
-      store: new RedisStore({ client: clients().io }),
-      namespace,
-      storeTimeoutMs: 300,
-      onDecision: observe,
-    });
-    const open = compilePolicy(doc, {
-      store: new RedisStore({ client: clients().io }),
-      namespace,
-      storeTimeoutMs: 300,
-      failOpen: true,
-      onDecision: observe,
-    });
-    expect((await timed(closed)).decision).toMatchObject({ outcome: "allow", remaining: 9 });
+  it(
+    "denies within storeTimeoutMs while the server is frozen (SIGSTOP), " + "and a timed-out call may still count",
+    async () => {
+      const namespace = `stall-${Date.now()}`;
+      const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 10, window: "1h" } } } } as const;
+      const closed = compilePolicy(doc, {
+        store: new RedisStore({ client: clients().io }),
+        namespace,
+        storeTimeoutMs: 300,
+        onDecision: observe,
+      });
+      const open = compilePolicy(doc, {
+        store: new RedisStore({ client: clients().io }),
+        namespace,
+        storeTimeoutMs: 300,
+        failOpen: true,
+        onDecision: observe,
+      });
+      expect((await timed(closed)).decision).toMatchObject({ outcome: "allow", remaining: 9 });
 
-    server().pause();
-    try {
-      const denied = await timed(closed);
-      expectStoreFailure(denied.decision, "no answer within 300 ms; the call may still have been counted");
-      expect(denied.ms).toBeGreaterThanOrEqual(295);
-      expect(denied.ms).toBeLessThan(within(300));
-      const allowed = await timed(open);
-      expect(allowed.decision).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
-      expect(allowed.ms).toBeLessThan(within(300));
-    } finally {
-      server().resume();
-    }
-    // The two timed-out calls reached Redis and ran once it thawed: 10 - 1 - 2 - 1 = 6.
-    expect((await timed(closed)).decision).toMatchObject({ outcome: "allow", remaining: 6 });
-  }, 30_000);
+      server().pause();
+      try {
+        const denied = await timed(closed);
+        expectStoreFailure(denied.decision, "no answer within 300 ms; the call may still have been counted");
+        expect(denied.ms).toBeGreaterThanOrEqual(295);
+        expect(denied.ms).toBeLessThan(within(300));
+        const allowed = await timed(open);
+        expect(allowed.decision).toEqual({ outcome: "allow", rule: "/tools/t", failedOpen: true });
+        expect(allowed.ms).toBeLessThan(within(300));
+      } finally {
+        server().resume();
+      }
+      // The two timed-out calls reached Redis and ran once it thawed: 10 - 1 - 2 - 1 = 6.
+      expect((await timed(closed)).decision).toMatchObject({ outcome: "allow", remaining: 6 });
+    },
+    30_000,
+  );
 
   it.each(["io", "node"] as const)(
     "denies within storeTimeoutMs during DEBUG SLEEP, on %s clients",

@@ -58,18 +58,21 @@ describeWithRedis("RedisStore shared across processes and clients", (server) => 
     expect(total("deny")).toBe(0);
   }, 60_000);
 
-  it("gives exactly max allows to 500 concurrent calls on one session over both clients, on the server's clock", async () => {
-    const namespace = `in-process-${Date.now()}`;
-    const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 50, window: "1h" } } } } as const;
-    const policies = [clients.io(), clients.node()].map((client) =>
-      compilePolicy(doc, { store: new RedisStore({ client }), namespace, storeTimeoutMs: 10_000 }),
-    );
-    const decisions = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => policies[i % 2]!.decide({ tool: "t", session: { id: "s" } })),
-    );
-    expect(decisions.filter((d) => d.outcome === "allow")).toHaveLength(50);
-    expect(decisions.filter((d) => d.outcome === "rate_limited")).toHaveLength(450);
-  });
+  it(
+    "gives exactly max allows to 500 concurrent calls on one session over both clients, " + "on the server's clock",
+    async () => {
+      const namespace = `in-process-${Date.now()}`;
+      const doc = { version: "1", default: "deny", tools: { t: { rate_limit: { max: 50, window: "1h" } } } } as const;
+      const policies = [clients.io(), clients.node()].map((client) =>
+        compilePolicy(doc, { store: new RedisStore({ client }), namespace, storeTimeoutMs: 10_000 }),
+      );
+      const decisions = await Promise.all(
+        Array.from({ length: 500 }, (_, i) => policies[i % 2]!.decide({ tool: "t", session: { id: "s" } })),
+      );
+      expect(decisions.filter((d) => d.outcome === "allow")).toHaveLength(50);
+      expect(decisions.filter((d) => d.outcome === "rate_limited")).toHaveLength(450);
+    },
+  );
 
   it("lets replicas whose clocks disagree by hours share exact windows (time from Redis)", async () => {
     const namespace = `skew-${Date.now()}`;

@@ -18,7 +18,7 @@ interface Sent {
 }
 
 /** An ioredis-shaped client answering `reply` (or calling it) for every script call. */
-function ioLike(reply: (sent: Sent) => unknown | Promise<unknown>) {
+function ioLike(reply: (sent: Sent) => unknown) {
   const sent: Sent[] = [];
   const call =
     (command: Sent["command"]) =>
@@ -31,7 +31,7 @@ function ioLike(reply: (sent: Sent) => unknown | Promise<unknown>) {
 }
 
 /** A node-redis-shaped client, likewise. */
-function nodeLike(reply: (sent: Sent) => unknown | Promise<unknown>) {
+function nodeLike(reply: (sent: Sent) => unknown) {
   const sent: Sent[] = [];
   const call = (command: Sent["command"]) => async (head: string, options: { keys: string[]; arguments: string[] }) => {
     const s = { command, head, keys: options.keys, args: options.arguments };
