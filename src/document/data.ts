@@ -107,6 +107,3 @@ export function deepFreeze<T>(v: T): T {
   }
   return v;
 }
-
-/** @deprecated Internal alias kept while modules move to `errorMessage` from `src/shared/text.ts`. */
-export { errorMessage as errorText } from "../shared/text.js";
