@@ -16,10 +16,11 @@
 
 import type { Policy } from "toolgate";
 import { isPlainObject } from "../shared/objects.js";
-import { errorMessage, quoteName } from "../shared/text.js";
+import { errorMessage } from "../shared/text.js";
 import { guardServerWith, type GuardServerOptions } from "./guard-server.js";
 import type { ToolPins } from "./pins.js";
 import type { Sdk } from "./relay.js";
+import { changedToolRefusal } from "./pins.js";
 
 type ServerModule = typeof import("@modelcontextprotocol/server");
 
@@ -235,18 +236,6 @@ export function httpRelayServer(
   }
   if (upstream.completions) relay("completion/complete", T.CompleteResultSchema);
 
-  guardServerWith(server, policy, options, {
-    refuseTool: (tool) =>
-      pins?.isChanged(tool) === true
-        ? {
-            outcome: "deny",
-            rule: "",
-            cause: "tool_changed",
-            reason:
-              `The definition of the tool ${quoteName(tool)} changed since it was first listed, ` +
-              "so this proxy refuses to call it.",
-          }
-        : undefined,
-  });
+  guardServerWith(server, policy, options, { refuseTool: (tool) => changedToolRefusal(pins, tool) });
   return server;
 }

@@ -14,6 +14,8 @@
 
 import { canonicalJson } from "./approval-state.js";
 import { isPlainObject } from "../shared/objects.js";
+import { quoteName } from "../shared/text.js";
+import type { DenyDecision } from "toolgate";
 
 /** The parts of a definition that are pinned. */
 const PINNED_FIELDS = ["description", "inputSchema", "annotations"] as const;
@@ -104,4 +106,20 @@ export class ToolPins {
     }
     return !pin.changed;
   }
+}
+
+/**
+ * The deny for a call of a tool whose definition changed since it was first listed (`cause:
+ * "tool_changed"`), or `undefined` when it did not (or nothing is pinned). Both relays use it.
+ */
+export function changedToolRefusal(pins: ToolPins | undefined, tool: string): DenyDecision | undefined {
+  if (pins?.isChanged(tool) !== true) return undefined;
+  return {
+    outcome: "deny",
+    rule: "",
+    cause: "tool_changed",
+    reason:
+      `The definition of the tool ${quoteName(tool)} changed since it was first listed, ` +
+      "so this proxy refuses to call it.",
+  };
 }

@@ -13,10 +13,10 @@
  */
 
 import type { Policy } from "toolgate";
-import { quoteName } from "../shared/text.js";
 import { guardServerWith, type GuardServerOptions } from "./guard-server.js";
 import type { ToolPins } from "./pins.js";
 import type { Server } from "./sdk.js";
+import { changedToolRefusal } from "./pins.js";
 
 /** The parts of `@modelcontextprotocol/sdk` the relay uses, as loaded by {@link loadSdk}. */
 export interface Sdk {
@@ -234,19 +234,7 @@ export function relayServer(
   }
   server.setNotificationHandler(T.RootsListChangedNotificationSchema, () => client.sendRootsListChanged());
 
-  guardServerWith(server, policy, options, {
-    refuseTool: (tool) =>
-      pins?.isChanged(tool) === true
-        ? {
-            outcome: "deny",
-            rule: "",
-            cause: "tool_changed",
-            reason:
-              `The definition of the tool ${quoteName(tool)} changed since it was first listed, ` +
-              "so this proxy refuses to call it.",
-          }
-        : undefined,
-  });
+  guardServerWith(server, policy, options, { refuseTool: (tool) => changedToolRefusal(pins, tool) });
   return server;
 }
 
