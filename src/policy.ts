@@ -12,7 +12,7 @@ import { PolicyError } from "./errors.js";
 import { checkIntegerOption, checkOptionKeys } from "./shared/options.js";
 import { describeValue } from "./shared/text.js";
 import type { Store } from "./store.js";
-import { MemoryStore } from "./stores/memory.js";
+import { directBudgetOf, MemoryStore } from "./stores/memory.js";
 import type { CompileOptions, Policy, PolicyDocument, ValidationResult } from "./types.js";
 
 /** The default for {@link CompileOptions.storeTimeoutMs}, in milliseconds. */
@@ -50,7 +50,7 @@ export function compilePolicy(document: unknown, options?: CompileOptions): Poli
   if (issues.length > 0 || plan === undefined || doc === undefined) throw new PolicyError(issues);
   const store = engine.store ?? new MemoryStore();
   checkRefunds(plan, store);
-  return createPolicy(plan, doc, warnings, { ...engine, store });
+  return createPolicy(plan, doc, warnings, { ...engine, store, direct: directBudgetOf(store) });
 }
 
 /**
@@ -76,7 +76,7 @@ export function definePolicy<const T extends PolicyDocument>(document: T): T {
 }
 
 function checkOptions(options: CompileOptions | undefined): {
-  engine: Omit<EngineOptions, "store"> & { store: Store | undefined };
+  engine: Omit<EngineOptions, "store" | "direct"> & { store: Store | undefined };
   namespace: string | undefined;
 } {
   const o = checkOptionKeys("compilePolicy", options, OPTION_NAMES);

@@ -70,16 +70,20 @@ export function readAnswer(
       }
     }
     if (worst < 0) return broken(rule, "it refused the call without a wait", failOpen);
-    const l = limits[worst]!;
-    return {
-      outcome: "rate_limited",
-      rule: l.pointer,
-      reason: l.own && rule.reason !== undefined ? rule.reason : `${reasonHead(l, tool)}${formatWait(wait)}.`,
-      retryAfterMs: wait,
-      limit: l.info,
-    };
+    return rateLimited(rule, limits[worst]!, tool, wait);
   }
   return broken(rule, "it answered neither allowed nor refused", failOpen);
+}
+
+/** The decision of a call that limit `l` of `rule` refuses for `wait` ms (≥ 1). */
+export function rateLimited(rule: DecidingRule, l: PlanLimit, tool: string, wait: number): Decision {
+  return {
+    outcome: "rate_limited",
+    rule: l.pointer,
+    reason: l.own && rule.reason !== undefined ? rule.reason : `${reasonHead(l, tool)}${formatWait(wait)}.`,
+    retryAfterMs: wait,
+    limit: l.info,
+  };
 }
 
 /** Heads of generated rate-limit reasons, per limit and tool name: every refusal needs one. */

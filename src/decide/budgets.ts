@@ -74,7 +74,7 @@ function request(l: PlanLimit, key: string, cost: number): BudgetRequest {
 }
 
 /** The budget key of a limit for this session, or `undefined` when the session lacks the attribute. */
-function keyFor(l: PlanLimit, session: Record<string, unknown>, id: string): string | undefined {
+export function keyFor(l: PlanLimit, session: Record<string, unknown>, id: string): string | undefined {
   switch (l.scope) {
     case Scope.Session:
       return l.keys.keyFor(id);

@@ -5,11 +5,13 @@
  * budget. Only the store call differs between them (synchronous or not, counting or not).
  */
 
-import type { DecidingRule, Plan } from "../compile/plan.js";
+import { Scope, type DecidingRule, type Plan, type PlanLimit } from "../compile/plan.js";
 import { namespaceOpening } from "../compile/keys.js";
 import { hasOwn, isPlainObject } from "../shared/objects.js";
 import { describeValue, errorMessage } from "../shared/text.js";
+import { MICRO } from "../document/units.js";
 import type { ConsumeRequest, RefundEntry, Store } from "../store.js";
+import type { DirectBudget } from "../stores/memory.js";
 import type {
   Decision,
   DecisionEvent,
@@ -23,12 +25,19 @@ import type {
   ToolCall,
   ToolContext,
 } from "../types.js";
-import { readAnswer } from "./answer.js";
-import { budgetsFor } from "./budgets.js";
+import { rateLimited, readAnswer } from "./answer.js";
+import { budgetsFor, keyFor } from "./budgets.js";
 import { checkCallObject, checkFields, inheritedField, strayField, type SeenCall } from "./call.js";
 import { choose, EMPTY } from "./choose.js";
 import { Deadlines } from "./deadlines.js";
-import { detailOf, malformedDecision, StoreFault, storeFailure, unreadableDecision } from "./refusals.js";
+import {
+  detailOf,
+  malformedDecision,
+  missingAttribute,
+  StoreFault,
+  storeFailure,
+  unreadableDecision,
+} from "./refusals.js";
 import { allRules, mayAllow, reachable, summarise } from "./rules.js";
 import type { Trace } from "./trace.js";
 
@@ -41,6 +50,11 @@ export interface EngineOptions {
   readonly onDecision: ((event: DecisionEvent) => void) | undefined;
   readonly onRefund: ((event: RefundEvent) => void) | undefined;
   readonly mode: "enforce" | "shadow";
+  /**
+   * The store's direct path for one budget, when the store is a MemoryStore of its own `consume`:
+   * a call with one limit of fixed cost is counted through it, with no request or answer objects.
+   */
+  readonly direct: DirectBudget | undefined;
 }
 
 /** The most entries a refund ticket may name: more than any call's limits could count. */
@@ -69,7 +83,7 @@ export function createPolicy(
   warnings: readonly PolicyIssue[],
   options: EngineOptions,
 ): Policy {
-  const { store, clock, storeTimeoutMs, failOpen, onDecision, onRefund, mode } = options;
+  const { store, clock, storeTimeoutMs, failOpen, onDecision, onRefund, mode, direct } = options;
   // Read once: `synchronous` is part of a store's contract, not something that changes.
   const synchronous = store.synchronous === true;
   const shadow = mode === "shadow";
@@ -168,6 +182,15 @@ export function createPolicy(
         trace.steps.push({ path: l.pointer, message: `limit applies: ${l.describe}` });
       }
     }
+    if (direct !== undefined && rule.limits.length === 1 && !rule.readsCost) {
+      const l = rule.limits[0]!;
+      const key = keyFor(l, session as Record<string, unknown>, id);
+      if (key === undefined) return missingAttribute(l);
+      const now = readClock(rule);
+      if (typeof now !== "number") return now;
+      decidedAt = now;
+      return consumeDirect(direct, rule, l, tool as string, key, now, dryRun);
+    }
     const budgets = budgetsFor(
       rule,
       session as Record<string, unknown>,
@@ -175,6 +198,13 @@ export function createPolicy(
       args as Record<string, unknown> | undefined,
     );
     if (!Array.isArray(budgets)) return budgets;
+    const now = readClock(rule);
+    if (typeof now !== "number") return now;
+    return new BudgetCheck(rule, tool as string, { namespace, budgets, now, dryRun });
+  }
+
+  /** The clock's time for a decision of `rule`, or the decision when the clock fails. */
+  function readClock(rule: DecidingRule): number | Decision {
     let now: number;
     try {
       now = clock();
@@ -190,7 +220,42 @@ export function createPolicy(
         false,
       );
     }
-    return new BudgetCheck(rule, tool as string, { namespace, budgets, now, dryRun });
+    return now;
+  }
+
+  /**
+   * The time of the decision `evaluate` just made through the direct path, for its observers;
+   * read (and cleared) by `takeTime` before any other call can be evaluated.
+   */
+  let decidedAt: number | undefined;
+
+  function takeTime(): number | undefined {
+    const t = decidedAt;
+    decidedAt = undefined;
+    return t;
+  }
+
+  /** What `consume` and `readAnswer` would decide for one budget, without their objects. */
+  function consumeDirect(
+    d: DirectBudget,
+    rule: DecidingRule,
+    l: PlanLimit,
+    tool: string,
+    key: string,
+    now: number,
+    dryRun: boolean,
+  ): Decision {
+    const cost = (l.cost as { units: number }).units;
+    let r: number;
+    try {
+      r = d.consume(key, l.max, l.windowMs, cost, l.scope !== Scope.Session, l.budgetRefundable, now, dryRun);
+    } catch (e) {
+      return thrown(rule, e);
+    }
+    if (r < 0) return rateLimited(rule, l, tool, -r);
+    const allowed: Decision = { outcome: "allow", rule: rule.pointer, remaining: l.scale === 1 ? r : r / MICRO };
+    if (l.refundable && cost > 0 && !dryRun) allowed.refund = { namespace, entries: [{ key, entry: d.entry() }] };
+    return allowed;
   }
 
   // An ill-formed answer fails open only from an asynchronous store (answer.ts says why).
@@ -204,9 +269,9 @@ export function createPolicy(
     }
   }
 
-  function thrown(p: BudgetCheck, e: unknown): Decision {
-    if (isBusy(e)) return storeFailure(p.rule, StoreFault.Busy, errorMessage(e), false);
-    return storeFailure(p.rule, StoreFault.Failed, errorMessage(e), failOpen);
+  function thrown(rule: DecidingRule, e: unknown): Decision {
+    if (isBusy(e)) return storeFailure(rule, StoreFault.Busy, errorMessage(e), false);
+    return storeFailure(rule, StoreFault.Failed, errorMessage(e), failOpen);
   }
 
   function consumeSync(p: BudgetCheck): Decision {
@@ -214,7 +279,7 @@ export function createPolicy(
     try {
       r = store.consume(p.request);
     } catch (e) {
-      return thrown(p, e);
+      return thrown(p.rule, e);
     }
     let promised: boolean;
     try {
@@ -236,7 +301,7 @@ export function createPolicy(
       r = store.consume(p.request);
       if (!isThenable(r)) return answer(p, r);
     } catch (e) {
-      return thrown(p, e);
+      return thrown(p.rule, e);
     }
     // The same answer as decideSync gives: a store that says it is synchronous and returns a
     // promise has broken its contract, whichever of the two asked.
@@ -254,7 +319,7 @@ export function createPolicy(
               failOpen,
             )
           : answer(p, v),
-      (e: unknown) => thrown(p, e),
+      (e: unknown) => thrown(p.rule, e),
     );
   }
 
@@ -306,6 +371,8 @@ export function createPolicy(
 
   function start(call: unknown, dryRun: boolean, seen: SeenCall | null): Decision | BudgetCheck {
     try {
+      // A time left by an earlier evaluation (explain's, say) must never date this decision.
+      decidedAt = undefined;
       return evaluate(call, dryRun, null, seen);
     } catch (e) {
       return unreadableDecision(`the call could not be read: ${errorMessage(e)}`);
@@ -316,7 +383,7 @@ export function createPolicy(
     const seen = !dryRun && onDecision !== undefined ? {} : null;
     const step = start(call, dryRun, seen);
     if (!(step instanceof BudgetCheck))
-      return Promise.resolve(dryRun ? shadowed(step) : deliver(step, seen, undefined));
+      return Promise.resolve(dryRun ? shadowed(step) : deliver(step, seen, takeTime()));
     const now = step.request.now;
     const r = consumeAsync(step);
     if (!(r instanceof Promise)) return Promise.resolve(dryRun ? shadowed(r) : deliver(r, seen, now));
@@ -406,7 +473,7 @@ export function createPolicy(
       }
       const seen = onDecision !== undefined ? {} : null;
       const step = start(call, false, seen);
-      if (!(step instanceof BudgetCheck)) return deliver(step, seen, undefined);
+      if (!(step instanceof BudgetCheck)) return deliver(step, seen, takeTime());
       return deliver(consumeSync(step), seen, step.request.now);
     },
 

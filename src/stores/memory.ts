@@ -22,9 +22,11 @@
  *   budget; it moves to its place when the group's oldest is looked for (amortized O(1)). The
  *   group's oldest budget is the first of the queue or the top of the heap, so the store finds an
  *   empty budget in O(groups), without scanning budgets.
- * - Per-session and shared budgets are held in two Maps kept in least recently used order (a used
- *   budget is deleted and set again, which only touches the Map's end), so the budget to drop when
- *   every one is live is the first of the per-session Map.
+ * - Budgets are found by key in one Map, and each class (per-session, shared) is a doubly linked
+ *   list in least recently used order threaded through the budgets themselves: a use moves the
+ *   budget to the list's end with a few pointer writes (re-inserting into the Map, as a Map-ordered
+ *   LRU would, costs two hash operations and leaves holes to rehash), and the budget to drop when
+ *   every one is live is the first of the per-session list.
  *
  * @packageDocumentation
  */
@@ -71,6 +73,9 @@ class Budget {
   log: Log | null = null;
   prev: Budget | null = null;
   next: Budget | null = null;
+  /** Neighbours in its class's least recently used list (older, newer). */
+  older: Budget | null = null;
+  newer: Budget | null = null;
   /**
    * Place in its group: -1 in the queue, -3 in the queue but counted since it was put there
    * (its place is fixed lazily, when the group's oldest is looked for), ≥ 0 in the heap, -2 in
@@ -214,6 +219,52 @@ class Group {
   }
 }
 
+/**
+ * The budgets of one class (per-session or shared), least recently used first: a doubly linked
+ * list through {@link Budget.older} and {@link Budget.newer}.
+ */
+class Recency {
+  first: Budget | null = null;
+  last: Budget | null = null;
+
+  /** Appends a detached budget as the most recently used. */
+  push(b: Budget): void {
+    const l = this.last;
+    b.older = l;
+    b.newer = null;
+    if (l === null) this.first = b;
+    else l.newer = b;
+    this.last = b;
+  }
+
+  /** Takes a budget out of the list. */
+  remove(b: Budget): void {
+    const o = b.older;
+    const n = b.newer;
+    if (o === null) this.first = n;
+    else o.newer = n;
+    if (n === null) this.last = o;
+    else n.older = o;
+    b.older = null;
+    b.newer = null;
+  }
+
+  /** Makes a listed budget the most recently used. */
+  use(b: Budget): void {
+    const n = b.newer;
+    if (n === null) return;
+    const o = b.older;
+    if (o === null) this.first = n;
+    else o.newer = n;
+    n.older = o;
+    const l = this.last!;
+    l.newer = b;
+    b.older = l;
+    b.newer = null;
+    this.last = b;
+  }
+}
+
 const DEFAULT_MAX_KEYS = 100_000;
 const SHARED = 1;
 const REFUNDABLE = 2;
@@ -223,6 +274,39 @@ function kindOf(r: BudgetRequest): number {
   return (r.shared === true ? SHARED : 0) | (r.refundable === true ? REFUNDABLE : 0);
 }
 const OPTIONS = ["maxKeys"] as const;
+
+/**
+ * One budget's check-and-count without the request and answer objects: the engine's path to a
+ * MemoryStore for a call with one limit of fixed cost. The arguments are the engine's own,
+ * checked when the policy compiled (a key string; `max`, `windowMs` and `cost` as the store
+ * contract says; a finite `now`). Answers what `consume` would with that one budget, as a number:
+ * the units left (≥ 0) when allowed, or minus the wait in ms (≤ -1) when refused. After an
+ * allowed call counted in a refundable budget, `entry()` is the id of the entry it counted.
+ * Throws what `consume` throws.
+ */
+export interface DirectBudget {
+  consume(
+    key: string,
+    max: number,
+    windowMs: number,
+    cost: number,
+    shared: boolean,
+    refundable: boolean,
+    now: number,
+    dryRun: boolean,
+  ): number;
+  entry(): string;
+}
+
+let directOf: (store: MemoryStore) => DirectBudget;
+
+/**
+ * The direct path of a MemoryStore whose `consume` is MemoryStore's own (a subclass that wraps
+ * `consume` is asked through it, as any store), else `undefined`.
+ */
+export function directBudgetOf(store: unknown): DirectBudget | undefined {
+  return store instanceof MemoryStore && store.consume === MemoryStore.prototype.consume ? directOf(store) : undefined;
+}
 const OWNER = "MemoryStore";
 
 /**
@@ -243,13 +327,14 @@ export class MemoryStore implements SyncStore {
   readonly synchronous = true as const;
   /** The bound on budgets kept at once. */
   readonly maxKeys: number;
+  /** Every budget, by the key it is held under. */
+  readonly #budgets = new Map<string, Budget>();
   /**
-   * Per-session and shared budgets, each Map in least recently used order: a budget used by a
-   * call (counted, refused, or a dry run) is put back at the end, so the first is the least
-   * recently used. Appending to a Map touches only its end, which every call touches anyway.
+   * Per-session and shared budgets, each in least recently used order: a budget used by a call
+   * (counted, refused, or a dry run) becomes the last, so the first is the least recently used.
    */
-  readonly #sessions = new Map<string, Budget>();
-  readonly #shared = new Map<string, Budget>();
+  readonly #sessions = new Recency();
+  readonly #shared = new Recency();
   /** Groups by window length, per kind (bit 0: shared, bit 1: refundable). */
   readonly #groups = [
     new Map<number, Group>(),
@@ -262,6 +347,17 @@ export class MemoryStore implements SyncStore {
   /** Units used after the latest count (see `#count`). */
   #used = 0;
 
+  static {
+    directOf = (store) => ({
+      consume: (key, max, windowMs, cost, shared, refundable, now, dryRun) =>
+        store.#direct(key, max, windowMs, cost, (shared ? SHARED : 0) | (refundable ? REFUNDABLE : 0), now, dryRun),
+      entry: () => String(store.#entry),
+    });
+  }
+
+  /** Ordinal of the entry the latest direct count made. */
+  #entry = 0;
+
   /** @throws TypeError when an option is unknown or out of range. */
   constructor(options: MemoryStoreOptions = {}) {
     const o = checkOptionKeys(OWNER, options, OPTIONS);
@@ -271,13 +367,14 @@ export class MemoryStore implements SyncStore {
 
   /** The number of budgets held now (live or not yet reclaimed). */
   get size(): number {
-    return this.#sessions.size + this.#shared.size;
+    return this.#budgets.size;
   }
 
   /** Drops every budget. */
   clear(): void {
-    this.#sessions.clear();
-    this.#shared.clear();
+    this.#budgets.clear();
+    this.#sessions.first = this.#sessions.last = null;
+    this.#shared.first = this.#shared.last = null;
     for (const groups of this.#groups) groups.clear();
   }
 
@@ -358,6 +455,30 @@ export class MemoryStore implements SyncStore {
       : { allowed: true, remaining: [r.max - this.#used] };
   }
 
+  /** {@link DirectBudget.consume}: {@link MemoryStore.consume} of one budget, without objects. */
+  #direct(
+    key: string,
+    max: number,
+    windowMs: number,
+    cost: number,
+    kind: number,
+    now: number,
+    dryRun: boolean,
+  ): number {
+    const b = this.#find(key, windowMs, kind);
+    if (b !== undefined && cost > 0) {
+      const wait = waitFor(b, max, windowMs, cost, now);
+      if (wait > 0) return -wait;
+    }
+    if (dryRun || cost === 0) {
+      const u = b === undefined ? 0 : unitsIn(b, windowMs, now > b.last ? now : b.last);
+      return Math.max(0, max - u - cost);
+    }
+    const counted = this.#add(key, windowMs, kind, cost, b, now, undefined);
+    this.#entry = counted.counted - 1;
+    return max - this.#used;
+  }
+
   /**
    * Gives back entries counted earlier: each at most once, and only while it is inside its
    * window as counting judges it (at the later of `now` and the budget's latest counted time).
@@ -385,7 +506,7 @@ export class MemoryStore implements SyncStore {
     const ordinal = parseOrdinal(id);
     if (ordinal < 0) return false;
     const key = heldKey(requested);
-    const b = this.#sessions.get(key) ?? this.#shared.get(key);
+    const b = this.#budgets.get(key);
     if (b === undefined || (b.group.kind & REFUNDABLE) === 0) return false;
     const t = now > b.last ? now : b.last;
     const edge = t - b.group.windowMs;
@@ -412,30 +533,27 @@ export class MemoryStore implements SyncStore {
 
   /** Finds a request's budget, and makes it the most recently used of its class. */
   #lookup(r: BudgetRequest): Budget | undefined {
-    const key = heldKey(r.key);
-    const map = r.shared === true ? this.#shared : this.#sessions;
-    let b = map.get(key);
-    if (b === undefined) {
-      b = (map === this.#shared ? this.#sessions : this.#shared).get(key);
-      if (b === undefined) return undefined;
-    } else if (map.size > 1) {
-      // Back to the end: least recently used order. (With one budget it already is.)
-      map.delete(key);
-      map.set(key, b);
-    }
-    if (b.group.windowMs !== r.windowMs || b.group.kind !== kindOf(r)) {
+    return this.#find(r.key, r.windowMs, kindOf(r));
+  }
+
+  #find(requested: string, windowMs: number, kind: number): Budget | undefined {
+    const b = this.#budgets.get(requested.length <= KEY_KEPT ? requested : heldKey(requested));
+    if (b === undefined) return undefined;
+    if (b.group.windowMs !== windowMs || b.group.kind !== kind) {
       // The same key under another window length, class or refund mode (a custom caller; the
       // engine's keys name the window): the budget moves, and its log is judged by the new window.
-      this.#mapOf(b).delete(key);
+      this.#recencyOf(b).remove(b);
       this.#leave(b);
-      b.group = this.#group(r.windowMs, kindOf(r));
+      b.group = this.#group(windowMs, kind);
       b.group.add(b);
-      map.set(key, b);
+      this.#recencyOf(b).push(b);
+    } else {
+      this.#recencyOf(b).use(b);
     }
     return b;
   }
 
-  #mapOf(b: Budget): Map<string, Budget> {
+  #recencyOf(b: Budget): Recency {
     return (b.group.kind & SHARED) === 0 ? this.#sessions : this.#shared;
   }
 
@@ -449,31 +567,44 @@ export class MemoryStore implements SyncStore {
     now: number,
     pinned: readonly (Budget | undefined)[] | undefined,
   ): Budget {
+    return this.#add(r.key, r.windowMs, kindOf(r), r.cost, b, now, pinned);
+  }
+
+  #add(
+    key: string,
+    windowMs: number,
+    kind: number,
+    cost: number,
+    b: Budget | undefined,
+    now: number,
+    pinned: readonly (Budget | undefined)[] | undefined,
+  ): Budget {
     if (b === undefined) {
-      if (this.size >= this.maxKeys) this.#makeRoom(r.shared === true, now, pinned);
-      b = new Budget(heldKey(r.key), this.#group(r.windowMs, kindOf(r)), now, this.#ordinals);
-      b.units = r.cost;
-      this.#mapOf(b).set(b.key, b);
+      if (this.size >= this.maxKeys) this.#makeRoom((kind & SHARED) !== 0, now, pinned);
+      b = new Budget(heldKey(key), this.#group(windowMs, kind), now, this.#ordinals);
+      b.units = cost;
+      this.#budgets.set(b.key, b);
+      this.#recencyOf(b).push(b);
       b.group.add(b);
-      return this.#counted(b, r.cost);
+      return this.#counted(b, cost);
     }
     const t = now > b.last ? now : b.last;
-    const edge = t - r.windowMs;
+    const edge = t - windowMs;
     const log = b.log;
     let used: number;
     if (log === null) {
       if (b.units === 0 || b.last <= edge) {
-        b.units = r.cost;
-        used = r.cost;
+        b.units = cost;
+        used = cost;
       } else {
         const l = new Log([b.last, t]);
-        if (b.units !== 1 || r.cost !== 1) l.cum = [b.units, b.units + r.cost];
-        used = b.units + r.cost;
+        if (b.units !== 1 || cost !== 1) l.cum = [b.units, b.units + cost];
+        used = b.units + cost;
         b.units = 0;
         b.log = l;
       }
     } else {
-      used = append(log, edge, t, r.cost);
+      used = append(log, edge, t, cost);
       if (log.head === log.times.length - 1) {
         // Everything else has left the window: back to one inline entry, and the log's memory goes.
         b.units = used;
@@ -512,7 +643,8 @@ export class MemoryStore implements SyncStore {
   }
 
   #drop(b: Budget): void {
-    this.#mapOf(b).delete(b.key);
+    this.#budgets.delete(b.key);
+    this.#recencyOf(b).remove(b);
     this.#leave(b);
     // Its ordinals stay used: a ticket for one of its entries never matches a later budget.
     if (b.counted > this.#ordinals) this.#ordinals = b.counted;
@@ -534,10 +666,10 @@ export class MemoryStore implements SyncStore {
         }
       }
     }
-    for (const map of forShared ? [this.#sessions, this.#shared] : [this.#sessions]) {
-      // The first in the Map's order is the least recently used; a budget of this call is the
-      // most recently used, so this passes over at most the call's own budgets.
-      for (const b of map.values()) {
+    for (const list of forShared ? [this.#sessions, this.#shared] : [this.#sessions]) {
+      // The first is the least recently used; a budget of this call is among the most recently
+      // used, so this passes over at most the call's own budgets.
+      for (let b = list.first; b !== null; b = b.newer) {
         if (pinned === undefined || !pinned.includes(b)) {
           victim = b;
           break;

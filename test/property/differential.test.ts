@@ -11,6 +11,10 @@
  * 10,000 cases; `npm run fuzz` sets TOOLGATE_FUZZ_RUNS to the number of cases (and
  * TOOLGATE_FUZZ_SEED to replay a failure).
  *
+ * Every sequence runs twice over: through a store that wraps a MemoryStore (the engine asks it
+ * with request objects, as any store) and through a MemoryStore itself (for a call with one
+ * limit of fixed cost the engine takes the store's direct path): both must match the reference.
+ *
  * A second property interleaves `peek` from 50 ms in the future (a dry run) with the calls and
  * checks it against the reference's dry run, and that it changes nothing for what follows.
  */
@@ -62,23 +66,31 @@ describe("engine vs reference evaluator", () => {
             let now = 1_000;
             const store = new SwappableStore();
             const engine = compilePolicy(doc, { clock: () => now, store });
+            const own = new MemoryStore({ maxKeys: 1_000 });
+            const direct = compilePolicy(doc, { clock: () => now, store: own });
             for (const steps of sequences) {
               now = 1_000;
               store.inner = new MemoryStore({ maxKeys: 1_000 });
+              own.clear();
               const reference = new ReferenceEngine(doc);
-              const decided: [Decision, Decision][] = [];
+              const decided: [Decision, Decision, Decision][] = [];
               for (const { call, dt, refund } of steps) {
                 now += dt;
                 if (refund !== undefined && decided.length >= refund.back) {
-                  const [mine, theirs] = decided[decided.length - refund.back]!;
+                  const [mine, theirs, direct1] = decided[decided.length - refund.back]!;
                   const expected = reference.refund(theirs, now);
                   const actual = await engine.refund(refund.copy ? JSON.parse(JSON.stringify(mine)) : mine);
                   if (actual !== expected) throw mismatch("refund", now, mine, actual, expected);
+                  const actual1 = await direct.refund(refund.copy ? JSON.parse(JSON.stringify(direct1)) : direct1);
+                  if (actual1 !== expected) throw mismatch("refund (direct path)", now, direct1, actual1, expected);
                 }
                 const expected = reference.decide(call, now);
                 const actual = engine.decideSync(call as never);
                 if (!sameDecision(actual, expected)) throw mismatch("decision", now, call, actual, expected);
-                decided.push([actual, expected]);
+                const actual1 = direct.decideSync(call as never);
+                if (!sameDecision(actual1, expected))
+                  throw mismatch("decision (direct path)", now, call, actual1, expected);
+                decided.push([actual, expected, actual1]);
                 // `ruleFor` names the key the reference chose.
                 const tool = typeof call === "object" && call !== null ? (call as { tool?: unknown }).tool : undefined;
                 if (
