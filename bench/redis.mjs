@@ -11,6 +11,7 @@
 //
 // Imports the package by its name: Node resolves "toolgate" to this package's dist/ (build first).
 
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { compilePolicy } from "toolgate";
@@ -97,6 +98,21 @@ async function scriptStats() {
 }
 
 /**
+ * CPU time (µs) the redis-server process has used, all of it (network I/O and command parsing
+ * as well as scripts), from /proc on Linux; `undefined` elsewhere.
+ */
+function redisProcessUs() {
+  try {
+    const stat = readFileSync(`/proc/${server.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Runs `decide` with IN_FLIGHT calls outstanding for `ms`. Returns the count, each latency, and
  * the CPU time per decision of this process (the client side: engine, client library, socket)
  * and of Redis (the script), which unlike wall time do not depend much on what else the machine
@@ -106,6 +122,7 @@ async function round(contender, ms) {
   const latencies = [];
   await client.config("RESETSTAT");
   const cpu0 = process.cpuUsage();
+  const redis0 = redisProcessUs();
   const end = performance.now() + ms;
   let next = 0;
   const lane = async () => {
@@ -120,8 +137,16 @@ async function round(contender, ms) {
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const redis1 = redisProcessUs();
   const redis = await scriptStats();
-  return { count: latencies.length, seconds, latencies, clientUs: cpu.user + cpu.system, redisUs: redis.usec };
+  return {
+    count: latencies.length,
+    seconds,
+    latencies,
+    clientUs: cpu.user + cpu.system,
+    redisUs: redis.usec,
+    redisProcessUs: redis0 === undefined || redis1 === undefined ? Number.NaN : redis1 - redis0,
+  };
 }
 
 function percentile(sorted, p) {
@@ -135,7 +160,15 @@ function median(values) {
 
 try {
   for (const c of contenders) await round(c, quick ? 200 : 500); // warm-up: JIT, script cache
-  const totals = contenders.map(() => ({ count: 0, seconds: 0, clientUs: 0, redisUs: 0, latencies: [], rates: [] }));
+  const totals = contenders.map(() => ({
+    count: 0,
+    seconds: 0,
+    clientUs: 0,
+    redisUs: 0,
+    redisProcessUs: 0,
+    latencies: [],
+    rates: [],
+  }));
   for (let r = 0; r < ROUNDS; r++) {
     // Alternate who goes first, so no one always runs on a warmer (or cooler) machine.
     const order = r % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
@@ -146,6 +179,7 @@ try {
       t.seconds += res.seconds;
       t.clientUs += res.clientUs;
       t.redisUs += res.redisUs;
+      t.redisProcessUs += res.redisProcessUs;
       t.rates.push(res.count / res.seconds);
       for (const l of res.latencies) t.latencies.push(l);
     }
@@ -156,7 +190,7 @@ try {
   );
   console.log(
     `${"".padEnd(55)} ${"decisions/s".padStart(11)} ${"p50".padStart(8)} ${"p99".padStart(8)}   ` +
-      "CPU µs per decision: client, Redis",
+      "CPU µs per decision: client, Redis scripts, Redis process",
   );
   for (const [k, c] of contenders.entries()) {
     const t = totals[k];
@@ -168,7 +202,8 @@ try {
     const p99 = percentile(sorted, 99).toFixed(2).padStart(5);
     const clientUs = (t.clientUs / t.count).toFixed(1).padStart(5);
     const redisUs = (t.redisUs / t.count).toFixed(1).padStart(5);
-    console.log(`${c.name.padEnd(55)} ${rate} ${p50} ms ${p99} ms   ${clientUs}, ${redisUs}`);
+    const processUs = (t.redisProcessUs / t.count).toFixed(1).padStart(5);
+    console.log(`${c.name.padEnd(55)} ${rate} ${p50} ms ${p99} ms   ${clientUs}, ${redisUs}, ${processUs}`);
   }
   // Per-round ratios, then their median: each pair of rounds ran side by side on the same machine.
   const ratio = (a, b) => median(totals[a].rates.map((rate, r) => rate / totals[b].rates[r]));

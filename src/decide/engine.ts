@@ -295,46 +295,73 @@ export function createPolicy(
     return answer(p, r);
   }
 
-  function consumeAsync(p: BudgetCheck): Decision | Promise<Decision> {
+  /**
+   * Asks the store and decides; `finish` (delivery to observers, shadowing) runs on the decision
+   * before the promise settles, so a networked store's answer reaches the caller through one
+   * promise and one reaction, whatever the store's promise was.
+   */
+  function consumeAsync(p: BudgetCheck, finish: (d: Decision) => Decision): Decision | Promise<Decision> {
     let r: unknown;
+    let now: Decision | undefined;
     try {
       r = store.consume(p.request);
-      if (!isThenable(r)) return answer(p, r);
+      if (!isThenable(r)) now = answer(p, r);
     } catch (e) {
-      return thrown(p.rule, e);
+      now = thrown(p.rule, e);
     }
+    if (now !== undefined) return finish(now);
     // The same answer as decideSync gives: a store that says it is synchronous and returns a
     // promise has broken its contract, whichever of the two asked.
     if (synchronous) {
       Promise.resolve(r).catch(ignore);
-      return storeFailure(p.rule, StoreFault.Failed, "a store marked synchronous returned a promise", false);
+      return finish(storeFailure(p.rule, StoreFault.Failed, "a store marked synchronous returned a promise", false));
     }
-    return withTimeout(r as PromiseLike<unknown>).then(
-      (v) =>
-        v === TIMED_OUT
-          ? storeFailure(
-              p.rule,
-              StoreFault.TimedOut,
-              `no answer within ${storeTimeoutMs} ms; the call may still have been counted`,
-              failOpen,
-            )
-          : answer(p, v),
-      (e: unknown) => thrown(p.rule, e),
-    );
+    return new Promise<Decision>((resolve, reject) => {
+      const settle = (d: Decision): void => {
+        try {
+          resolve(finish(d));
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(errorMessage(e)));
+        }
+      };
+      const deadline = deadlines.start(() =>
+        settle(
+          storeFailure(
+            p.rule,
+            StoreFault.TimedOut,
+            `no answer within ${storeTimeoutMs} ms; the call may still have been counted`,
+            failOpen,
+          ),
+        ),
+      );
+      Promise.resolve(r as PromiseLike<unknown>).then(
+        (v) => {
+          // Too late: the call was decided when its deadline passed.
+          if (deadline.expire === null) return;
+          deadlines.settle(deadline);
+          settle(answer(p, v));
+        },
+        (e: unknown) => {
+          if (deadline.expire === null) return;
+          deadlines.settle(deadline);
+          settle(thrown(p.rule, e));
+        },
+      );
+    });
   }
 
   const deadlines = new Deadlines(storeTimeoutMs);
 
   function withTimeout<T>(r: PromiseLike<T>): Promise<T | typeof TIMED_OUT> {
     return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
-      const settle = deadlines.start(() => resolve(TIMED_OUT));
+      const deadline = deadlines.start(() => resolve(TIMED_OUT));
       Promise.resolve(r).then(
         (v) => {
-          settle();
+          deadlines.settle(deadline);
           resolve(v);
         },
         (e: unknown) => {
-          settle();
+          deadlines.settle(deadline);
           reject(e instanceof Error ? e : new Error(errorMessage(e)));
         },
       );
@@ -385,9 +412,8 @@ export function createPolicy(
     if (!(step instanceof BudgetCheck))
       return Promise.resolve(dryRun ? shadowed(step) : deliver(step, seen, takeTime()));
     const now = step.request.now;
-    const r = consumeAsync(step);
-    if (!(r instanceof Promise)) return Promise.resolve(dryRun ? shadowed(r) : deliver(r, seen, now));
-    return r.then((d) => (dryRun ? shadowed(d) : deliver(d, seen, now)));
+    const r = consumeAsync(step, dryRun ? shadowed : (d) => deliver(d, seen, now));
+    return r instanceof Promise ? r : Promise.resolve(r);
   }
 
   function shadowed(d: Decision): Decision {
@@ -493,7 +519,7 @@ export function createPolicy(
           if (names.hasExact(tool)) matched.unshift(names.resolve(tool).pointer);
         }
         const step = evaluate(call, true, trace, null);
-        decision = step instanceof BudgetCheck ? await consumeAsync(step) : step;
+        decision = step instanceof BudgetCheck ? await consumeAsync(step, (d) => d) : step;
       } catch (e) {
         decision = unreadableDecision(`the call could not be read: ${errorMessage(e)}`);
       }

@@ -76,6 +76,13 @@ const DEFAULT_PREFIX = "toolgate:";
 const DEFAULT_MAX_PENDING = 10_000;
 /** Script calls in flight per shard: one being run by Redis while the next batch fills. */
 const IN_FLIGHT_PER_SHARD = 2;
+/**
+ * A shard with nothing in flight sends a queue of at least this many calls as two batches: Redis
+ * then runs the second while this process reads the first one's reply and gathers the next.
+ * (Replies that arrive together wake their callers together; sent as one batch, their calls
+ * would leave one of the two processes idle while the other works, turn by turn.)
+ */
+const SPLIT_AT = 16;
 /** Bounds on one batch, so one script run stays short and its reply small. */
 const BATCH_CALLS = 256;
 const BATCH_KEYS = 1_024;
@@ -257,7 +264,9 @@ export class RedisStore implements Store {
     }
     let calls = 0;
     let keyCount = 0;
-    while (calls < queue.length && calls < BATCH_CALLS && (calls === 0 || keyCount + queue[calls]!.n <= BATCH_KEYS)) {
+    const take =
+      shard.inFlight === 0 && queue.length >= SPLIT_AT ? Math.ceil(queue.length / IN_FLIGHT_PER_SHARD) : queue.length;
+    while (calls < take && calls < BATCH_CALLS && (calls === 0 || keyCount + queue[calls]!.n <= BATCH_KEYS)) {
       keyCount += queue[calls]!.n;
       calls++;
     }
@@ -290,6 +299,7 @@ export class RedisStore implements Store {
         for (const w of batch) w.reject(error);
       },
     );
+    if (queue.length > 0 && shard.inFlight < IN_FLIGHT_PER_SHARD) this.#send(head, shard);
   }
 
   /** Runs a script by SHA, sending its text when Redis does not have it. */

@@ -305,6 +305,41 @@ describe("RedisStore requests", () => {
     expect(store.pending).toBe(0);
   });
 
+  it("splits the calls of one moment into two script runs when nothing is in flight, and gathers the rest", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const { client, sent } = ioLike(async (s) => {
+      await gate;
+      return Array.from({ length: Number(s.args[0]) }, () => [1, 3]).flat();
+    });
+    const store = new RedisStore({ client, clock: "engine" });
+    const calls = (n: number, from: number) =>
+      Array.from({ length: n }, (_, i) =>
+        store.consume(
+          request({
+            budgets: [{ key: `k${from + i}`, max: 5, windowMs: 10, cost: 1, refundable: false, shared: false }],
+          }),
+        ),
+      );
+    // 40 calls at one moment, nothing in flight: 20 and 20, so Redis runs the second while this
+    // process reads the first one's reply.
+    const first = calls(40, 0);
+    await new Promise((r) => setImmediate(r));
+    expect(sent.map((s) => s.keys.length)).toEqual([20, 20]);
+    // Two in flight: the next calls wait, and go as one run when a place frees.
+    const second = calls(10, 40);
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toHaveLength(2);
+    release();
+    const answers = await Promise.all([...first, ...second]);
+    expect(answers.every((a) => a.allowed && a.remaining[0] === 3)).toBe(true);
+    expect(sent.map((s) => s.keys.length)).toEqual([20, 20, 10]);
+    // Fewer than 16 at once with nothing in flight: one run.
+    await Promise.all(calls(15, 100));
+    expect(sent.slice(3).map((s) => s.keys.length)).toEqual([15]);
+    expect(store.pending).toBe(0);
+  });
+
   it("fails every call of a batch whose reply cannot be read, and keeps deciding afterwards", async () => {
     let reply: unknown = [1, 4, 1];
     const { client } = ioLike(() => reply);
