@@ -305,7 +305,7 @@ describe("RedisStore requests", () => {
     expect(store.pending).toBe(0);
   });
 
-  it("splits the calls of one moment into two script runs when nothing is in flight, and gathers the rest", async () => {
+  it("splits one moment's calls into two script runs when nothing is in flight, and gathers the rest", async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
     const { client, sent } = ioLike(async (s) => {
