@@ -112,9 +112,13 @@ end
 
 /**
  * KEYS: the budgets of every call of the batch, call after call.
- * ARGV[1]: the number of calls. Then per call: its time in ms ("" for the Redis server's clock),
- * "1" for a dry run else "0", its number of budgets n; then per budget: max, window (ms), cost, and
- * "1" if refundable else "0".
+ * ARGV[1]: the number of calls; ARGV[2]: the number of shapes S; ARGV[3]: "1" when every call has
+ * an argument of its own, else "0" (every call has shape 1 and the Redis server's clock). Then S
+ * shapes, each one argument `"<dry> <n>"` ("1" for a dry run else "0", n budgets) followed by
+ * `" <max> <window ms> <cost> <1 if refundable else 0>"` per budget. Then, when ARGV[3] is "1", per
+ * call `"<shape>"` or `"<shape>@<time in ms>"` (without a time, the Redis server's clock). Calls
+ * of one limit share a shape, so the common batch sends no argument per call: Redis parses one
+ * argument per distinct limit instead of seven per call.
  * Returns, per call: `1, remaining × n` and, when some budget is refundable and it was counted,
  * `entry id × n` ("" where none); or `0, wait × n` (0 = room); or `2, message` when the call failed.
  */
@@ -163,15 +167,13 @@ local function stampOf(t)
   return format('%.17g', t)
 end
 
-local function decide(k, a, reply, firstIsList)
-  local now = clock(ARGV[a])
-  local dry = ARGV[a + 1] == '1'
-  local n = tonumber(ARGV[a + 2])
-  a = a + 3
+local function decide(k, now, shape, reply, firstIsList)
+  local dry = shape.dry
+  local n = shape.n
   local budgets = {}
   local refused, refundable = false, false
   for i = 1, n do
-    local max, window, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local max, window, cost = shape.max[i], shape.win[i], shape.cost[i]
     local key = KEYS[k + i - 1]
     -- A small budget of one-unit entries is a string of packed times (one GET, one SET); any
     -- other budget is a list.
@@ -187,9 +189,8 @@ local function decide(k, a, reply, firstIsList)
         max = 0, win = 0, cost = 0, refundable = false,
         t = 0, k = 0, used = 0, top = 0, before = 0, wait = 0, head = false }
     end
-    b.max, b.win, b.cost, b.refundable = max, window, cost, ARGV[a + 3] == '1'
+    b.max, b.win, b.cost, b.refundable = max, window, cost, shape.ref[i]
     if b.refundable then refundable = true end
-    a = a + 4
     b.t, b.k, b.used, b.top = now, 0, 0, b.base
     if b.count > 0 then
       local last, top = entry(b, b.count - 1)
@@ -334,6 +335,9 @@ end
 -- entries, held as a string (or absent). Answers into reply at position at and returns the next
 -- position, or returns nil (having written nothing) for the general path.
 local unpackNumber, packNumber = struct.unpack, struct.pack
+-- A string-form budget is rewritten without the entries that have left its window once they are
+-- this many, or as many as those inside it; until then a count appends to it.
+local DEAD_ENTRIES = 32
 local function decideSmall(key, now, dry, max, window, cost, reply, at)
   local str = redis.pcall('GET', key)
   if type(str) == 'table' then return nil, true end
@@ -346,9 +350,19 @@ local function decideSmall(key, now, dry, max, window, cost, reply, at)
     if last > t then t = last end
   end
   local edge = t - window
-  -- At most STRING_ENTRIES entries: a bounded scan for the first one inside the window.
+  -- The first entry inside the window: a look at the first few, then a bisection (entries that
+  -- have left stay at the head until the next rewrite, below).
   local k = 0
-  while k < count and unpackNumber('<d', str, 8 * k + 1) <= edge do k = k + 1 end
+  local stop = count
+  if stop > 4 then stop = 4 end
+  while k < stop and unpackNumber('<d', str, 8 * k + 1) <= edge do k = k + 1 end
+  if k == 4 and count > 4 then
+    local hi = count
+    while k < hi do
+      local mid = floor((k + hi) / 2)
+      if unpackNumber('<d', str, 8 * mid + 1) <= edge then k = mid + 1 else hi = mid end
+    end
+  end
   local used = count - k
   if cost > 0 and used + cost > max then
     -- Every entry is one unit: the (max - cost + 1)-th newest must leave first.
@@ -364,27 +378,59 @@ local function decideSmall(key, now, dry, max, window, cost, reply, at)
   reply[at] = 1
   reply[at + 1] = left
   if not dry and cost > 0 then
-    redis.call('SET', key, sub(str, 8 * k + 1) .. packNumber('<d', t), 'PX', ceil(t + window - now))
+    local ttl = ceil(t + window - now)
+    if count == 0 or k >= DEAD_ENTRIES or (k > 0 and k >= used) then
+      redis.call('SET', key, sub(str, 8 * k + 1) .. packNumber('<d', t), 'PX', ttl)
+    else
+      -- The entries that have left are few: append in place rather than rewrite the string.
+      redis.call('APPEND', key, packNumber('<d', t))
+      redis.call('PEXPIRE', key, ttl)
+    end
   end
   return at + 2
 end
 
+local calls, count = tonumber(ARGV[1]), tonumber(ARGV[2])
+local each = ARGV[3] == '1'
+local shapes = {}
+for s = 1, count do
+  local f = {}
+  for word in string.gmatch(ARGV[3 + s], '%S+') do f[#f + 1] = word end
+  local n = tonumber(f[2])
+  local shape = { dry = f[1] == '1', n = n, max = {}, win = {}, cost = {}, ref = {} }
+  for i = 1, n do
+    local at = 4 * i - 1
+    shape.max[i], shape.win[i], shape.cost[i] = tonumber(f[at]), tonumber(f[at + 1]), tonumber(f[at + 2])
+    shape.ref[i] = f[at + 3] == '1'
+  end
+  -- One budget of one-unit (or cost 0), non-refundable entries: the path without tables.
+  shape.small = n == 1 and not shape.ref[1] and shape.cost[1] <= 1
+  shapes[s] = shape
+end
+
 local reply = {}
-local calls = tonumber(ARGV[1])
-local k, a = 1, 2
+local k = 1
 for c = 1, calls do
-  local n = tonumber(ARGV[a + 2])
-  local mark = #reply
-  local ok, err, done, list = true, nil, nil, false
-  if n == 1 and ARGV[a + 6] == '0' then
-    local cost = tonumber(ARGV[a + 5])
-    if cost <= 1 then
-      ok, done, list = pcall(decideSmall, KEYS[k], clock(ARGV[a]), ARGV[a + 1] == '1',
-        tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), cost, reply, mark + 1)
-      if not ok then err = done end
+  local shape, now = shapes[1], nil
+  if each then
+    local arg = ARGV[3 + count + c]
+    local at = find(arg, '@', 1, true)
+    if at then
+      shape, now = shapes[tonumber(sub(arg, 1, at - 1))], tonumber(sub(arg, at + 1))
+    else
+      shape = shapes[tonumber(arg)]
     end
   end
-  if ok and not done then ok, err = pcall(decide, k, a, reply, list) end
+  if now == nil then now = clock('') end
+  local n = shape.n
+  local mark = #reply
+  local ok, err, done, list = true, nil, nil, false
+  if shape.small then
+    ok, done, list = pcall(decideSmall, KEYS[k], now, shape.dry, shape.max[1], shape.win[1], shape.cost[1], reply,
+      mark + 1)
+    if not ok then err = done end
+  end
+  if ok and not done then ok, err = pcall(decide, k, now, shape, reply, list) end
   if not ok then
     for j = #reply, mark + 1, -1 do reply[j] = nil end
     reply[mark + 1] = 2
@@ -392,7 +438,6 @@ for c = 1, calls do
     reply[mark + 2] = tostring(err)
   end
   k = k + n
-  a = a + 3 + 4 * n
 end
 return reply
 `;

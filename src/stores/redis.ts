@@ -90,7 +90,16 @@ const BATCH_KEYS = 1_024;
 /** One call waiting for its batch. */
 interface Waiting {
   readonly keys: string[];
-  readonly args: string[];
+  /**
+   * What the script needs besides keys and time, as one argument: `"<dry> <n>"` then, per
+   * budget, `" <max> <window> <cost> <refundable>"`. Calls of one limit share it, so a batch
+   * sends each distinct one once.
+   */
+  readonly shape: string;
+  /** The call's time in ms, or `""` for the Redis server's clock. */
+  readonly time: string;
+  /** Entry ids follow the call's answer: it may count in a refundable budget. */
+  readonly ids: boolean;
   readonly n: number;
   readonly resolve: (r: ConsumeResult) => void;
   readonly reject: (e: unknown) => void;
@@ -181,25 +190,25 @@ export class RedisStore implements Store {
    *   the script returns.
    */
   consume(request: ConsumeRequest): Promise<ConsumeResult> {
-    let head: string;
-    let keys: string[];
-    let args: string[];
+    let call: Omit<Waiting, "resolve" | "reject"> & { head: string };
     try {
-      ({ head, keys, args } = this.#encode(request));
+      call = this.#encode(request);
     } catch (e) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- #encode throws only Errors
       return Promise.reject(e);
     }
     if (this.#pending >= this.maxPending) return Promise.reject(busy(this.maxPending));
     this.#pending++;
+    const head = call.head;
     let shard = this.#shards.get(head);
     if (shard === undefined) {
       shard = { queue: [], inFlight: 0, scheduled: false };
       this.#shards.set(head, shard);
     }
     const s = shard;
+    const { keys, shape, time, ids, n } = call;
     return new Promise<ConsumeResult>((resolve, reject) => {
-      s.queue.push({ keys, args, n: keys.length, resolve, reject });
+      s.queue.push({ keys, shape, time, ids, n, resolve, reject });
       this.#schedule(head, s);
     });
   }
@@ -271,17 +280,7 @@ export class RedisStore implements Store {
       calls++;
     }
     const batch = queue.splice(0, calls);
-    const keys: string[] = new Array<string>(keyCount);
-    let argCount = 1;
-    for (const w of batch) argCount += w.args.length;
-    const args: string[] = new Array<string>(argCount);
-    args[0] = String(calls);
-    let k = 0;
-    let a = 1;
-    for (const w of batch) {
-      for (const key of w.keys) keys[k++] = key;
-      for (const arg of w.args) args[a++] = arg;
-    }
+    const { keys, args } = batchArguments(batch, keyCount);
     shard.inFlight++;
     const settle = (): void => {
       shard.inFlight--;
@@ -320,7 +319,7 @@ export class RedisStore implements Store {
     return String(now);
   }
 
-  #encode(request: ConsumeRequest): { head: string; keys: string[]; args: string[] } {
+  #encode(request: ConsumeRequest): Omit<Waiting, "resolve" | "reject"> & { head: string } {
     if (request === null || typeof request !== "object") {
       throw new TypeError(`${OWNER}: request must be an object, got ${describeValue(request)}`);
     }
@@ -332,10 +331,10 @@ export class RedisStore implements Store {
     const n = budgets.length;
     if (n > BATCH_KEYS) throw new RangeError(`${OWNER}: a call may have at most ${BATCH_KEYS} budgets, got ${n}`);
     const keys: string[] = new Array<string>(n);
-    const args: string[] = new Array<string>(3 + 4 * n);
-    args[0] = this.#time(now);
-    args[1] = dryRun === true ? "1" : "0";
-    args[2] = String(n);
+    const time = this.#time(now);
+    const dry = dryRun === true;
+    let shape = dry ? `1 ${n}` : `0 ${n}`;
+    let ids = false;
     for (let i = 0; i < n; i++) {
       const b: unknown = budgets[i];
       if (b === null || typeof b !== "object")
@@ -355,13 +354,42 @@ export class RedisStore implements Store {
       const j = keys.indexOf(k);
       if (j >= 0 && j < i) throw new RangeError(`${OWNER}: budgets[${i}].key repeats budgets[${j}].key`);
       keys[i] = k;
-      args[3 + 4 * i] = String(max);
-      args[4 + 4 * i] = String(windowMs);
-      args[5 + 4 * i] = String(cost);
-      args[6 + 4 * i] = refundable === true ? "1" : "0";
+      shape += refundable === true ? ` ${max} ${windowMs} ${cost} 1` : ` ${max} ${windowMs} ${cost} 0`;
+      if (refundable === true && !dry) ids = true;
     }
-    return { head: this.#keys.head(namespace), keys, args };
+    return { head: this.#keys.head(namespace), keys, shape, time, ids, n };
   }
+}
+
+/**
+ * A batch's KEYS and ARGV (the script's layout, in redis-script.ts): the calls' keys in order;
+ * ARGV the number of calls, the number of distinct shapes, whether each call has its own
+ * argument, the shapes, and then, when they do, per call `"<shape>"` or `"<shape>@<time>"`. A
+ * batch of one limit on the Redis server's clock — the common one — sends no argument per call.
+ */
+function batchArguments(batch: readonly Waiting[], keyCount: number): { keys: string[]; args: string[] } {
+  const keys: string[] = new Array<string>(keyCount);
+  const shapes = new Map<string, number>();
+  const of: number[] = new Array<number>(batch.length);
+  let timed = false;
+  let k = 0;
+  for (let c = 0; c < batch.length; c++) {
+    const w = batch[c]!;
+    for (const key of w.keys) keys[k++] = key;
+    let s = shapes.get(w.shape);
+    if (s === undefined) shapes.set(w.shape, (s = shapes.size + 1));
+    of[c] = s;
+    if (w.time !== "") timed = true;
+  }
+  const each = timed || shapes.size > 1;
+  const args: string[] = [String(batch.length), String(shapes.size), each ? "1" : "0", ...shapes.keys()];
+  if (each) {
+    for (let c = 0; c < batch.length; c++) {
+      const time = batch[c]!.time;
+      args.push(time === "" ? String(of[c]) : `${of[c]}@${time}`);
+    }
+  }
+  return { keys, args };
 }
 
 function checkCount(value: unknown, index: number, name: string, min: number): asserts value is number {
@@ -426,9 +454,7 @@ function readOne(reply: unknown[], at: number, w: Waiting): { result: ConsumeRes
   if (status === 0) return waiting ? { result: { allowed: false, retryAfterMs: values }, next: at + 1 + n } : null;
   let next = at + 1 + n;
   // Entry ids follow only when the call was counted in some refundable budget (dry runs: none).
-  let refundable = false;
-  if (w.args[1] === "0") for (let i = 0; i < n; i++) if (w.args[6 + 4 * i] === "1") refundable = true;
-  if (!refundable) return { result: { allowed: true, remaining: values }, next };
+  if (!w.ids) return { result: { allowed: true, remaining: values }, next };
   if (reply.length < next + n) return null;
   const entries: (string | null)[] = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {

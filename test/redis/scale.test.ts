@@ -59,7 +59,7 @@ describeWithRedis("RedisStore work per decision", (server) => {
     expect(inScripts / scripts).toBeLessThanOrEqual(5);
   });
 
-  it("keeps a small one-unit budget as one string: GET and SET per counted call, GET per refusal", async () => {
+  it("keeps a small one-unit budget as one string: GET and APPEND per counted call, GET per refusal", async () => {
     const store = new RedisStore({ client: io!, clock: "engine", prefix: "small:" });
     const budgets = [{ key: "s", max: 100, windowMs: 3_600_000, cost: 1, refundable: false, shared: false }];
     await io!.config("RESETSTAT");
@@ -73,11 +73,36 @@ describeWithRedis("RedisStore work per decision", (server) => {
     });
     const counts = await commandsRun(io!);
     expect(counts.get("get")).toBe(101);
-    expect(counts.get("set")).toBe(100);
+    // The first count makes the string; the others append to it and move its expiry.
+    expect(counts.get("set")).toBe(1);
+    expect(counts.get("append")).toBe(99);
+    expect(counts.get("pexpire")).toBe(99);
     const [key] = await io!.keys("small:*");
     expect(await io!.type(key!)).toBe("string");
     expect(await io!.strlen(key!)).toBe(800);
     expect(await io!.pttl(key!)).toBeGreaterThan(3_500_000);
+  });
+
+  it("rewrites a string budget without the entries that have left once they are as many as those inside", async () => {
+    const store = new RedisStore({ client: io!, clock: "engine", prefix: "dead:" });
+    // A call every 100 ms under a 1 s window: 10 entries inside it once it is full.
+    const budgets = [{ key: "d", max: 100, windowMs: 1_000, cost: 1, refundable: false, shared: false }];
+    await io!.config("RESETSTAT");
+    let longest = 0;
+    for (let i = 0; i < 200; i++) {
+      expect(await store.consume({ namespace: "dead", budgets, now: 1_000 + 100 * i, dryRun: false })).toEqual({
+        allowed: true,
+        remaining: [100 - Math.min(i + 1, 10)],
+      });
+      const [key] = await io!.keys("dead:*");
+      longest = Math.max(longest, await io!.strlen(key!));
+    }
+    // At most 10 inside, 10 that have left, and the new one.
+    expect(longest).toBeLessThanOrEqual(8 * 21);
+    const counts = await commandsRun(io!);
+    // A rewrite once 9 have left (9 earlier calls are inside the window at each count).
+    expect(counts.get("set")).toBeLessThanOrEqual(1 + Math.ceil(200 / 9));
+    expect((counts.get("set") ?? 0) + (counts.get("append") ?? 0)).toBe(200);
   });
 
   it("moves a budget from a string to a list once it holds 128 entries, and keeps counting exactly", async () => {

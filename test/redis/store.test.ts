@@ -160,11 +160,12 @@ describe("RedisStore requests", () => {
       const { client, sent } = make(() => [1, 9]);
       await new RedisStore({ client }).consume(request({ now: 1234.5 }));
       await new RedisStore({ client, clock: "engine" }).consume(request({ now: 1234.5, dryRun: true }));
-      // ARGV: calls in the batch; then per call its time, dry-run flag and budget count, and per
-      // budget max, window, cost and refundable flag.
+      // ARGV: calls in the batch, distinct shapes, whether each call has its own argument; the
+      // shapes (dry-run flag, budget count, then per budget max, window, cost and refundable
+      // flag); then per call its shape and, on the engine's clock, its time.
       expect(sent.map((s) => s.args)).toEqual([
-        ["1", "", "0", "1", "10", "1000", "1", "0"],
-        ["1", "1234.5", "1", "1", "10", "1000", "1", "0"],
+        ["1", "1", "0", "0 1 10 1000 1 0"],
+        ["1", "1", "1", "1 1 10 1000 1 0", "1@1234.5"],
       ]);
     }
   });
@@ -280,27 +281,14 @@ describe("RedisStore requests", () => {
     expect(sent[0]!.keys).toHaveLength(3);
     expect(sent[0]!.args).toEqual([
       "3",
-      "5",
-      "0",
-      "1",
-      "5",
-      "10",
-      "1",
-      "1",
-      "6",
-      "0",
-      "1",
-      "10",
-      "1000",
-      "1",
-      "0",
-      "7",
-      "0",
-      "1",
       "3",
-      "10",
-      "2",
-      "0",
+      "1",
+      "0 1 5 10 1 1",
+      "0 1 10 1000 1 0",
+      "0 1 3 10 2 0",
+      "1@5",
+      "2@6",
+      "3@7",
     ]);
     expect(store.pending).toBe(0);
   });
