@@ -176,6 +176,22 @@ export function createPolicy(
     // Decisions that depend only on the rule were built once at compile time (frozen, shared).
     const settled = approved === true ? rule.settledApproved : rule.settled;
     if (settled !== null) return settled;
+    return limited(rule, tool as string, session as Record<string, unknown>, id, args, dryRun, trace);
+  }
+
+  /**
+   * The rest of `evaluate` for a rule whose limits apply: apart, so the static path stays small
+   * enough for the optimizing compiler to inline what it calls.
+   */
+  function limited(
+    rule: DecidingRule,
+    tool: string,
+    session: Record<string, unknown>,
+    id: string,
+    args: unknown,
+    dryRun: boolean,
+    trace: Trace | null,
+  ): Decision | BudgetCheck {
     if (trace !== null) {
       for (const l of rule.limits) {
         trace.limits.push(l.pointer);
@@ -184,23 +200,18 @@ export function createPolicy(
     }
     if (direct !== undefined && rule.limits.length === 1 && !rule.readsCost) {
       const l = rule.limits[0]!;
-      const key = keyFor(l, session as Record<string, unknown>, id);
+      const key = keyFor(l, session, id);
       if (key === undefined) return missingAttribute(l);
       const now = readClock(rule);
       if (typeof now !== "number") return now;
       decidedAt = now;
-      return consumeDirect(direct, rule, l, tool as string, key, now, dryRun);
+      return consumeDirect(direct, rule, l, tool, key, now, dryRun);
     }
-    const budgets = budgetsFor(
-      rule,
-      session as Record<string, unknown>,
-      id,
-      args as Record<string, unknown> | undefined,
-    );
+    const budgets = budgetsFor(rule, session, id, args as Record<string, unknown> | undefined);
     if (!Array.isArray(budgets)) return budgets;
     const now = readClock(rule);
     if (typeof now !== "number") return now;
-    return new BudgetCheck(rule, tool as string, { namespace, budgets, now, dryRun });
+    return new BudgetCheck(rule, tool, { namespace, budgets, now, dryRun });
   }
 
   /** The clock's time for a decision of `rule`, or the decision when the clock fails. */
@@ -224,8 +235,9 @@ export function createPolicy(
   }
 
   /**
-   * The time of the decision `evaluate` just made through the direct path, for its observers;
-   * read (and cleared) by `takeTime` before any other call can be evaluated.
+   * The time of the decision `evaluate` just made through the direct path, for its observers:
+   * read and cleared by `takeTime` right after (decisions with observers), or cleared by
+   * `explain`. A decision without a store leaves it unset, so a time read then is always its own.
    */
   let decidedAt: number | undefined;
 
@@ -398,8 +410,6 @@ export function createPolicy(
 
   function start(call: unknown, dryRun: boolean, seen: SeenCall | null): Decision | BudgetCheck {
     try {
-      // A time left by an earlier evaluation (explain's, say) must never date this decision.
-      decidedAt = undefined;
       return evaluate(call, dryRun, null, seen);
     } catch (e) {
       return unreadableDecision(`the call could not be read: ${errorMessage(e)}`);
@@ -409,8 +419,11 @@ export function createPolicy(
   function run(call: unknown, dryRun: boolean): Promise<Decision> {
     const seen = !dryRun && onDecision !== undefined ? {} : null;
     const step = start(call, dryRun, seen);
-    if (!(step instanceof BudgetCheck))
-      return Promise.resolve(dryRun ? shadowed(step) : deliver(step, seen, takeTime()));
+    if (!(step instanceof BudgetCheck)) {
+      // Taken even when unused (a dry run), so it can never date a later decision's event.
+      const at = takeTime();
+      return Promise.resolve(dryRun ? shadowed(step) : deliver(step, seen, at));
+    }
     const now = step.request.now;
     const r = consumeAsync(step, dryRun ? shadowed : (d) => deliver(d, seen, now));
     return r instanceof Promise ? r : Promise.resolve(r);
@@ -499,7 +512,8 @@ export function createPolicy(
       }
       const seen = onDecision !== undefined ? {} : null;
       const step = start(call, false, seen);
-      if (!(step instanceof BudgetCheck)) return deliver(step, seen, takeTime());
+      // Without observers (seen null) nothing ever reads the time: no need to take it.
+      if (!(step instanceof BudgetCheck)) return deliver(step, seen, seen === null ? undefined : takeTime());
       return deliver(consumeSync(step), seen, step.request.now);
     },
 
@@ -519,6 +533,8 @@ export function createPolicy(
           if (names.hasExact(tool)) matched.unshift(names.resolve(tool).pointer);
         }
         const step = evaluate(call, true, trace, null);
+        // explain delivers nothing: its time must never date a later decision's event.
+        decidedAt = undefined;
         decision = step instanceof BudgetCheck ? await consumeAsync(step, (d) => d) : step;
       } catch (e) {
         decision = unreadableDecision(`the call could not be read: ${errorMessage(e)}`);
