@@ -14,6 +14,7 @@ import type { ConsumeRequest, RefundEntry, Store } from "../store.js";
 import type { DirectBudget } from "../stores/memory.js";
 import type {
   Decision,
+  LimitInfo,
   DecisionEvent,
   Explanation,
   Policy,
@@ -602,8 +603,15 @@ function copyDecision(d: Decision): Decision {
       if (d.shadow !== undefined) c.shadow = copyDecision(d.shadow) as typeof d.shadow;
       return c;
     }
-    case "rate_limited":
-      return { ...d, limit: { ...d.limit } };
+    case "rate_limited": {
+      // Field by field: a spread of a refusal was a sixth of a refused call with an observer.
+      const l = d.limit;
+      const limit: LimitInfo =
+        l.cost === undefined
+          ? { max: l.max, windowMs: l.windowMs, per: l.per }
+          : { max: l.max, windowMs: l.windowMs, per: l.per, cost: l.cost };
+      return { outcome: d.outcome, rule: d.rule, reason: d.reason, retryAfterMs: d.retryAfterMs, limit };
+    }
     default:
       return { ...d };
   }

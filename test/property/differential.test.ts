@@ -28,7 +28,7 @@ import {
   type RefundRequest,
   type SyncStore,
 } from "toolgate";
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ReferenceEngine, sameDecision } from "../reference/reference.js";
 import { params, policy, sequence } from "./arbitraries.js";
 
@@ -67,7 +67,15 @@ describe("engine vs reference evaluator", () => {
             const store = new SwappableStore();
             const engine = compilePolicy(doc, { clock: () => now, store });
             const own = new MemoryStore({ maxKeys: 1_000 });
-            const direct = compilePolicy(doc, { clock: () => now, store: own });
+            // Its observer's copy of every decision must equal the decision itself.
+            let observed: Decision | undefined;
+            const direct = compilePolicy(doc, {
+              clock: () => now,
+              store: own,
+              onDecision: (e) => {
+                observed = e.decision;
+              },
+            });
             for (const steps of sequences) {
               now = 1_000;
               store.inner = new MemoryStore({ maxKeys: 1_000 });
@@ -87,9 +95,11 @@ describe("engine vs reference evaluator", () => {
                 const expected = reference.decide(call, now);
                 const actual = engine.decideSync(call as never);
                 if (!sameDecision(actual, expected)) throw mismatch("decision", now, call, actual, expected);
+                observed = undefined;
                 const actual1 = direct.decideSync(call as never);
                 if (!sameDecision(actual1, expected))
                   throw mismatch("decision (direct path)", now, call, actual1, expected);
+                expect(observed).toStrictEqual(actual1);
                 decided.push([actual, expected, actual1]);
                 // `ruleFor` names the key the reference chose.
                 const tool = typeof call === "object" && call !== null ? (call as { tool?: unknown }).tool : undefined;
