@@ -334,7 +334,7 @@ export function createPolicy(
         try {
           resolve(finish(d));
         } catch (e) {
-          reject(e instanceof Error ? e : new Error(errorMessage(e)));
+          reject(asError(e));
         }
       };
       const deadline = deadlines.start(() =>
@@ -347,19 +347,22 @@ export function createPolicy(
           ),
         ),
       );
-      Promise.resolve(r as PromiseLike<unknown>).then(
-        (v) => {
-          // Too late: the call was decided when its deadline passed.
+      const failed = (e: unknown): void => {
+        // Too late: the call was decided when its deadline passed.
+        if (deadline.expire === null) return;
+        deadlines.settle(deadline);
+        settle(thrown(p.rule, e));
+      };
+      try {
+        // Reading the promise (its constructor, its own then) may throw: that is the store failing.
+        Promise.resolve(r as PromiseLike<unknown>).then((v) => {
           if (deadline.expire === null) return;
           deadlines.settle(deadline);
           settle(answer(p, v));
-        },
-        (e: unknown) => {
-          if (deadline.expire === null) return;
-          deadlines.settle(deadline);
-          settle(thrown(p.rule, e));
-        },
-      );
+        }, failed);
+      } catch (e) {
+        failed(e);
+      }
     });
   }
 
@@ -368,16 +371,18 @@ export function createPolicy(
   function withTimeout<T>(r: PromiseLike<T>): Promise<T | typeof TIMED_OUT> {
     return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
       const deadline = deadlines.start(() => resolve(TIMED_OUT));
-      Promise.resolve(r).then(
-        (v) => {
+      const failed = (e: unknown): void => {
+        deadlines.settle(deadline);
+        reject(asError(e));
+      };
+      try {
+        Promise.resolve(r).then((v) => {
           deadlines.settle(deadline);
           resolve(v);
-        },
-        (e: unknown) => {
-          deadlines.settle(deadline);
-          reject(e instanceof Error ? e : new Error(errorMessage(e)));
-        },
-      );
+        }, failed);
+      } catch (e) {
+        failed(e);
+      }
     });
   }
 
@@ -619,6 +624,16 @@ function copyDecision(d: Decision): Decision {
 
 function copyTicket(t: RefundTicket): RefundTicket {
   return { namespace: t.namespace, entries: t.entries.map((e) => ({ key: e.key, entry: e.entry })) };
+}
+
+/** `e` itself when it is an Error, else an Error saying what it was; never throws (a Proxy's traps may). */
+function asError(e: unknown): Error {
+  try {
+    if (e instanceof Error) return e;
+  } catch {
+    // A hostile value: described below, as far as it can be.
+  }
+  return new Error(errorMessage(e));
 }
 
 function isBusy(e: unknown): boolean {

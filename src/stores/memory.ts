@@ -412,10 +412,11 @@ export class MemoryStore implements SyncStore {
       if (wait > 0) refused = true;
     }
     if (refused) return { allowed: false, retryAfterMs: waits };
+    if (!dryRun) this.#roomFor(rs, found, now);
     const remaining: number[] = new Array<number>(n);
     let entries: (string | null)[] | undefined;
-    // Existing budgets first: once counted they are the newest, so making room for the new ones
-    // never drops a budget of this call.
+    // Existing budgets first: once counted they are the newest. (Room for the new ones was made
+    // above, before anything was counted.)
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < n; i++) {
         const b = found[i];
@@ -434,6 +435,45 @@ export class MemoryStore implements SyncStore {
       }
     }
     return entries === undefined ? { allowed: true, remaining } : { allowed: true, remaining, entries };
+  }
+
+  /**
+   * Makes room, before a call is counted, for every budget the call will make: all of it or, by
+   * throwing, none, so a call is never counted in some budgets and then refused as a store
+   * failure, and no budget the call has just made is dropped for its next one. A new shared
+   * budget may take the place of a shared one, a per-session budget only of a per-session one,
+   * so the drops are made for the new shared budgets first.
+   */
+  #roomFor(rs: readonly BudgetRequest[], found: readonly (Budget | undefined)[], now: number): void {
+    let need = 0;
+    let shared = 0;
+    for (let i = 0; i < rs.length; i++) {
+      if (found[i] !== undefined || rs[i]!.cost === 0) continue;
+      need++;
+      if (rs[i]!.shared === true) shared++;
+    }
+    if (need > this.maxKeys) {
+      throw new Error(`${OWNER}: a call needs ${need} new budgets, more than maxKeys (${this.maxKeys}); raise maxKeys`);
+    }
+    if (this.size + need <= this.maxKeys) return;
+    // The call's own budgets are not counted yet, so one may be the oldest of its group and hide
+    // an empty budget behind it: they leave their groups while room is made.
+    const held: Budget[] = [];
+    for (const b of found) if (b !== undefined) held.push(b);
+    for (const b of held) b.group.remove(b);
+    try {
+      while (this.size + need > this.maxKeys) {
+        this.#makeRoom(shared > 0, now, found);
+        if (shared > 0) shared--;
+      }
+    } finally {
+      // A group left empty by a drop meanwhile is gone from the store's groups: rejoin its
+      // window's group as the store now has it.
+      for (const b of held) {
+        b.group = this.#group(b.group.windowMs, b.group.kind);
+        b.group.add(b);
+      }
+    }
   }
 
   #consumeOne(r: BudgetRequest, now: number, dryRun: boolean): ConsumeResult {

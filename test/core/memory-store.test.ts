@@ -148,6 +148,55 @@ describe("MemoryStore", () => {
     expect(s.consume(req("live2", 600, { windowMs: 10_000, max: 1 })).allowed).toBe(false);
   });
 
+  it("makes room for a call's new budgets before counting any: all of the call, or none of it", () => {
+    // maxKeys 2, "a" held. A call on a, b and c cannot keep its three budgets: it is refused as
+    // a store failure (it throws) with nothing counted; before, a and b were counted, then b was
+    // dropped to make room for c.
+    const s = new MemoryStore({ maxKeys: 2 });
+    s.consume(req("a", 0, { max: 2 }));
+    const three = {
+      namespace: "n",
+      budgets: ["a", "b", "c"].map((k) => budget(k, { max: 2 })),
+      now: 10,
+      dryRun: false,
+    };
+    expect(() => s.consume(three)).toThrow("budgets (maxKeys) are in use by shared budgets or by this call");
+    expect(s.consume(req("a", 20, { max: 2, dryRun: true }))).toEqual({ allowed: true, remaining: [0] });
+    expect(s.size).toBe(1);
+    // Two new budgets fit when one empty budget can go first.
+    const t = new MemoryStore({ maxKeys: 2 });
+    t.consume(req("old", 0, { windowMs: 100 }));
+    t.consume(req("kept", 0, { windowMs: 10_000 }));
+    const two = {
+      namespace: "n",
+      budgets: [budget("kept", { windowMs: 10_000 }), budget("x")],
+      now: 500,
+      dryRun: false,
+    };
+    expect(t.consume(two).allowed).toBe(true);
+    expect(t.size).toBe(2);
+  });
+
+  it("finds an empty budget behind one of the call's own, and keeps the call's budget findable after", () => {
+    const s = new MemoryStore({ maxKeys: 2 });
+    s.consume(req("c", 0, { windowMs: 1_000, max: 1 }));
+    s.consume(req("a", 1_000, { windowMs: 1_000, max: 1 }));
+    // "c" is empty at 1,500 and shares its group with "a", the call's own, which is not counted
+    // yet when room is made: "c" still goes first.
+    const call = {
+      namespace: "n",
+      budgets: [budget("a", { windowMs: 1_000, max: 2 }), budget("n", { windowMs: 3_600_000, max: 1 })],
+      now: 1_500,
+      dryRun: false,
+    };
+    expect(s.consume(call).allowed).toBe(true);
+    // "a" used again: "n" is now the least recently used.
+    s.consume(req("a", 1_600, { windowMs: 1_000, max: 2, dryRun: true }));
+    // At 3,000 "a" is empty: a new budget takes its place, not the live "n"'s.
+    s.consume(req("e", 3_000, { windowMs: 1_000, max: 1 }));
+    expect(s.consume(req("n", 3_100, { windowMs: 3_600_000, max: 1, dryRun: true })).allowed).toBe(false);
+  });
+
   it("drops the empty budget, not a live one, after the clock stepped back in a full store (issue 10 item 9)", () => {
     const s = new MemoryStore({ maxKeys: 2 });
     // Counted at 10,000, then the clock steps back: "late" is counted at 0, after "early" was.

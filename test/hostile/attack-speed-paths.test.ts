@@ -70,7 +70,9 @@ interface Ticket {
 /**
  * docs/stores.md "Eviction", written as plainly as possible: a Map per class kept in use order
  * (delete + set), empty budgets first, then the least recently used per-session budget, shared only
- * for a new shared one, never a budget of the call (new or old).
+ * for a new shared one, never a budget of the call (new or old); room for all of a call's new
+ * budgets is made before anything is counted (drops made for the new shared ones first), and a call
+ * that cannot have it throws having counted nothing.
  */
 class ModelStore {
   readonly budgets = new Map<string, ModelBudget>();
@@ -113,9 +115,8 @@ class ModelStore {
     throw new Error("model: unreachable");
   }
 
-  /** What the doc's eviction would drop for a new budget, or "throw"; `undefined` when no room is needed. */
-  victim(forShared: boolean, now: number, pinned: Set<ModelBudget>): ModelBudget | "throw" | undefined {
-    if (this.budgets.size < this.maxKeys) return undefined;
+  /** What the doc's eviction would drop for a new budget, or "throw". */
+  victim(forShared: boolean, now: number, pinned: Set<ModelBudget>): ModelBudget | "throw" {
     for (const b of this.budgets.values()) if (!pinned.has(b) && b.last + b.windowMs <= now) return b;
     for (const b of this.sessions.values()) if (!pinned.has(b)) return b;
     if (forShared) for (const b of this.shared.values()) if (!pinned.has(b)) return b;
@@ -138,6 +139,17 @@ class ModelStore {
     const made: ModelEntry[] = [];
     let entries: (string | null)[] | undefined;
     const pinned = new Set<ModelBudget>(found.filter((b): b is ModelBudget => b !== undefined));
+    if (!dryRun) {
+      const fresh = rs.filter((r, i) => found[i] === undefined && r.cost > 0);
+      if (fresh.length > this.maxKeys) return { result: "throw", made: [] };
+      let shared = fresh.filter((r) => r.shared === true).length;
+      while (this.budgets.size + fresh.length > this.maxKeys) {
+        const v = this.victim(shared > 0, now, pinned);
+        if (v === "throw") return { result: "throw", made: [] };
+        this.drop(v);
+        if (shared > 0) shared--;
+      }
+    }
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < rs.length; i++) {
         const r = rs[i]!;
@@ -150,9 +162,6 @@ class ModelStore {
           continue;
         }
         if (b === undefined) {
-          const v = this.victim(r.shared === true, now, pinned);
-          if (v === "throw") return { result: "throw", made: [] };
-          if (v !== undefined) this.drop(v);
           b = {
             key: r.key,
             windowMs: r.windowMs,
@@ -316,8 +325,6 @@ describe("attack: MemoryStore eviction and LRU lists against a model of docs/sto
           const existing = new Set(rs.map((q) => model.budgets.get(q.key)).filter((b) => b !== undefined));
           const newOnes = rs.filter((q) => !model.budgets.has(q.key) && q.cost > 0 && !dryRun).length;
           if (newOnes > 0 && model.budgets.size >= maxKeys && model.emptyChoice(now, existing)) continue;
-          // Two or more new budgets in a full store: rule 4, tested above on its own.
-          if (newOnes > 1 && model.budgets.size + newOnes > maxKeys) continue;
           const want = model.consume(rs, now, dryRun);
           let got: ConsumeResult | "throw";
           const viaDirect = n === 1 && r() < 0.5;
