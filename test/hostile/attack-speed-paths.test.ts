@@ -21,7 +21,9 @@ import {
 import type { Redis } from "ioredis";
 import { RedisStore } from "toolgate/redis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { directBudgetOf } from "../../src/stores/memory.js";
+// The store's direct path is internal: the model test drives the source's MemoryStore through it
+// (under the default config "toolgate" is the built package, whose class is another one).
+import { directBudgetOf, MemoryStore as SourceMemoryStore } from "../../src/stores/memory.js";
 import { closeClient, connectIORedis, describeWithRedis } from "../helpers/redis-server.js";
 
 /** A small seeded generator (mulberry32), so a failing sequence replays. */
@@ -277,7 +279,7 @@ describe("attack: MemoryStore eviction and LRU lists against a model of docs/sto
     it(`mixed calls, dry runs, refusals, moves and refunds match the model (maxKeys ${maxKeys})`, () => {
       for (let seed = 1; seed <= 60; seed++) {
         const r = rng(seed * 7919 + maxKeys);
-        const store = new MemoryStore({ maxKeys });
+        const store = new SourceMemoryStore({ maxKeys });
         const direct = directBudgetOf(store)!;
         const model = new ModelStore(maxKeys);
         const long = "L".repeat(300);
@@ -526,11 +528,13 @@ describe("attack: the direct path decides exactly as the general path", () => {
           const state = { now: 1_700_000_000_000.25, fault: "none" as Fault };
           const directStore = new MemoryStore({ maxKeys: options.maxKeys });
           const general = wrapper(new MemoryStore({ maxKeys: options.maxKeys }));
-          expect(directBudgetOf(directStore)).toBeDefined();
           const eventsD: DecisionEvent[] = [];
           const eventsG: DecisionEvent[] = [];
           const common = { clock: faultyClock(state), failOpen: options.failOpen, mode: options.mode };
           const pd = compilePolicy(doc, { ...common, store: directStore, onDecision: (e) => eventsD.push(e) });
+          // Watched after compiling (the engine chose the direct path then): directStore's
+          // consume must never be asked about a call of one limit.
+          const asked = vi.spyOn(directStore, "consume");
           const pg = compilePolicy(doc, { ...common, store: general, onDecision: (e) => eventsG.push(e) });
           const decisionsD: Decision[] = [];
           const decisionsG: Decision[] = [];
@@ -566,6 +570,8 @@ describe("attack: the direct path decides exactly as the general path", () => {
             }
             expect(eventsD, at).toEqual(eventsG);
           }
+          for (const [request] of asked.mock.calls) expect(request.budgets.length).toBeGreaterThan(1);
+          asked.mockRestore();
         }
       });
     }
@@ -626,9 +632,12 @@ describe("attack: the direct path decides exactly as the general path", () => {
     const d = refusing.decideSync({ tool: "t", session: { id: "s" } });
     expect(d.outcome).toBe("rate_limited");
     expect(d.outcome === "rate_limited" && d.retryAfterMs).toBe(7);
-    expect(directBudgetOf(new Plain())).toBeDefined();
-    const plainPolicy = compilePolicy(DIRECT_DOCS.session!, { store: new Plain() });
+    const plain = new Plain();
+    const plainPolicy = compilePolicy(DIRECT_DOCS.session!, { store: plain });
+    // Watched after compiling: a subclass that keeps MemoryStore's consume takes the direct path.
+    const asked = vi.spyOn(plain, "consume");
     expect(plainPolicy.decideSync({ tool: "t", session: { id: "s" } }).outcome).toBe("allow");
+    expect(asked).not.toHaveBeenCalled();
   });
 
   it("a full store of live shared budgets refuses a new per-session budget as a store failure on both paths", () => {
