@@ -24,20 +24,18 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 // The store's direct path is internal: the model test drives the source's MemoryStore through it
 // (under the default config "toolgate" is the built package, whose class is another one).
 import { directBudgetOf, MemoryStore as SourceMemoryStore } from "../../src/stores/memory.js";
+import { rng, pick } from "../helpers/random.js";
 import { closeClient, connectIORedis, describeWithRedis } from "../helpers/redis-server.js";
 
-/** A small seeded generator (mulberry32), so a failing sequence replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+/** A one-unit, per-session, non-refundable budget of one call a minute. */
+const unitBudget = (key: string): BudgetRequest => ({
+  key,
+  max: 1,
+  windowMs: 60_000,
+  cost: 1,
+  refundable: false,
+  shared: false,
+});
 
 const plain = (r: ConsumeResult) =>
   r.allowed
@@ -217,14 +215,7 @@ describe("attack: MemoryStore eviction and LRU lists against a model of docs/sto
     // maxKeys 2, one budget held (A). A call on A, B and C: A is counted first, then B is made
     // (room: 2), then C needs room: the only candidates are A and B, both the call's own.
     const store = new MemoryStore({ maxKeys: 2 });
-    const req = (key: string): BudgetRequest => ({
-      key,
-      max: 1,
-      windowMs: 60_000,
-      cost: 1,
-      refundable: false,
-      shared: false,
-    });
+    const req = unitBudget;
     expect(store.consume({ namespace: "n", dryRun: false, budgets: [req("A")], now: 0 }).allowed).toBe(true);
     let threw = false;
     let r: ConsumeResult | undefined;
@@ -251,14 +242,7 @@ describe("attack: MemoryStore eviction and LRU lists against a model of docs/sto
 
   it("maxKeys 1: a call with two new budgets either fails or keeps both (it cannot keep both)", () => {
     const store = new MemoryStore({ maxKeys: 1 });
-    const req = (key: string): BudgetRequest => ({
-      key,
-      max: 1,
-      windowMs: 60_000,
-      cost: 1,
-      refundable: false,
-      shared: false,
-    });
+    const req = unitBudget;
     // Two budgets cannot be kept in a store of one: the call must be refused as a store failure,
     // never allowed with one of its budgets forgotten.
     let r: ConsumeResult | undefined;
