@@ -15,6 +15,7 @@ import {
   type ConditionalRule,
   type Conditions,
   type DecidingRule,
+  type FixedCostLimit,
   type Plan,
   type PlanCost,
   type PlanLimit,
@@ -255,6 +256,7 @@ class Builder {
       refundable,
       budgetRefundable,
       scope,
+      shared: scope !== Scope.Session,
       tokens: scope === Scope.Attribute ? parsePointer(per) : [],
       per,
       keys: new BudgetKeys(keyPrefixText),
@@ -372,10 +374,11 @@ function decidingRule(
       : Object.freeze({ outcome: "deny", rule: pointer, reason: refusal, cause: "policy" } as const);
   const allowed = Object.freeze({ outcome: "allow", rule: pointer } as const);
   const readsCost = limits.some((l) => l.cost.kind === "pointer");
+  const lone = limits.length === 1 && !readsCost ? (limits[0] as FixedCostLimit) : null;
   const free = limits.length === 0 ? allowed : null;
   const settled = effect === Effect.Allow ? free : refused;
   const settledApproved = effect === Effect.Deny ? refused : free;
-  return { pointer, effect, reason, refusal, refused, allowed, settled, settledApproved, limits, readsCost };
+  return { pointer, effect, reason, refusal, refused, allowed, settled, settledApproved, limits, readsCost, lone };
 }
 
 /** The reason for a refusal whose rule has none of its own. */

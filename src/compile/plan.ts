@@ -68,6 +68,8 @@ export interface PlanLimit {
    */
   readonly budgetRefundable: boolean;
   readonly scope: Scope;
+  /** `scope` is not `Scope.Session`: the budget is shared across sessions (what the store is told). */
+  readonly shared: boolean;
   /** For `Scope.Attribute`: the pointer's tokens into the session. */
   readonly tokens: readonly string[];
   /** The `per` as written, for messages. */
@@ -85,6 +87,9 @@ export interface PlanLimit {
   /** "at most 10 calls per 1m per session", for reasons. */
   readonly describe: string;
 }
+
+/** A limit of fixed cost: the same units for every call. */
+export type FixedCostLimit = PlanLimit & { readonly cost: { readonly kind: "fixed"; readonly units: number } };
 
 /** What a rule does once chosen (the document's `action`). */
 export const enum Effect {
@@ -116,6 +121,11 @@ export interface DecidingRule {
   readonly limits: readonly PlanLimit[];
   /** `true` when some limit reads its cost from the arguments. */
   readonly readsCost: boolean;
+  /**
+   * The rule's one limit, when it has exactly one and of fixed cost (a call then needs one budget
+   * and nothing from its arguments), else `null`.
+   */
+  readonly lone: FixedCostLimit | null;
 }
 
 /** The conditions of a conditional rule; `null` parts are absent (always hold). */

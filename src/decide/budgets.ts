@@ -69,7 +69,7 @@ function request(l: PlanLimit, key: string, cost: number): BudgetRequest {
     windowMs: l.windowMs,
     cost,
     refundable: l.budgetRefundable,
-    shared: l.scope !== Scope.Session,
+    shared: l.shared,
   };
 }
 

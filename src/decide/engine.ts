@@ -5,7 +5,7 @@
  * budget. Only the store call differs between them (synchronous or not, counting or not).
  */
 
-import { Scope, type DecidingRule, type Plan, type PlanLimit } from "../compile/plan.js";
+import type { DecidingRule, FixedCostLimit, Plan } from "../compile/plan.js";
 import { namespaceOpening } from "../compile/keys.js";
 import { hasOwn, isPlainObject } from "../shared/objects.js";
 import { describeValue, errorMessage } from "../shared/text.js";
@@ -199,8 +199,8 @@ export function createPolicy(
         trace.steps.push({ path: l.pointer, message: `limit applies: ${l.describe}` });
       }
     }
-    if (direct !== undefined && rule.limits.length === 1 && !rule.readsCost) {
-      const l = rule.limits[0]!;
+    const l = rule.lone;
+    if (direct !== undefined && l !== null) {
       const key = keyFor(l, session, id);
       if (key === undefined) return missingAttribute(l);
       const now = readClock(rule);
@@ -252,16 +252,16 @@ export function createPolicy(
   function consumeDirect(
     d: DirectBudget,
     rule: DecidingRule,
-    l: PlanLimit,
+    l: FixedCostLimit,
     tool: string,
     key: string,
     now: number,
     dryRun: boolean,
   ): Decision {
-    const cost = (l.cost as { units: number }).units;
+    const cost = l.cost.units;
     let r: number;
     try {
-      r = d.consume(key, l.max, l.windowMs, cost, l.scope !== Scope.Session, l.budgetRefundable, now, dryRun);
+      r = d.consume(key, l.max, l.windowMs, cost, l.shared, l.budgetRefundable, now, dryRun);
     } catch (e) {
       return thrown(rule, e);
     }
@@ -337,52 +337,62 @@ export function createPolicy(
           reject(asError(e));
         }
       };
-      const deadline = deadlines.start(() =>
-        settle(
-          storeFailure(
-            p.rule,
-            StoreFault.TimedOut,
-            `no answer within ${storeTimeoutMs} ms; the call may still have been counted`,
-            failOpen,
+      awaitStore(
+        r,
+        (v) => settle(answer(p, v)),
+        (e) => settle(thrown(p.rule, e)),
+        () =>
+          settle(
+            storeFailure(
+              p.rule,
+              StoreFault.TimedOut,
+              `no answer within ${storeTimeoutMs} ms; the call may still have been counted`,
+              failOpen,
+            ),
           ),
-        ),
       );
-      const failed = (e: unknown): void => {
-        // Too late: the call was decided when its deadline passed.
-        if (deadline.expire === null) return;
-        deadlines.settle(deadline);
-        settle(thrown(p.rule, e));
-      };
-      try {
-        // Reading the promise (its constructor, its own then) may throw: that is the store failing.
-        Promise.resolve(r as PromiseLike<unknown>).then((v) => {
-          if (deadline.expire === null) return;
-          deadlines.settle(deadline);
-          settle(answer(p, v));
-        }, failed);
-      } catch (e) {
-        failed(e);
-      }
     });
   }
 
   const deadlines = new Deadlines(storeTimeoutMs);
 
-  function withTimeout<T>(r: PromiseLike<T>): Promise<T | typeof TIMED_OUT> {
-    return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
-      const deadline = deadlines.start(() => resolve(TIMED_OUT));
-      const failed = (e: unknown): void => {
+  /**
+   * Waits for a store's promise at most `storeTimeoutMs`: exactly one of `answered`, `failed` and
+   * `expired` runs, once. Reading the promise (its constructor, its own `then`) may throw: that is
+   * the store failing too.
+   */
+  function awaitStore(
+    r: unknown,
+    answered: (v: unknown) => void,
+    failed: (e: unknown) => void,
+    expired: () => void,
+  ): void {
+    const deadline = deadlines.start(expired);
+    const fail = (e: unknown): void => {
+      // Too late: the call was decided when its deadline passed.
+      if (deadline.expire === null) return;
+      deadlines.settle(deadline);
+      failed(e);
+    };
+    try {
+      Promise.resolve(r as PromiseLike<unknown>).then((v) => {
+        if (deadline.expire === null) return;
         deadlines.settle(deadline);
-        reject(asError(e));
-      };
-      try {
-        Promise.resolve(r).then((v) => {
-          deadlines.settle(deadline);
-          resolve(v);
-        }, failed);
-      } catch (e) {
-        failed(e);
-      }
+        answered(v);
+      }, fail);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  function withTimeout(r: unknown): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      awaitStore(
+        r,
+        resolve,
+        (e) => reject(asError(e)),
+        () => resolve(TIMED_OUT),
+      );
     });
   }
 
@@ -481,7 +491,7 @@ export function createPolicy(
     let answer: unknown;
     try {
       const r = give.call(store, { namespace, entries, now });
-      answer = isThenable(r) ? await withTimeout(r as PromiseLike<unknown>) : r;
+      answer = isThenable(r) ? await withTimeout(r) : r;
     } catch (e) {
       throw new Error("toolgate: the rate-limit store failed to refund", { cause: e });
     }

@@ -429,7 +429,7 @@ export class MemoryStore implements SyncStore {
           remaining[i] = Math.max(0, r.max - u - r.cost);
           continue;
         }
-        const counted = this.#count(r, b, now, found);
+        const counted = this.#add(r.key, r.windowMs, kindOf(r), r.cost, b, now, found);
         remaining[i] = r.max - this.#used;
         if (entries !== undefined && r.refundable === true) entries[i] = String(counted.counted - 1);
       }
@@ -476,23 +476,12 @@ export class MemoryStore implements SyncStore {
     }
   }
 
+  /** One budget: the direct path's answer, as a result. */
   #consumeOne(r: BudgetRequest, now: number, dryRun: boolean): ConsumeResult {
-    const b = this.#lookup(r);
-    if (b !== undefined && r.cost > 0) {
-      const wait = waitFor(b, r.max, r.windowMs, r.cost, now);
-      if (wait > 0) return { allowed: false, retryAfterMs: [wait] };
-    }
-    if (dryRun || r.cost === 0) {
-      const u = b === undefined ? 0 : unitsIn(b, r.windowMs, now > b.last ? now : b.last);
-      const remaining = [Math.max(0, r.max - u - r.cost)];
-      return r.refundable === true && !dryRun
-        ? { allowed: true, remaining, entries: [null] }
-        : { allowed: true, remaining };
-    }
-    const counted = this.#count(r, b, now, undefined);
-    return r.refundable === true
-      ? { allowed: true, remaining: [r.max - this.#used], entries: [String(counted.counted - 1)] }
-      : { allowed: true, remaining: [r.max - this.#used] };
+    const v = this.#direct(r.key, r.max, r.windowMs, r.cost, kindOf(r), now, dryRun);
+    if (v < 0) return { allowed: false, retryAfterMs: [-v] };
+    if (r.refundable !== true || dryRun) return { allowed: true, remaining: [v] };
+    return { allowed: true, remaining: [v], entries: [r.cost > 0 ? String(this.#entry) : null] };
   }
 
   /** {@link DirectBudget.consume}: {@link MemoryStore.consume} of one budget, without objects. */
@@ -601,15 +590,6 @@ export class MemoryStore implements SyncStore {
    * Counts a call that fits; returns its budget (whose entry is ordinal `counted - 1`) and leaves
    * the units used after it in `#used` (no object per call on the counting path).
    */
-  #count(
-    r: BudgetRequest,
-    b: Budget | undefined,
-    now: number,
-    pinned: readonly (Budget | undefined)[] | undefined,
-  ): Budget {
-    return this.#add(r.key, r.windowMs, kindOf(r), r.cost, b, now, pinned);
-  }
-
   #add(
     key: string,
     windowMs: number,
