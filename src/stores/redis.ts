@@ -105,6 +105,9 @@ interface Waiting {
   readonly reject: (e: unknown) => void;
 }
 
+/** A call as `#encode` reads it: what it waits with, and the hash tag of its shard. */
+type Encoded = Omit<Waiting, "resolve" | "reject"> & { readonly head: string };
+
 /** The calls of one hash tag (one Redis Cluster slot), batched. */
 interface Shard {
   readonly queue: Waiting[];
@@ -190,7 +193,7 @@ export class RedisStore implements Store {
    *   the script returns.
    */
   consume(request: ConsumeRequest): Promise<ConsumeResult> {
-    let call: Omit<Waiting, "resolve" | "reject"> & { head: string };
+    let call: Encoded;
     try {
       call = this.#encode(request);
     } catch (e) {
@@ -319,7 +322,7 @@ export class RedisStore implements Store {
     return String(now);
   }
 
-  #encode(request: ConsumeRequest): Omit<Waiting, "resolve" | "reject"> & { head: string } {
+  #encode(request: ConsumeRequest): Encoded {
     if (request === null || typeof request !== "object") {
       throw new TypeError(`${OWNER}: request must be an object, got ${describeValue(request)}`);
     }
